@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $@
 
 test: setup
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n 2 --dist loadfile
 
 demo: setup
 	$(PYTHON) -m meshvis run --stack $(STACK) --duration 60 \

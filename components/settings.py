@@ -205,6 +205,8 @@ def _reason(error: Mapping[str, Any]) -> str:
         return "unknown key"
     if kind == "missing":
         return "required"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list (got {type(error['input']).__name__})"
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]

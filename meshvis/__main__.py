@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from components.settings import ConfigError
-from components.stack_files import stack_settings
+from components.stack_files import PROJECT_ROOT, stack_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--stack", default="dev")
     render.add_argument("--out", type=Path, default=None, help="folder (default render/<stack>)")
 
+    for command in (run, render):
+        command.add_argument("--root", type=Path, default=PROJECT_ROOT,
+                             help="folder holding Pulumi.<stack>.yaml (default: this project)")
     args = parser.parse_args(argv)
     try:
-        settings = stack_settings(args.stack)
+        settings = stack_settings(args.stack, args.root)
         if args.command == "render":
             from meshvis.render import render_stack
 

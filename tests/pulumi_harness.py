@@ -92,12 +92,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_program(config: dict[str, Any], stack: str = "test") -> ProgramRun:
+def run_program(config: dict[str, Any], stack: str = "test",
+                run: ProgramRun | None = None) -> ProgramRun:
     """Run ``__main__.py`` for a config map (native values) and return what it registered.
 
-    Raises whatever the program raises (``pulumi.RunError`` for a bad configuration).
+    Raises whatever the program raises (``pulumi.RunError`` for a bad configuration); pass
+    ``run`` to inspect what had been registered by then.
     """
-    run = ProgramRun()
+    run = run if run is not None else ProgramRun()
     pulumi.runtime.set_mocks(RecordingMocks(run), project="mesh-visibility", stack=stack,
                              preview=False)
     pulumi.runtime.set_all_config(as_pulumi_config(config))

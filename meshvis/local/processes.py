@@ -1,0 +1,166 @@
+"""Start and stop local processes (Envoy sidecars, demo apps, Prometheus) without leaks.
+
+Every child runs in its own session so that stopping it also stops anything it spawned, and
+``ProcessGroup`` stops all of them in reverse start order whatever happens (exceptions,
+Ctrl-C), which is what the runner and the tests rely on to leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+ENVOY = Path(sys.executable).parent / "envoy"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that is free right now (TCP by default, UDP with SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on 127.0.0.1 (held open together while choosing)."""
+    probes = []
+    try:
+        for _ in range(count):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.bind(("127.0.0.1", 0))
+            probes.append(probe)
+        return [p.getsockname()[1] for p in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+class ChildExited(RuntimeError):
+    """A child process ended while it was expected to run."""
+
+
+class Child:
+    """One started process with a name, its log file and its exit handling."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM the child's process group, then SIGKILL after ``grace`` seconds."""
+        if self.alive():
+            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self.process.wait(grace)
+        else:
+            # The leader is gone; its group may still hold children.
+            _signal_group(self.process.pid, signal.SIGKILL)
+        self._log.close()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class ProcessGroup:
+    """Children started together and always stopped together (a context manager)."""
+
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+
+    def start(self, name: str, argv: Sequence[str], log_path: Path,
+              env: Mapping[str, str] | None = None) -> Child:
+        child = Child(name, argv, log_path, env)
+        self.children.append(child)
+        return child
+
+    def start_envoy(self, name: str, bootstrap: Mapping, log_path: Path,
+                    binary: Path = ENVOY) -> Child:
+        """Start a real Envoy from a bootstrap dict.
+
+        Hot restart is disabled: it is what needs a distinct --base-id per Envoy and it leaves
+        /dev/shm/envoy_shared_memory_* files behind; one-shot local sidecars never hot-restart.
+        """
+        argv = [str(binary), "--config-yaml", json.dumps(bootstrap), "--disable-hot-restart",
+                "--concurrency", "1", "--log-level", "warn", "--drain-time-s", "1",
+                "--service-node", name]
+        return self.start(name, argv, log_path)
+
+    def dead(self) -> list[Child]:
+        return [c for c in self.children if not c.alive()]
+
+    def check_alive(self) -> None:
+        """Raise ``ChildExited`` naming the first child that is no longer running."""
+        for child in self.children:
+            if not child.alive():
+                raise ChildExited(f"{child.name} exited with code {child.process.returncode}; "
+                                  f"last lines of {child.log_path}:\n{child.log_tail()}")
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def __enter__(self) -> "ProcessGroup":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_all()
+
+
+def wait_http(url: str, group: ProcessGroup | None = None, timeout: float = 20.0,
+              expect: int = 200) -> None:
+    """Poll ``url`` (loopback only) until it answers ``expect``; fail fast if a child died."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        if group is not None:
+            group.check_alive()
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == expect:
+                    return
+                last = response.status
+        except urllib.error.HTTPError as err:
+            last = err.code
+            if err.code == expect:
+                return
+        except OSError as err:
+            last = err
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer {expect} within {timeout:.0f}s (last: {last})")
