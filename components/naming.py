@@ -9,7 +9,12 @@ def log_group_name(mesh: str, service: str, container: str) -> str:
     Fixed rather than auto-named so the Logs Insights query definitions, the stack outputs and
     the README can name them before anything is deployed.
     """
-    return f"/mesh-visibility/{mesh}/{service}/{container}"
+    return f"{log_group_prefix(mesh)}{service}/{container}"
+
+
+def log_group_prefix(mesh: str) -> str:
+    """Common prefix of every log group of the mesh (IAM policies are scoped to it)."""
+    return f"/mesh-visibility/{mesh}/"
 
 
 def metric_namespace(mesh: str) -> str:

@@ -30,3 +30,35 @@ def static_scrape_job(targets: list[tuple[str, dict[str, str]]]) -> dict:
         "static_configs": [{"targets": [address], "labels": labels} for address, labels in targets],
     }
 
+
+METRICS_PORT_NAME = "envoy-metrics"
+
+
+def kubernetes_scrape_job(namespace: str) -> dict:
+    """The scrape job for EKS: every Envoy sidecar's metrics port in ``namespace``.
+
+    Pod discovery includes native sidecars (restartable init containers), so the Envoy's
+    named container port ``envoy-metrics`` (9902) is found wherever the sidecar runs. The
+    target is named after its pod (``instance``), and carries ``namespace``, ``pod`` and the
+    pod labels ``app`` and ``mesh`` as ``service`` and ``mesh`` so that ``up`` names the
+    sidecar that stopped answering.
+    """
+    def copy(source: str, target: str) -> dict:
+        return {"source_labels": [source], "target_label": target}
+
+    return {
+        **scrape_settings(),
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
+        "relabel_configs": [
+            {"source_labels": ["__meta_kubernetes_pod_container_port_name"],
+             "regex": METRICS_PORT_NAME, "action": "keep"},
+            # Completed pods keep their discovery entry until deleted; they are not down.
+            {"source_labels": ["__meta_kubernetes_pod_phase"],
+             "regex": "Succeeded|Failed", "action": "drop"},
+            copy("__meta_kubernetes_namespace", "namespace"),
+            copy("__meta_kubernetes_pod_name", "pod"),
+            copy("__meta_kubernetes_pod_name", "instance"),
+            copy("__meta_kubernetes_pod_label_app", "service"),
+            copy("__meta_kubernetes_pod_label_mesh", "mesh"),
+        ],
+    }

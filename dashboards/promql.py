@@ -8,7 +8,7 @@ default tags (``envoy_cluster_name``, ``envoy_http_conn_manager_prefix``,
 
 from __future__ import annotations
 
-from components.telemetry import ADMIN_CLUSTER, INGRESS_PREFIX, LOCAL_APP_CLUSTER
+from components.telemetry import ADMIN_CLUSTER, INGRESS_PREFIX, LOCAL_APP_CLUSTER, egress_prefix
 
 DEFAULT_WINDOW = "1m"
 
@@ -19,6 +19,11 @@ def _ingress(mesh: str) -> str:
 
 def _upstreams(mesh: str) -> str:
     return f'mesh="{mesh}",envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}"'
+
+
+def _outbound(mesh: str) -> str:
+    # Egress listeners: what a caller's app gets back, after its sidecar's retries.
+    return f'mesh="{mesh}",envoy_http_conn_manager_prefix=~"{egress_prefix("")}.+"'
 
 
 def request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
@@ -60,3 +65,62 @@ def healthy_upstream_hosts(mesh: str) -> str:
 def upstream_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Requests per second each service sends to its upstreams (load generators included)."""
     return f"sum by (service) (rate(envoy_cluster_upstream_rq_total{{{_upstreams(mesh)}}}[{window}]))"
+
+
+# Per upstream cluster of each service's sidecar (the Envoy detail dashboard and the alerts).
+_BY_CLUSTER = "service, envoy_cluster_name"
+
+
+def upstream_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of the requests each service sends to each upstream that answered 5xx."""
+    rq = f"envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}"
+    return (f'sum by ({_BY_CLUSTER}) (rate({rq},envoy_response_code_class="5"}}[{window}])) / '
+            f"sum by ({_BY_CLUSTER}) (rate({rq}}}[{window}]))")
+
+
+def upstream_error_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """5xx answers per second each service receives from each upstream."""
+    return (f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)},"
+            f'envoy_response_code_class="5"}}[{window}]))')
+
+
+def upstream_cluster_gauge(mesh: str, stat: str, aggregation: str = "sum") -> str:
+    """A gauge of every upstream cluster (``stat`` without the ``envoy_cluster_`` prefix),
+    aggregated over the sidecars of each service."""
+    return f"{aggregation} by ({_BY_CLUSTER}) (envoy_cluster_{stat}{{{_upstreams(mesh)}}})"
+
+
+def upstream_cluster_rate(mesh: str, stat: str, window: str = DEFAULT_WINDOW) -> str:
+    """Per-second rate of a counter of every upstream cluster (``stat`` without the
+    ``envoy_cluster_`` prefix), summed over the sidecars of each service."""
+    return (f"sum by ({_BY_CLUSTER}) "
+            f"(rate(envoy_cluster_{stat}{{{_upstreams(mesh)}}}[{window}]))")
+
+
+def server_gauge(mesh: str, stat: str, aggregation: str = "max") -> str:
+    """A gauge of every sidecar process (``stat`` without the ``envoy_server_`` prefix),
+    one series per sidecar (``instance``)."""
+    return f'{aggregation} by (service, instance) (envoy_server_{stat}{{mesh="{mesh}"}})'
+
+
+def outbound_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Requests per second each service's app sends through its egress listeners (a load
+    generator's offered load)."""
+    return (f"sum by (service) (rate(envoy_http_downstream_rq_total{{{_outbound(mesh)}}}"
+            f"[{window}]))")
+
+
+def outbound_success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of the calls each service's app makes that did not get a 5xx: success end
+    to end when the caller is a load generator."""
+    rq = f"envoy_http_downstream_rq_xx{{{_outbound(mesh)}"
+    return (f'sum by (service) (rate({rq},envoy_response_code_class!="5"}}[{window}])) / '
+            f"sum by (service) (rate({rq}}}[{window}]))")
+
+
+def response_counts(mesh: str, outbound: bool = False) -> str:
+    """Responses per service and class since its sidecars started: answered on the ingress, or
+    (``outbound``) received through the egress listeners. Exact totals for a run's summary."""
+    selector = _outbound(mesh) if outbound else _ingress(mesh)
+    return (f"sum by (service, envoy_response_code_class) "
+            f"(envoy_http_downstream_rq_xx{{{selector}}})")

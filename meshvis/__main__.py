@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="seconds to run (default: until Ctrl-C)")
     run.add_argument("--summary", type=Path, help="write the run's summary as JSON here")
     run.add_argument("--snapshot", type=Path, help="write a PNG chart of the golden signals here")
+    run.add_argument("--port", type=int, default=None,
+                     help="127.0.0.1 port of the entry service (default: a free port)")
 
     render = commands.add_parser("render", help="write every generated document of a stack")
     render.add_argument("--stack", default="dev")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         from meshvis.local.runner import run_mesh
 
         return run_mesh(settings, stack=args.stack, duration=args.duration,
-                        summary=args.summary, snapshot=args.snapshot)
+                        summary=args.summary, snapshot=args.snapshot, entry_port=args.port)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

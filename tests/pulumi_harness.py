@@ -38,6 +38,8 @@ class ProgramRun:
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Stack outputs that Pulumi would store and show as secrets.
+    secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
@@ -58,8 +60,17 @@ def _mock_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     if typ == "eks:index:Cluster":
         outputs.setdefault("kubeconfigJson", '{"apiVersion": "v1", "kind": "Config"}')
         outputs.setdefault("kubeconfig", {"apiVersion": "v1", "kind": "Config"})
-        outputs.setdefault("eksCluster", {"name": name, "version": args.inputs.get("version")})
+        # No `eksCluster`: the SDK types it as an aws.eks.Cluster resource, and a plain dict
+        # there fails output deserialization for every program that creates a cluster.
         outputs.setdefault("clusterSecurityGroupId", f"sg-{name}")
+        # What a ManagedNodeGroup reads of `cluster.core` to join it (no resource references).
+        outputs.setdefault("core", {"endpoint": f"https://{name}.eks.example",
+                                    "vpcId": args.inputs.get("vpcId"),
+                                    "subnetIds": args.inputs.get("privateSubnetIds"),
+                                    "tags": args.inputs.get("tags")})
+    if typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"):
+        kind = "app" if typ.endswith("LoadBalancer") else "targetgroup"
+        outputs.setdefault("arnSuffix", f"{kind}/{name}/0123456789abcdef")
     outputs.setdefault("arn", f"arn:aws:mock:us-west-2:123456789012:{typ.split(':')[-1].lower()}/{name}")
     outputs.setdefault("name", name)
     outputs.setdefault("id", f"{name}-id")
@@ -113,7 +124,14 @@ def run_program(config: dict[str, Any], stack: str = "test",
             failure.append(err)
             return None
         outputs = namespace["topology"].stack_outputs()
-        return pulumi.Output.from_input(outputs).apply(run.outputs.update)
+
+        async def secret_keys() -> set[str]:
+            return {key for key, value in outputs.items()
+                    if await pulumi.Output.from_input(value).is_secret()}
+
+        return pulumi.Output.all(
+            pulumi.Output.from_input(outputs).apply(run.outputs.update),
+            pulumi.Output.from_input(secret_keys()).apply(run.secret_outputs.update))
 
     program()
     if failure:

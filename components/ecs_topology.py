@@ -1,0 +1,184 @@
+"""The whole mesh on ECS: network, cluster, discovery, load balancer, services, visibility."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pulumi
+import pulumi_aws as aws
+
+from components.ecs_containers import check_task_definition_sizes
+from components.ecs_service import EcsMeshService, EcsMeshServiceArgs, LoadBalancerAttachment
+from components.network import Vpc, VpcArgs
+from components.settings import INGRESS_PORT, METRICS_PORT, PROJECT, ConfigError, Settings
+from dashboards.cloudwatch_alarms import alarm_specs
+from dashboards.cloudwatch_dashboard import dashboard_body
+from dashboards.logs_insights import query_definitions
+
+HTTP_PORT = 80
+HTTPS_PORT = 443
+ANYWHERE = "0.0.0.0/0"
+# Envoy drains a deregistered task's requests well within this; the default (300 s) only
+# slows every deployment down.
+DEREGISTRATION_DELAY = 30
+
+
+def dashboard_name(settings: Settings) -> str:
+    """Name of the mesh's CloudWatch dashboard."""
+    return f"{PROJECT}-{settings.mesh_name}"
+
+
+def dashboard_url(region: str, name: str) -> str:
+    """Console address of a CloudWatch dashboard."""
+    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name={name}")
+
+
+class EcsTopology(pulumi.ComponentResource):
+    """Every resource of an ``ecs`` stack. No App Mesh: each sidecar carries its own bootstrap.
+
+    Firewall: the internet reaches only the load balancer's port 80; the load balancer reaches
+    only the entry service's Envoy on 15000; inside the mesh, tasks reach each other's Envoy on
+    15000 (ingress) and 9902 (metrics) and nothing else; tasks leave the VPC only on 443.
+    """
+
+    cluster_name: pulumi.Output[str]
+    url: pulumi.Output[str] | None
+    dashboard_url: str
+    log_group_names: list[str]
+    services: dict[str, EcsMeshService]
+
+    def __init__(self, name: str, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        try:
+            check_task_definition_sizes(settings)
+        except ConfigError as err:
+            # Like any other bad value: one line, and nothing registered yet.
+            raise pulumi.RunError(str(err)) from None
+        super().__init__("meshvis:ecs:Topology", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {f"{PROJECT}:mesh": settings.mesh_name}
+        region = str(settings.region)
+
+        network = Vpc(f"{name}-net", VpcArgs(tags=tags), opts=child)
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=tags, opts=child)
+        namespace = aws.servicediscovery.PrivateDnsNamespace(
+            f"{name}-dns", name=settings.dns_namespace, vpc=network.vpc_id,
+            description=f"Service discovery of the {settings.mesh_name} mesh",
+            tags=tags, opts=child)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        mesh_group = aws.ec2.SecurityGroup(
+            f"{name}-mesh-sg", vpc_id=network.vpc_id,
+            description=f"Every task of the {settings.mesh_name} mesh",
+            tags={**tags, "Name": f"{name}-mesh-sg"}, opts=child)
+        for label, port in (("ingress", INGRESS_PORT), ("metrics", METRICS_PORT)):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-mesh-to-{label}", security_group_id=mesh_group.id,
+                referenced_security_group_id=mesh_group.id, ip_protocol="tcp",
+                from_port=port, to_port=port, description=f"Envoy {port} of other mesh tasks",
+                opts=child)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-mesh-to-https", security_group_id=mesh_group.id, cidr_ipv4=ANYWHERE,
+            ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            description="Image pulls and AWS APIs (CloudWatch, Logs) through the NAT gateway",
+            opts=child)
+
+        entry: LoadBalancerAttachment | None = None
+        self.url = None
+        load_balancer = target_group = None
+        if settings.entry_service is not None:
+            entry_spec = settings.service(settings.entry_service)
+            alb_group = aws.ec2.SecurityGroup(
+                f"{name}-alb-sg", vpc_id=network.vpc_id,
+                description=f"Load balancer of the {settings.mesh_name} mesh",
+                tags={**tags, "Name": f"{name}-alb-sg"}, opts=child)
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-from-internet", security_group_id=alb_group.id,
+                cidr_ipv4=ANYWHERE, ip_protocol="tcp", from_port=HTTP_PORT, to_port=HTTP_PORT,
+                description="HTTP from the internet", opts=child)
+            load_balancer = aws.lb.LoadBalancer(
+                f"{name}-alb", load_balancer_type="application", internal=False,
+                security_groups=[alb_group.id], subnets=network.public_subnet_ids,
+                drop_invalid_header_fields=True, tags=tags, opts=child)
+            target_group = aws.lb.TargetGroup(
+                f"{name}-tg", port=INGRESS_PORT, protocol="HTTP", target_type="ip",
+                vpc_id=network.vpc_id, deregistration_delay=DEREGISTRATION_DELAY,
+                # Through Envoy to the app: a target is healthy only when both are.
+                health_check={"path": entry_spec.health_path, "port": "traffic-port",
+                              "protocol": "HTTP", "matcher": "200-399", "interval": 15,
+                              "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3},
+                tags=tags, opts=child)
+            listener = aws.lb.Listener(
+                f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                tags=tags, opts=child)
+            entry = LoadBalancerAttachment(target_group_arn=target_group.arn,
+                                           security_group_id=alb_group.id, listener=listener)
+            self.url = pulumi.Output.concat("http://", load_balancer.dns_name)
+
+        self.services = {}
+        for service in settings.services:
+            self.services[service.name] = EcsMeshService(
+                f"{name}-{service.name}",
+                EcsMeshServiceArgs(
+                    settings=settings, service=service, cluster_arn=cluster.arn,
+                    vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                    mesh_security_group_id=mesh_group.id, namespace_id=namespace.id,
+                    account_id=identity.account_id, partition=partition.partition,
+                    load_balancer=entry if service.name == settings.entry_service else None,
+                    tags=tags),
+                opts=child)
+        if entry is not None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-to-entry", security_group_id=entry.security_group_id,
+                referenced_security_group_id=self.services[
+                    str(settings.entry_service)].security_group_id,
+                ip_protocol="tcp", from_port=INGRESS_PORT, to_port=INGRESS_PORT,
+                description="Envoy ingress of the entry service", opts=child)
+
+        if load_balancer is not None and target_group is not None:
+            body = pulumi.Output.all(load_balancer.arn_suffix, target_group.arn_suffix).apply(
+                lambda v: json.dumps(dashboard_body(settings, v[0], v[1])))
+        else:
+            body = pulumi.Output.from_input(json.dumps(dashboard_body(settings, None, None)))
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard", dashboard_name=dashboard_name(settings), dashboard_body=body,
+            opts=child)
+        for spec in alarm_specs(settings):
+            kwargs = dict(spec)
+            suffix = kwargs.pop("name")
+            kwargs["tags"] = {**tags, **kwargs.get("tags", {})}
+            aws.cloudwatch.MetricAlarm(f"{name}-{suffix}", **kwargs, opts=child)
+        log_groups = [group for svc in self.services.values() for group in svc.log_groups]
+        for query in query_definitions(settings):
+            aws.cloudwatch.QueryDefinition(
+                f"{name}-query-{_slug(query['name'])}", name=query["name"],
+                query_string=query["query_string"], log_group_names=query["log_group_names"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups))
+
+        self.cluster_name = cluster.name
+        self.dashboard_url = dashboard_url(region, dashboard_name(settings))
+        self.log_group_names = [n for svc in self.services.values() for n in svc.log_group_names]
+        self.register_outputs({**self.stack_outputs(), "dashboardName": dashboard.dashboard_name})
+
+    def stack_outputs(self) -> dict:
+        """The stack's outputs: url (with a load balancer), dashboardUrl, logGroups, clusterName."""
+        outputs: dict = {
+            "dashboardUrl": self.dashboard_url,
+            "logGroups": self.log_group_names,
+            "clusterName": self.cluster_name,
+        }
+        if self.url is not None:
+            outputs["url"] = self.url
+        return outputs
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

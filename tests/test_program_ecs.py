@@ -1,0 +1,318 @@
+"""The whole Pulumi program for ECS stacks under mocks: the resource graph it registers.
+
+Runs ``__main__.py`` for every ecs ``Pulumi.*.yaml`` and for a larger six-service graph
+(tests/ecs_graphs.py) and checks counts, container wiring, firewall, IAM and outputs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.ecs_containers import ENVOY, container_definitions, task_definition
+from components.envoy_config import envoy_bootstrap
+from components.naming import log_group_name, log_group_prefix, metric_namespace
+from components.settings import Settings, settings_from_config
+from components.stack_files import stack_config, stack_names
+from dashboards.cloudwatch_alarms import alarm_specs
+from dashboards.cloudwatch_dashboard import dashboard_body
+from dashboards.logs_insights import query_definitions
+from tests.ecs_graphs import PRIVATE_IMAGE, shop_config
+from tests.pulumi_harness import ProgramRun, Registered, run_program
+
+ECS_STACKS = [s for s in stack_names() if stack_config(s).get("mesh-visibility:topology") == "ecs"]
+CONFIGS = {**{s: stack_config(s) for s in ECS_STACKS},
+           "shop": shop_config(), "shop-no-alb": shop_config(entryService=None)}
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ECS_SERVICE = "aws:ecs/service:Service"
+DISCOVERY = "aws:servicediscovery/service:Service"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ALB = "aws:lb/loadBalancer:LoadBalancer"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LISTENER = "aws:lb/listener:Listener"
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def stack(request) -> tuple[Settings, ProgramRun]:
+    config = CONFIGS[request.param]
+    return settings_from_config(config), run_program(config, request.param)
+
+
+def _id(resource: Registered) -> str:
+    """The id the mocks give a resource (tests/pulumi_harness.py)."""
+    return f"{resource.name}-id"
+
+
+def _arn(resource: Registered) -> str:
+    """The ARN the mocks give a resource (tests/pulumi_harness.py)."""
+    return f"arn:aws:mock:us-west-2:123456789012:{resource.typ.split(':')[-1].lower()}/" \
+           f"{resource.name}"
+
+
+def _sg(run: ProgramRun, name: str) -> str:
+    return _id(run.one(SECURITY_GROUP, name))
+
+
+def test_one_task_service_and_log_groups_per_service(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    assert len(run.of_type("meshvis:ecs:Topology")) == 1
+    assert len(run.of_type("meshvis:network:Vpc")) == 1
+    assert len(run.of_type("meshvis:ecs:MeshService")) == len(settings.services)
+    assert len(run.of_type(TASK_DEFINITION)) == len(settings.services)
+    assert len(run.of_type(ECS_SERVICE)) == len(settings.services)
+    # Only services that accept requests get a DNS name (no one may call a load generator).
+    assert sorted(r.inputs["name"] for r in run.of_type(DISCOVERY)) == \
+        sorted(s.name for s in settings.app_services)
+    expected_groups = sorted(log_group_name(mesh, s.name, c) for s in settings.services
+                             for c in ("app", "envoy", "cloudwatch-agent"))
+    groups = run.of_type(LOG_GROUP)
+    assert sorted(g.inputs["name"] for g in groups) == expected_groups
+    assert {g.inputs["retentionInDays"] for g in groups} == {settings.log_retention_days}
+    assert len(run.of_type("aws:cloudwatch/dashboard:Dashboard")) == 1
+    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == len(alarm_specs(settings))
+    assert len(run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")) == \
+        len(query_definitions(settings))
+    with_alb = 1 if settings.entry_service else 0
+    for typ in (ALB, TARGET_GROUP, LISTENER):
+        assert len(run.of_type(typ)) == with_alb
+    assert not [r.typ for r in run.resources if "appmesh" in r.typ.lower()]
+
+
+def test_network_cluster_and_namespace(stack):
+    settings, run = stack
+    subnets = run.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 4 and len({s.inputs["availabilityZone"] for s in subnets}) == 2
+    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    vpc = run.of_type("aws:ec2/vpc:Vpc")[0]
+    assert vpc.inputs["enableDnsHostnames"] and vpc.inputs["enableDnsSupport"]
+    cluster = run.of_type("aws:ecs/cluster:Cluster")[0]
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    namespace = run.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")[0]
+    assert namespace.inputs["name"] == settings.dns_namespace
+    assert namespace.inputs["vpc"] == _id(vpc)
+    for discovery in run.of_type(DISCOVERY):
+        assert discovery.inputs["dnsConfig"]["routingPolicy"] == "MULTIVALUE"
+        assert [r["type"] for r in discovery.inputs["dnsConfig"]["dnsRecords"]] == ["A"]
+        assert discovery.inputs["dnsConfig"]["namespaceId"] == _id(namespace)
+        assert "healthCheckCustomConfig" in discovery.inputs
+
+
+def test_task_definitions_carry_the_generated_containers(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    for service in settings.services:
+        registered = run.one(TASK_DEFINITION, f"{mesh}-{service.name}-task")
+        document = task_definition(settings, service)
+        assert registered.inputs["family"] == document["family"]
+        assert (registered.inputs["cpu"], registered.inputs["memory"]) == \
+            (document["cpu"], document["memory"])
+        assert registered.inputs["networkMode"] == "awsvpc"
+        assert registered.inputs["requiresCompatibilities"] == ["FARGATE"]
+        containers = json.loads(registered.inputs["containerDefinitions"])
+        assert containers == container_definitions(settings, service)
+        envoy = next(c for c in containers if c["name"] == ENVOY)
+        bootstrap = envoy["command"][envoy["command"].index("--config-yaml") + 1]
+        assert json.loads(bootstrap) == envoy_bootstrap(settings, service)
+        assert registered.inputs["taskRoleArn"] == \
+            _arn(run.one(ROLE, f"{mesh}-{service.name}-task"))
+        assert registered.inputs["executionRoleArn"] == \
+            _arn(run.one(ROLE, f"{mesh}-{service.name}-exec"))
+
+
+def test_ecs_services(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    private = {_id(s) for s in run.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name}
+    for service in settings.services:
+        ecs = run.one(ECS_SERVICE, f"{mesh}-{service.name}-service").inputs
+        assert ecs["name"] == service.name
+        assert ecs["desiredCount"] == service.replicas
+        assert ecs["launchType"] == "FARGATE"
+        assert ecs["waitForSteadyState"] is False
+        assert ecs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        network = ecs["networkConfiguration"]
+        assert network["assignPublicIp"] is False and set(network["subnets"]) == private
+        assert network["securityGroups"] == [_sg(run, f"{mesh}-mesh-sg"),
+                                             _sg(run, f"{mesh}-{service.name}-sg")]
+        assert ecs["taskDefinition"].endswith(f"/{mesh}-{service.name}-task")
+        if service.is_load:
+            assert "serviceRegistries" not in ecs
+        else:
+            assert ecs["serviceRegistries"]["registryArn"].endswith(
+                f"/{mesh}-{service.name}-discovery")
+        if service.name == settings.entry_service:
+            assert ecs["loadBalancers"] == [{
+                "targetGroupArn": _arn(run.one(TARGET_GROUP, f"{mesh}-tg")),
+                "containerName": ENVOY, "containerPort": 15000}]
+        else:
+            assert "loadBalancers" not in ecs
+
+
+def test_load_balancer_forwards_port_80_to_envoy_ingress(stack):
+    settings, run = stack
+    if settings.entry_service is None:
+        assert not run.of_type(ALB) and not run.of_type(LISTENER)
+        return
+    mesh = settings.mesh_name
+    alb = run.one(ALB, f"{mesh}-alb").inputs
+    assert alb["internal"] is False and alb["loadBalancerType"] == "application"
+    public = {_id(s) for s in run.of_type("aws:ec2/subnet:Subnet") if "-public-" in s.name}
+    assert set(alb["subnets"]) == public
+    target_group = run.one(TARGET_GROUP, f"{mesh}-tg").inputs
+    assert (target_group["port"], target_group["targetType"]) == (15000, "ip")
+    entry = settings.service(settings.entry_service)
+    assert target_group["healthCheck"]["path"] == entry.health_path
+    listener = run.one(LISTENER, f"{mesh}-http").inputs
+    assert (listener["port"], listener["protocol"]) == (80, "HTTP")
+    assert listener["defaultActions"][0]["type"] == "forward"
+
+
+def test_firewall_admits_only_envoy_ports(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    mesh_sg = _sg(run, f"{mesh}-mesh-sg")
+    alb_sg = _sg(run, f"{mesh}-alb-sg") if settings.entry_service else None
+    ingress = [r.inputs for r in run.of_type(INGRESS)]
+    app_ports = {s.app_port for s in settings.app_services}
+    for rule in ingress:
+        assert rule["fromPort"] == rule["toPort"]
+        assert rule["fromPort"] not in app_ports | {9901}
+        # Only the load balancer is open to the internet, and only on 80.
+        if "cidrIpv4" in rule:
+            assert (rule["securityGroupId"], rule["cidrIpv4"], rule["fromPort"]) == \
+                (alb_sg, "0.0.0.0/0", 80)
+    for service in settings.services:
+        own = _sg(run, f"{mesh}-{service.name}-sg")
+        opened = sorted((r["fromPort"], r["referencedSecurityGroupId"]) for r in ingress
+                        if r["securityGroupId"] == own)
+        expected = [(9902, mesh_sg)]
+        if not service.is_load:
+            expected.append((15000, mesh_sg))
+        if service.name == settings.entry_service:
+            expected.append((15000, alb_sg))
+        assert opened == sorted(expected), service.name
+    egress = sorted((r.inputs["securityGroupId"], r.inputs["fromPort"],
+                     r.inputs.get("referencedSecurityGroupId") or r.inputs.get("cidrIpv4"))
+                    for r in run.of_type(EGRESS))
+    expected_egress = [(mesh_sg, 443, "0.0.0.0/0"), (mesh_sg, 9902, mesh_sg),
+                       (mesh_sg, 15000, mesh_sg)]
+    if settings.entry_service:
+        expected_egress.append(
+            (alb_sg, 15000, _sg(run, f"{mesh}-{settings.entry_service}-sg")))
+    assert egress == sorted(expected_egress)
+    # Security groups carry no inline rules that would escape these checks.
+    for group in run.of_type(SECURITY_GROUP):
+        assert "ingress" not in group.inputs and "egress" not in group.inputs
+
+
+def _statements(document: str) -> list[dict]:
+    return json.loads(document)["Statement"]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_iam_is_least_privilege(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    for role in run.of_type(ROLE):
+        (trust,) = _statements(role.inputs["assumeRolePolicy"])
+        assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert trust["Action"] == "sts:AssumeRole"
+        if role.name.endswith("-task"):
+            assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    policies = {p.name: _statements(p.inputs["policy"]) for p in run.of_type(ROLE_POLICY)}
+    assert len(policies) == 2 * len(settings.services)
+    for name, statements in policies.items():
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, (name, action)
+            if statement["Resource"] == "*":
+                assert statement["Action"] in ("cloudwatch:PutMetricData",
+                                               "ecr:GetAuthorizationToken"), name
+    for service in settings.services:
+        task = policies[f"{mesh}-{service.name}-task"]
+        metrics = next(s for s in task if s["Action"] == "cloudwatch:PutMetricData")
+        assert metrics["Condition"] == {
+            "StringEquals": {"cloudwatch:namespace": metric_namespace(mesh)}}
+        logs = [r for s in task if s is not metrics for r in _as_list(s["Resource"])]
+        assert logs and all(f":log-group:{log_group_prefix(mesh)}" in r for r in logs)
+        execution = policies[f"{mesh}-{service.name}-exec"]
+        log_resources = next(s for s in execution if s["Sid"] == "ContainerLogs")["Resource"]
+        assert sorted(log_resources) == sorted(
+            f"arn:aws:logs:us-west-2:123456789012:log-group:"
+            f"{log_group_name(mesh, service.name, c)}:log-stream:*"
+            for c in ("app", "envoy", "cloudwatch-agent"))
+        ecr = [s for s in execution if s["Sid"].startswith("Ecr")]
+        if settings.service_image(service) == PRIVATE_IMAGE:
+            pull = next(s for s in ecr if s["Sid"] == "EcrPull")
+            assert pull["Resource"] == [
+                "arn:aws:ecr:us-west-2:123456789012:repository/shop/cart"]
+        else:
+            assert ecr == []  # public images need no permission to pull
+
+
+def test_visibility_resources(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    dashboard = run.of_type("aws:cloudwatch/dashboard:Dashboard")[0].inputs
+    suffixes = (None, None)
+    if settings.entry_service:
+        suffixes = (f"app/{mesh}-alb/0123456789abcdef", f"targetgroup/{mesh}-tg/0123456789abcdef")
+    assert json.loads(dashboard["dashboardBody"]) == dashboard_body(settings, *suffixes)
+    assert dashboard["dashboardName"] == f"mesh-visibility-{mesh}"
+    alarms = {a.name for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms == {f"{mesh}-{spec['name']}" for spec in alarm_specs(settings)}
+    groups = {g.inputs["name"] for g in run.of_type(LOG_GROUP)}
+    queries = {q.inputs["name"]: q.inputs for q in
+               run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")}
+    for expected in query_definitions(settings):
+        registered = queries[expected["name"]]
+        assert registered["queryString"] == expected["query_string"]
+        assert registered["logGroupNames"] == expected["log_group_names"]
+        # Every log group a query reads is one the stack creates.
+        assert set(expected["log_group_names"]) <= groups
+
+
+def test_stack_outputs(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    outputs = run.outputs
+    assert outputs["dashboardUrl"] == (
+        "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
+        f"#dashboards:name=mesh-visibility-{mesh}")
+    assert sorted(outputs["logGroups"]) == sorted(g.inputs["name"]
+                                                  for g in run.of_type(LOG_GROUP))
+    assert outputs["clusterName"] == f"{mesh}-cluster"
+    if settings.entry_service:
+        assert outputs["url"] == f"http://{mesh}-alb.us-west-2.elb.amazonaws.com"
+    else:
+        assert "url" not in outputs
+
+
+@pytest.mark.parametrize("config, message", [
+    (shop_config(entryService="nowhere"),
+     "mesh-visibility:entryService: unknown service 'nowhere'"),
+    (shop_config(services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)] + [
+        {"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
+        entryService=None),
+     "mesh-visibility:services[20].upstreams: the ECS task definition of 'hub' would be"),
+], ids=["settings", "task-definition-size"])
+def test_bad_config_registers_nothing(config, message):
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(config, "bad", run=run)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+    assert run.resources == []
