@@ -31,19 +31,21 @@ def request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     return f"sum by (service) (rate(envoy_http_downstream_rq_total{{{_ingress(mesh)}}}[{window}]))"
 
 
+def _class_share(metric: str, selector: str, by: str, match: str, window: str) -> str:
+    """Share (0..1) of ``metric``'s responses whose ``envoy_response_code_class`` ``match``es
+    (e.g. ``="5"`` or ``!="5"``), per ``by``."""
+    return (f"sum by ({by}) (rate({metric}{{{selector},envoy_response_code_class{match}}}"
+            f"[{window}])) / sum by ({by}) (rate({metric}{{{selector}}}[{window}]))")
+
+
 def success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Share (0..1) of each service's served requests that did not answer 5xx."""
-    rq = f"envoy_http_downstream_rq_xx{{{_ingress(mesh)}}}"
-    return (f'sum by (service) (rate(envoy_http_downstream_rq_xx{{{_ingress(mesh)},'
-            f'envoy_response_code_class!="5"}}[{window}])) / '
-            f"sum by (service) (rate({rq}[{window}]))")
+    return _class_share("envoy_http_downstream_rq_xx", _ingress(mesh), "service", '!="5"', window)
 
 
 def error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Share (0..1) of each service's served requests that answered 5xx."""
-    return (f'sum by (service) (rate(envoy_http_downstream_rq_xx{{{_ingress(mesh)},'
-            f'envoy_response_code_class="5"}}[{window}])) / '
-            f"sum by (service) (rate(envoy_http_downstream_rq_xx{{{_ingress(mesh)}}}[{window}]))")
+    return _class_share("envoy_http_downstream_rq_xx", _ingress(mesh), "service", '="5"', window)
 
 
 def latency_quantile(mesh: str, quantile: float, window: str = DEFAULT_WINDOW) -> str:
@@ -73,9 +75,8 @@ _BY_CLUSTER = "service, envoy_cluster_name"
 
 def upstream_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Share (0..1) of the requests each service sends to each upstream that answered 5xx."""
-    rq = f"envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}"
-    return (f'sum by ({_BY_CLUSTER}) (rate({rq},envoy_response_code_class="5"}}[{window}])) / '
-            f"sum by ({_BY_CLUSTER}) (rate({rq}}}[{window}]))")
+    return _class_share("envoy_cluster_upstream_rq_xx", _upstreams(mesh), _BY_CLUSTER, '="5"',
+                        window)
 
 
 def upstream_error_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
@@ -113,9 +114,7 @@ def outbound_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
 def outbound_success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Share (0..1) of the calls each service's app makes that did not get a 5xx: success end
     to end when the caller is a load generator."""
-    rq = f"envoy_http_downstream_rq_xx{{{_outbound(mesh)}"
-    return (f'sum by (service) (rate({rq},envoy_response_code_class!="5"}}[{window}])) / '
-            f"sum by (service) (rate({rq}}}[{window}]))")
+    return _class_share("envoy_http_downstream_rq_xx", _outbound(mesh), "service", '!="5"', window)
 
 
 def response_counts(mesh: str, outbound: bool = False) -> str:
