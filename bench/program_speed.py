@@ -10,7 +10,6 @@ column. No assertion: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import header  # noqa: E402
 from components.stack_files import stack_config  # noqa: E402
 from tests.pulumi_harness import run_program  # noqa: E402
 
@@ -55,8 +55,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"# {' '.join(sys.argv)}  ({platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()})")
+    print(header())
     print(f"{'case':<22}{'services':>9}{'resources':>11}{'seconds':>10}{'ms/service':>12}")
     cases = [(f"stack {name}", stack_config(name)) for name in ("dev", "dev-eks")]
     for topology in ("ecs", "eks"):

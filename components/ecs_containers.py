@@ -30,16 +30,20 @@ CONTAINERS = (APP, ENVOY, AGENT)
 
 DEMO_APP = Path(__file__).resolve().parent.parent / "demoapp" / "app.py"
 
-# Reservations of the sidecars, in CPU units (1024 = 1 vCPU) and MiB. Envoy 1.40 with the
-# greeter's bootstrap and one worker was measured idling at 65 MiB resident; 256 MiB leaves
-# room for connection buffers under load, and one worker handles thousands of requests/s.
-# The agent only aggregates DogStatsD and calls PutMetricData every minute. Together with the
-# default app (256/512) they fit the 0.5 vCPU / 1 GiB Fargate size. (Issue 6 right-sizes them
-# from measurements.)
+# Reservations of the sidecars, in CPU units (1024 = 1 vCPU) and MiB, from measurements
+# (bench/sidecar_overhead.py, README "Performance and cost"). Envoy 1.40 with one worker and
+# the essential stats holds 64-67 MiB resident (14-16 MiB of it anonymous) from idle to 600
+# requests/s, and uses 0.5-0.6 vCPU per 1000 requests/s it passes on: 128 MiB is twice its
+# resident size, 128 units carry about 200 requests/s. The agent could not be measured here:
+# published sidecar figures range from 64 MiB (AWS CDK's CloudWatch agent sidecar example) to
+# 200 MiB (Container Insights' DaemonSet request, which also collects node metrics); ours only
+# aggregates DogStatsD and calls PutMetricData once a minute, so 128 MiB. With the default
+# app (256/512) the task is 0.5 vCPU / 1 GiB on Fargate (the App Mesh walkthrough's 512 MiB
+# agent made it 2 GiB).
 # Reservations, not hard limits: the containers share whatever the task's Fargate size adds
 # on top of their sum, and only the task as a whole is capped.
 ENVOY_CPU = 128
-ENVOY_MEMORY = 256
+ENVOY_MEMORY = 128
 AGENT_CPU = 64
 AGENT_MEMORY = 128
 # One Envoy worker thread per vCPU reserved for it, at least one: Envoy's default is one per

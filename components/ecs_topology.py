@@ -8,10 +8,9 @@ import re
 import pulumi
 import pulumi_aws as aws
 
-from components.ecs_containers import check_task_definition_sizes
 from components.ecs_service import EcsMeshService, EcsMeshServiceArgs, LoadBalancerAttachment
 from components.network import Vpc, VpcArgs
-from components.settings import INGRESS_PORT, METRICS_PORT, PROJECT, ConfigError, Settings
+from components.settings import INGRESS_PORT, METRICS_PORT, PROJECT, Settings
 from dashboards.cloudwatch_alarms import alarm_specs
 from dashboards.cloudwatch_dashboard import dashboard_body
 from dashboards.logs_insights import query_definitions
@@ -22,6 +21,10 @@ ANYWHERE = "0.0.0.0/0"
 # Envoy drains a deregistered task's requests well within this; the default (300 s) only
 # slows every deployment down.
 DEREGISTRATION_DELAY = 30
+# TLS 1.3 and 1.2 with forward-secret AEAD ciphers only, and post-quantum key exchange: the
+# policy the console now picks (an API caller would otherwise get ELBSecurityPolicy-2016-08,
+# which still accepts TLS 1.0).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 
 
 def dashboard_name(settings: Settings) -> str:
@@ -38,9 +41,10 @@ def dashboard_url(region: str, name: str) -> str:
 class EcsTopology(pulumi.ComponentResource):
     """Every resource of an ``ecs`` stack. No App Mesh: each sidecar carries its own bootstrap.
 
-    Firewall: the internet reaches only the load balancer's port 80; the load balancer reaches
-    only the entry service's Envoy on 15000; inside the mesh, tasks reach each other's Envoy on
-    15000 (ingress) and 9902 (metrics) and nothing else; tasks leave the VPC only on 443.
+    Firewall: the internet reaches only the load balancer's port 80 (and 443 with a
+    ``certificateArn``, 80 then only redirecting to it); the load balancer reaches only the
+    entry service's Envoy on 15000; inside the mesh, tasks reach each other's Envoy on 15000
+    (ingress) and 9902 (metrics) and nothing else; tasks leave the VPC only on 443.
     """
 
     cluster_name: pulumi.Output[str]
@@ -51,11 +55,6 @@ class EcsTopology(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: Settings,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        try:
-            check_task_definition_sizes(settings)
-        except ConfigError as err:
-            # Like any other bad value: one line, and nothing registered yet.
-            raise pulumi.RunError(str(err)) from None
         super().__init__("meshvis:ecs:Topology", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {f"{PROJECT}:mesh": settings.mesh_name}
@@ -98,10 +97,14 @@ class EcsTopology(pulumi.ComponentResource):
                 f"{name}-alb-sg", vpc_id=network.vpc_id,
                 description=f"Load balancer of the {settings.mesh_name} mesh",
                 tags={**tags, "Name": f"{name}-alb-sg"}, opts=child)
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-from-internet", security_group_id=alb_group.id,
-                cidr_ipv4=ANYWHERE, ip_protocol="tcp", from_port=HTTP_PORT, to_port=HTTP_PORT,
-                description="HTTP from the internet", opts=child)
+            public_ports = [("internet", HTTP_PORT, "HTTP")]
+            if settings.certificate_arn is not None:
+                public_ports.append(("internet-https", HTTPS_PORT, "HTTPS"))
+            for label, port, protocol in public_ports:
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-alb-from-{label}", security_group_id=alb_group.id,
+                    cidr_ipv4=ANYWHERE, ip_protocol="tcp", from_port=port, to_port=port,
+                    description=f"{protocol} from the internet", opts=child)
             load_balancer = aws.lb.LoadBalancer(
                 f"{name}-alb", load_balancer_type="application", internal=False,
                 security_groups=[alb_group.id], subnets=network.public_subnet_ids,
@@ -114,14 +117,29 @@ class EcsTopology(pulumi.ComponentResource):
                               "protocol": "HTTP", "matcher": "200-399", "interval": 15,
                               "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3},
                 tags=tags, opts=child)
-            listener = aws.lb.Listener(
-                f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
-                protocol="HTTP",
-                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
-                tags=tags, opts=child)
+            forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+            if settings.certificate_arn is None:
+                listener = aws.lb.Listener(
+                    f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
+                    protocol="HTTP", default_actions=forward, tags=tags, opts=child)
+                scheme = "http://"
+            else:
+                aws.lb.Listener(
+                    f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
+                    protocol="HTTP",
+                    default_actions=[{"type": "redirect", "redirect": {
+                        "protocol": "HTTPS", "port": str(HTTPS_PORT),
+                        "status_code": "HTTP_301"}}],
+                    tags=tags, opts=child)
+                listener = aws.lb.Listener(
+                    f"{name}-https", load_balancer_arn=load_balancer.arn, port=HTTPS_PORT,
+                    protocol="HTTPS", ssl_policy=TLS_POLICY,
+                    certificate_arn=settings.certificate_arn, default_actions=forward,
+                    tags=tags, opts=child)
+                scheme = "https://"
             entry = LoadBalancerAttachment(target_group_arn=target_group.arn,
                                            security_group_id=alb_group.id, listener=listener)
-            self.url = pulumi.Output.concat("http://", load_balancer.dns_name)
+            self.url = pulumi.Output.concat(scheme, load_balancer.dns_name)
 
         self.services = {}
         for service in settings.services:

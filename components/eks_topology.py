@@ -14,10 +14,10 @@ from components.eks_iam import NODE_POLICIES, managed_policy_arn, node_trust_pol
 from components.eks_service import EksMeshService, EksMeshServiceArgs
 from components.k8s_objects import (
     MONITORING_NAMESPACE,
-    check_kubernetes_namespace,
     demo_app_objects,
     demo_app_source,
     namespaces,
+    network_policy,
 )
 from components.monitoring_values import (
     CHART,
@@ -30,7 +30,7 @@ from components.monitoring_values import (
     prometheus_port_forward,
 )
 from components.network import Vpc, VpcArgs
-from components.settings import PROJECT, ConfigError, Settings
+from components.settings import PROJECT, Settings
 from dashboards.grafana_dashboards import dashboard_config_maps
 from dashboards.prometheus_rules import prometheus_rule
 
@@ -57,11 +57,6 @@ class EksTopology(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: Settings,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        try:
-            check_kubernetes_namespace(settings)
-        except ConfigError as err:
-            # Like any other bad value: one line, and nothing registered yet.
-            raise pulumi.RunError(str(err)) from None
         super().__init__("meshvis:eks:Topology", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {f"{PROJECT}:mesh": settings.mesh_name}
@@ -90,6 +85,10 @@ class EksTopology(pulumi.ComponentResource):
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
             node_associate_public_ip_address=False,
+            # The VPC CNI as an EKS add-on with its network policy agent, which enforces the
+            # mesh's NetworkPolicy (the default CNI leaves every pod open to every pod).
+            use_default_vpc_cni=False,
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             # The managed node group below replaces the self-managed default one.
             skip_default_node_group=True,
             tags=tags,
@@ -120,6 +119,11 @@ class EksTopology(pulumi.ComponentResource):
         }
         monitoring = created[MONITORING_NAMESPACE]
         mesh_namespace = created[settings.kubernetes_namespace]
+        policy = network_policy(settings)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy", metadata=policy["metadata"], spec=policy["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])))
 
         # Pods need nodes: without this, Helm and the Deployments would time out waiting on
         # pods that cannot be scheduled while the node group is still being created.

@@ -88,7 +88,7 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
         ],
     }
     if settings.stats_profile == "essential":
-        stats_config["stats_matcher"] = essential_stats_matcher()
+        stats_config["stats_matcher"] = essential_stats_matcher(settings.topology, service.kind)
     bootstrap: dict = {
         "node": {"id": f"{settings.mesh_name}-{service.name}", "cluster": service.name},
         "admin": {"address": _address("127.0.0.1", ADMIN_PORT)},
@@ -104,11 +104,15 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     }
     if settings.topology == "ecs":
         # Envoy's DogStatsD sink into the CloudWatch agent sidecar of the same task.
-        bootstrap["stats_sinks"] = [{
-            "name": "envoy.stat_sinks.dog_statsd",
-            "typed_config": {"@type": DOG_STATSD, "address": _address("127.0.0.1", STATSD_PORT)},
-        }]
+        bootstrap["stats_sinks"] = [dog_statsd_sink(STATSD_PORT)]
     return bootstrap
+
+
+def dog_statsd_sink(port: int) -> dict:
+    """A DogStatsD stats sink to UDP 127.0.0.1:``port`` (the CloudWatch agent on ECS)."""
+    return {"name": "envoy.stat_sinks.dog_statsd",
+            "typed_config": {"@type": DOG_STATSD,
+                             "address": _address("127.0.0.1", port)}}
 
 
 def _address(host: str, port: int, protocol: str = "TCP") -> dict:

@@ -6,7 +6,8 @@ from typing import Any
 
 from pulumi.runtime import config as runtime_config
 
-from components.settings import Settings, settings_from_config
+from components.settings import Settings
+from components.stack_checks import checked_settings
 
 
 def config_map() -> dict[str, Any]:
@@ -21,4 +22,4 @@ def config_map() -> dict[str, Any]:
 
 def stack_settings() -> Settings:
     """Validated settings of the running stack; raises ``ConfigError`` before any resource."""
-    return settings_from_config(config_map())
+    return checked_settings(config_map())

@@ -24,6 +24,12 @@ MAX_SERVICE_NAME = 30
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Every security group name starts with `<meshName>-` and AWS refuses names starting "sg-";
+# the load balancer's name too, and AWS refuses those starting "internal-".
+AWS_RESERVED_PREFIXES = ("sg-", "internal-")
+# An ACM certificate in the stack's partition and region (the load balancer's).
+CERTIFICATE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:acm:(?P<region>[a-z0-9-]+):\d{12}:"
+                             r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 # registry/path:tag or @sha256:digest; a tag is required so every deploy is reproducible.
 IMAGE_REF = re.compile(
     r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
@@ -113,6 +119,7 @@ class Settings(_Strict):
     mesh_name: str = Field(default="mesh", alias="meshName")
     dns_namespace: str = Field(default="internal", alias="dnsNamespace")
     entry_service: Optional[str] = Field(default=None, alias="entryService")
+    certificate_arn: Optional[str] = Field(default=None, alias="certificateArn")
     stats_profile: Literal["essential", "full"] = Field(default="essential", alias="statsProfile")
     services: tuple[ServiceSpec, ...]
     envoy_image: str = Field(default=ENVOY_IMAGE, alias="envoyImage")
@@ -219,6 +226,10 @@ def _check_graph(settings: Settings) -> None:
     if not settings.region:
         raise ConfigError("aws:region", "required (for example us-west-2)")
     _check_name("meshName", settings.mesh_name, MAX_MESH_NAME)
+    for prefix in AWS_RESERVED_PREFIXES:
+        if f"{settings.mesh_name}-".startswith(prefix):
+            raise ConfigError("meshName", f"{settings.mesh_name!r} would start AWS names with "
+                              f"{prefix!r}, which AWS reserves; choose another name")
     if not DNS_NAME.match(settings.dns_namespace) or len(settings.dns_namespace) > 253:
         raise ConfigError("dnsNamespace", f"not a DNS name: {settings.dns_namespace!r}")
     _check_name("kubernetesNamespace", settings.kubernetes_namespace, 63)
@@ -282,6 +293,24 @@ def _check_graph(settings: Settings) -> None:
         if by_name[settings.entry_service].is_load:
             raise ConfigError("entryService", f"{settings.entry_service!r} is a load generator "
                               "and has no ingress")
+    if settings.certificate_arn is not None:
+        _check_certificate(settings)
+
+
+def _check_certificate(settings: Settings) -> None:
+    """An ACM certificate for the ECS load balancer's HTTPS listener, in the stack's region."""
+    arn = str(settings.certificate_arn)
+    if settings.topology != "ecs" or settings.entry_service is None:
+        raise ConfigError("certificateArn", "only the ecs topology's load balancer uses a "
+                          "certificate: set topology ecs and an entryService, or remove it")
+    match = CERTIFICATE_ARN.match(arn)
+    if not match:
+        raise ConfigError("certificateArn", f"not an ACM certificate ARN "
+                          f"(arn:aws:acm:<region>:<account>:certificate/<id>): {arn!r}")
+    if match.group("region") != settings.region:
+        raise ConfigError("certificateArn", f"the certificate is in {match.group('region')}, "
+                          f"the load balancer in {settings.region}; ACM certificates are "
+                          "regional: request or import it in the stack's region")
 
 
 def _field_name(alias: str) -> str:

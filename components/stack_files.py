@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from components.settings import ConfigError, Settings, settings_from_config
+from components.settings import ConfigError, Settings
+from components.stack_checks import checked_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def stack_config(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
 
 def stack_settings(stack: str, root: Path = PROJECT_ROOT) -> Settings:
     """Validated settings of a stack file (what ``meshvis render`` and ``run`` use)."""
-    return settings_from_config(stack_config(stack, root))
+    return checked_settings(stack_config(stack, root))
 
 
 def as_pulumi_config(config: dict[str, Any]) -> dict[str, str]:

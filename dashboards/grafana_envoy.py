@@ -47,7 +47,8 @@ def envoy_dashboard(settings: Settings) -> dict:
             "excludes hosts ejected by outlier detection.", width=8))
         .with_panel(time_series(
             "Upstream 5xx", "reqps", [Query(promql.upstream_error_rate(mesh), BY_CLUSTER)],
-            "5xx answers per second from each upstream (before retries hide them).", width=8))
+            "5xx answers per second from each upstream that retries did not recover (Envoy "
+            "counts a retried 5xx under Retries, not here).", width=8))
         .with_panel(cluster_rate("Retries", "upstream_rq_retry",
                                  "Retried requests per second (bounded by the retry budget)."))
         .with_panel(cluster_rate("Timeouts", "upstream_rq_timeout",

@@ -108,6 +108,10 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
         # Keep-alive: the sidecar reuses its connections to the app, as it does in a task.
         protocol_version = "HTTP/1.1"
         server_version = "meshvis-demo"
+        # Headers and body leave in two writes; with Nagle's algorithm the body waits for the
+        # ACK of the headers, which a keep-alive peer delays by up to 40 ms (every answer's
+        # latency would be the delayed-ACK timer, not the app).
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.split("?", 1)[0] == "/health":
@@ -134,9 +138,18 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    """The stdlib threading server with a listen backlog that holds a burst of connections."""
+
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections (every
+    # upstream call of a caller's urllib is one); each dropped one costs its caller a 1 s
+    # SYN retransmit.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def serve(app: App, host: str, port: int, stop: threading.Event) -> None:
-    server = ThreadingHTTPServer((host, port), make_handler(app))
-    server.daemon_threads = True
+    server = Server((host, port), make_handler(app))
     log(f"{app.service} ({app.instance}) listening on {host}:{port}, "
         f"upstreams: {', '.join(n for n, _ in app.upstreams) or 'none'}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -34,7 +34,7 @@ from components.settings import ConfigError, Settings, settings_from_config
 from components.stack_files import stack_names, stack_settings
 from meshvis.local.localize import SidecarPorts, localize
 from meshvis.local.processes import ProcessGroup, free_ports, wait_http
-from tests.ecs_graphs import PRIVATE_IMAGE, shop_config
+from tests.shop_graphs import ECS_PRIVATE_IMAGE as PRIVATE_IMAGE, shop_config
 
 ROLE = "arn:aws:iam::123456789012:role/{}"
 
@@ -118,9 +118,9 @@ def test_container_wiring(settings, service):
     assert "portMappings" not in app and "portMappings" not in agent
     ports = [m["containerPort"] for m in envoy["portMappings"]]
     assert ports == ([9902] if service.is_load else [15000, 9902])
-    # The sidecar: pinned image, non-root, read-only, its bootstrap and a real health check.
+    # The sidecar: its image, its bootstrap and a real health check (its user, read-only
+    # root and capabilities: tests/test_security.py).
     assert envoy["image"] == settings.envoy_image
-    assert envoy["user"] == "101:101" and envoy["readonlyRootFilesystem"] is True
     assert envoy["environment"] == [{"name": "ENVOY_UID", "value": "0"}]
     assert envoy["ulimits"] == [{"name": "nofile", "softLimit": 65535, "hardLimit": 65535}]
     command = envoy["command"]
@@ -144,7 +144,6 @@ def test_demo_app_gets_its_source_and_environment():
         "UPSTREAMS": "catalog=http://127.0.0.1:9001,cart=http://127.0.0.1:9002,"
                      "recommend=http://127.0.0.1:9003",
     }
-    assert frontend["user"] == "65534:65534" and frontend["readonlyRootFilesystem"] is True
     assert (frontend["cpu"], frontend["memoryReservation"]) == (512, 1024)
     inventory = _by_name(container_definitions(settings, settings.service("inventory")))[APP]
     assert {e["name"]: e["value"] for e in inventory["environment"]}["WORDS"] == "apples,pears"

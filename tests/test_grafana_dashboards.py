@@ -1,8 +1,9 @@
 """The Grafana dashboards: they decode with grafana-foundation-sdk, every panel query is valid
 PromQL (promtool parses it), and they read only stats the essential profile keeps.
 
-That the queries return data from real Envoys is proven by the local mesh's test, which
-iterates ``panel_queries`` of both modules against a real Prometheus.
+That the queries return data from real Envoys is proven by tests/test_local_profiles.py,
+which runs every ``panel_queries`` of both modules against a real Prometheus scraping the
+local mesh of the dev-eks stack and of the dev stack switched to eks.
 """
 
 from __future__ import annotations
@@ -22,23 +23,19 @@ from components.k8s_objects import DASHBOARD_LABEL
 from components.monitoring_values import monitoring_values
 from components.settings import settings_from_config
 from components.stack_files import stack_settings
-from components.telemetry import CLUSTER_STATS, HTTP_STATS, SERVER_STATS
+from components.telemetry import essential_stats
 from dashboards import grafana_envoy, grafana_mesh
 from dashboards.grafana_dashboards import dashboard_config_maps, grafana_dashboards
 from dashboards.grafana_panels import DATASOURCE_VARIABLE
-from tests.eks_graphs import shop_eks_config
+from tests.shop_graphs import shop_eks_config
 
 SETTINGS = {"dev-eks": stack_settings("dev-eks"),
             "shop": settings_from_config(shop_eks_config())}
 MODULES = {"mesh": (grafana_mesh, grafana_mesh.mesh_dashboard),
            "envoy": (grafana_envoy, grafana_envoy.envoy_dashboard)}
-# Prometheus names of the stats in the essential inclusion list (tag-extracted, as the
-# sidecar's /stats/prometheus names them).
-ESSENTIAL_METRICS = (
-    {f"envoy_cluster_{s.replace('.', '_')}" for s in CLUSTER_STATS}
-    | {f"envoy_http_{s}" for s in HTTP_STATS}
-    | {f"envoy_{s.replace('.', '_')}" for s in SERVER_STATS}
-)
+# Prometheus names of the stats the eks inclusion list keeps (tag-extracted, as the
+# sidecar's /stats/prometheus names them); tests/test_telemetry.py checks the scopes too.
+ESSENTIAL_METRICS = {stat.metric for stat in essential_stats("eks")}
 
 
 @pytest.fixture(params=sorted(SETTINGS))

@@ -30,7 +30,7 @@ from components.k8s_objects import (
 from components.settings import INGRESS_PORT, METRICS_PORT, settings_from_config
 from components.stack_files import stack_settings
 from meshvis.render_eks import kubernetes_objects
-from tests.eks_graphs import PRIVATE_IMAGE, shop_eks_config
+from tests.shop_graphs import EKS_PRIVATE_IMAGE as PRIVATE_IMAGE, shop_eks_config
 
 SETTINGS = {"dev-eks": stack_settings("dev-eks"),
             "shop": settings_from_config(shop_eks_config())}
@@ -130,15 +130,9 @@ def test_native_sidecar_is_wired_as_the_contract_says(settings):
         ports = {p["name"]: p["containerPort"] for p in sidecar["ports"]}
         assert ports["envoy-metrics"] == METRICS_PORT
         assert ports.get("envoy-ingress") == (None if service.is_load else INGRESS_PORT)
-        assert sidecar["securityContext"]["readOnlyRootFilesystem"] is True
+        # Security contexts, on the registered pods of every graph: tests/test_security.py.
         for container in (sidecar, app):
-            context = container["securityContext"]
-            assert context["runAsNonRoot"] is True
-            assert context["allowPrivilegeEscalation"] is False
-            assert context["capabilities"] == {"drop": ["ALL"]}
             assert set(container["resources"]) == {"requests", "limits"}
-        assert spec["securityContext"]["runAsNonRoot"] is True
-        assert spec["automountServiceAccountToken"] is False
         mounts = {m["name"]: m["mountPath"] for m in sidecar["volumeMounts"]}
         volumes = {v["name"]: v["configMap"]["name"] for v in spec["volumes"]}
         assert mounts == {"envoy-config": ENVOY_CONFIG_DIR}

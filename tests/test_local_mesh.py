@@ -26,6 +26,7 @@ import yaml
 
 from components.stack_files import stack_config, stack_settings
 from demoapp.app import DEFAULT_WORDS
+from meshvis.local import mesh as mesh_module
 from meshvis.local import runner
 from tests.conftest import ROOT
 
@@ -198,15 +199,30 @@ def test_sigterm_stops_the_run_with_a_summary(mesh, tmp_path):
     assert summary["run"]["exit"] == "interrupted"
 
 
-def test_a_dying_child_is_named_and_everything_stops(mesh, tmp_path):
+def sidecar_pid(tag: str, instance: str) -> int:
+    """The tagged Envoy started for ``instance`` (its ``--service-node`` names it)."""
+    node = f"--service-node\0{instance} envoy\0".encode()
+    for pid in tagged_pids(tag):
+        try:
+            if node in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            continue
+    raise LookupError(instance)
+
+
+@pytest.mark.parametrize("part", ["app", "envoy"])
+def test_a_dying_child_is_named_and_everything_stops(mesh, tmp_path, part):
+    """A crashed demo app or Envoy sidecar ends the run: named, with its log, nothing left."""
     run = mesh("--stack", "dev", "--duration", "120")
     run.wait_for(re.compile(r"^Prometheus: http://"), 60)
-    os.kill(pid_of(run.tag, "INSTANCE=name-1"), signal.SIGKILL)
+    pid = pid_of(run.tag, "INSTANCE=name-1") if part == "app" else sidecar_pid(run.tag, "name-1")
+    os.kill(pid, signal.SIGKILL)
     assert run.finish(timeout=60) == 1, run.output()
     errors = run.stderr
-    assert errors[0].startswith("error: name-1 app exited after "), run.output()
+    assert errors[0].startswith(f"error: name-1 {part} exited after "), run.output()
     assert "(killed by SIGKILL)" in errors[0]
-    assert any("last lines of out/run-dev/logs/name-1.app.log" in line for line in errors)
+    assert any(f"last lines of out/run-dev/logs/name-1.{part}.log" in line for line in errors)
     nothing_left(run, tmp_path / "out" / "run-dev")
 
 
@@ -227,7 +243,7 @@ def test_envoy_that_cannot_bind_is_one_clear_error(tmp_path, monkeypatch, capsys
     """Another program takes a planned port before the sidecar binds it."""
     tag = uuid.uuid4().hex
     monkeypatch.setenv(TAG, tag)
-    plan_mesh = runner.plan_mesh
+    plan_mesh = mesh_module.plan_mesh
     with socket.socket() as taken:
         def plan_then_take(settings, entry_port=None):
             plan = plan_mesh(settings, entry_port)
@@ -235,7 +251,7 @@ def test_envoy_that_cannot_bind_is_one_clear_error(tmp_path, monkeypatch, capsys
             taken.listen()
             return plan
 
-        monkeypatch.setattr(runner, "plan_mesh", plan_then_take)
+        monkeypatch.setattr(mesh_module, "plan_mesh", plan_then_take)
         try:
             code = runner.run_mesh(stack_settings("dev"), stack="dev", duration=5,
                                    summary=tmp_path / "summary.json", snapshot=None,

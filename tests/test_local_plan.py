@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from components.envoy_config import envoy_bootstrap
 from components.prometheus_scrape import JOB_NAME
 from components.settings import settings_from_config
 from components.stack_files import stack_config, stack_settings
@@ -53,6 +54,21 @@ def test_plan_bootstrap_points_the_sink_at_the_receiver():
     bootstrap = plan.bootstrap(plan.of("name")[1], statsd_port=4242)
     sink = bootstrap["stats_sinks"][0]["typed_config"]["address"]["socket_address"]
     assert sink == {"address": "127.0.0.1", "port_value": 4242, "protocol": "UDP"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "dev-eks"])
+def test_plan_runs_the_stacks_own_bootstrap_with_a_sink_on_either_topology(stack):
+    """An eks sidecar runs its eks bootstrap (stats matcher included); locally it also gets
+    the DogStatsD sink to the receiver, which changes no stat."""
+    settings = stack_settings(stack)
+    plan = plan_mesh(settings)
+    for replica in plan.replicas:
+        local = plan.bootstrap(replica, statsd_port=4242)
+        deployed = envoy_bootstrap(settings, replica.service)
+        assert local["stats_config"] == deployed["stats_config"]
+        [sink] = local["stats_sinks"]
+        assert sink["typed_config"]["address"]["socket_address"]["port_value"] == 4242
+        assert ("stats_sinks" in deployed) == (settings.topology == "ecs")
 
 
 def test_entry_port_is_used_or_refused():

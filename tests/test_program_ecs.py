@@ -1,7 +1,8 @@
 """The whole Pulumi program for ECS stacks under mocks: the resource graph it registers.
 
 Runs ``__main__.py`` for every ecs ``Pulumi.*.yaml`` and for a larger six-service graph
-(tests/ecs_graphs.py) and checks counts, container wiring, firewall, IAM and outputs.
+(tests/shop_graphs.py) and checks counts, container wiring and outputs. Firewall, IAM and
+the other security properties of the same graphs are tests/test_security.py's.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import pytest
 
 from components.ecs_containers import ENVOY, container_definitions, task_definition
 from components.envoy_config import envoy_bootstrap
-from components.naming import log_group_name, log_group_prefix, metric_namespace
+from components.naming import log_group_name
 from components.settings import Settings, settings_from_config
 from components.stack_files import stack_config, stack_names
 from dashboards.cloudwatch_alarms import alarm_specs
 from dashboards.cloudwatch_dashboard import dashboard_body
 from dashboards.logs_insights import query_definitions
-from tests.ecs_graphs import PRIVATE_IMAGE, shop_config
+from tests.shop_graphs import shop_config
 from tests.pulumi_harness import ProgramRun, Registered, run_program
 
 ECS_STACKS = [s for s in stack_names() if stack_config(s).get("mesh-visibility:topology") == "ecs"]
@@ -174,93 +175,6 @@ def test_load_balancer_forwards_port_80_to_envoy_ingress(stack):
     listener = run.one(LISTENER, f"{mesh}-http").inputs
     assert (listener["port"], listener["protocol"]) == (80, "HTTP")
     assert listener["defaultActions"][0]["type"] == "forward"
-
-
-def test_firewall_admits_only_envoy_ports(stack):
-    settings, run = stack
-    mesh = settings.mesh_name
-    mesh_sg = _sg(run, f"{mesh}-mesh-sg")
-    alb_sg = _sg(run, f"{mesh}-alb-sg") if settings.entry_service else None
-    ingress = [r.inputs for r in run.of_type(INGRESS)]
-    app_ports = {s.app_port for s in settings.app_services}
-    for rule in ingress:
-        assert rule["fromPort"] == rule["toPort"]
-        assert rule["fromPort"] not in app_ports | {9901}
-        # Only the load balancer is open to the internet, and only on 80.
-        if "cidrIpv4" in rule:
-            assert (rule["securityGroupId"], rule["cidrIpv4"], rule["fromPort"]) == \
-                (alb_sg, "0.0.0.0/0", 80)
-    for service in settings.services:
-        own = _sg(run, f"{mesh}-{service.name}-sg")
-        opened = sorted((r["fromPort"], r["referencedSecurityGroupId"]) for r in ingress
-                        if r["securityGroupId"] == own)
-        expected = [(9902, mesh_sg)]
-        if not service.is_load:
-            expected.append((15000, mesh_sg))
-        if service.name == settings.entry_service:
-            expected.append((15000, alb_sg))
-        assert opened == sorted(expected), service.name
-    egress = sorted((r.inputs["securityGroupId"], r.inputs["fromPort"],
-                     r.inputs.get("referencedSecurityGroupId") or r.inputs.get("cidrIpv4"))
-                    for r in run.of_type(EGRESS))
-    expected_egress = [(mesh_sg, 443, "0.0.0.0/0"), (mesh_sg, 9902, mesh_sg),
-                       (mesh_sg, 15000, mesh_sg)]
-    if settings.entry_service:
-        expected_egress.append(
-            (alb_sg, 15000, _sg(run, f"{mesh}-{settings.entry_service}-sg")))
-    assert egress == sorted(expected_egress)
-    # Security groups carry no inline rules that would escape these checks.
-    for group in run.of_type(SECURITY_GROUP):
-        assert "ingress" not in group.inputs and "egress" not in group.inputs
-
-
-def _statements(document: str) -> list[dict]:
-    return json.loads(document)["Statement"]
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def test_iam_is_least_privilege(stack):
-    settings, run = stack
-    mesh = settings.mesh_name
-    for role in run.of_type(ROLE):
-        (trust,) = _statements(role.inputs["assumeRolePolicy"])
-        assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
-        assert trust["Action"] == "sts:AssumeRole"
-        if role.name.endswith("-task"):
-            assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    policies = {p.name: _statements(p.inputs["policy"]) for p in run.of_type(ROLE_POLICY)}
-    assert len(policies) == 2 * len(settings.services)
-    for name, statements in policies.items():
-        for statement in statements:
-            assert statement["Effect"] == "Allow"
-            for action in _as_list(statement["Action"]):
-                assert "*" not in action, (name, action)
-            if statement["Resource"] == "*":
-                assert statement["Action"] in ("cloudwatch:PutMetricData",
-                                               "ecr:GetAuthorizationToken"), name
-    for service in settings.services:
-        task = policies[f"{mesh}-{service.name}-task"]
-        metrics = next(s for s in task if s["Action"] == "cloudwatch:PutMetricData")
-        assert metrics["Condition"] == {
-            "StringEquals": {"cloudwatch:namespace": metric_namespace(mesh)}}
-        logs = [r for s in task if s is not metrics for r in _as_list(s["Resource"])]
-        assert logs and all(f":log-group:{log_group_prefix(mesh)}" in r for r in logs)
-        execution = policies[f"{mesh}-{service.name}-exec"]
-        log_resources = next(s for s in execution if s["Sid"] == "ContainerLogs")["Resource"]
-        assert sorted(log_resources) == sorted(
-            f"arn:aws:logs:us-west-2:123456789012:log-group:"
-            f"{log_group_name(mesh, service.name, c)}:log-stream:*"
-            for c in ("app", "envoy", "cloudwatch-agent"))
-        ecr = [s for s in execution if s["Sid"].startswith("Ecr")]
-        if settings.service_image(service) == PRIVATE_IMAGE:
-            pull = next(s for s in ecr if s["Sid"] == "EcrPull")
-            assert pull["Resource"] == [
-                "arn:aws:ecr:us-west-2:123456789012:repository/shop/cart"]
-        else:
-            assert ecr == []  # public images need no permission to pull
 
 
 def test_visibility_resources(stack):

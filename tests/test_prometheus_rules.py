@@ -27,7 +27,7 @@ from components.stack_files import stack_settings
 from dashboards import prometheus_rules as rules
 from meshvis.local.processes import ProcessGroup, free_ports, wait_http
 from meshvis.render_eks import RULES_FILE, eks_documents
-from tests.eks_graphs import shop_eks_config
+from tests.shop_graphs import shop_eks_config
 
 SETTINGS = {"dev-eks": stack_settings("dev-eks"),
             "shop": settings_from_config(shop_eks_config())}

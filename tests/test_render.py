@@ -19,7 +19,7 @@ from dashboards.cloudwatch_alarms import alarm_specs
 from dashboards.cloudwatch_dashboard import dashboard_body
 from dashboards.logs_insights import query_definitions
 from meshvis.render import stack_documents
-from tests.ecs_graphs import shop_config
+from tests.shop_graphs import shop_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

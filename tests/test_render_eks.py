@@ -25,7 +25,7 @@ from meshvis.render_eks import (
     prometheus_config,
     to_yaml,
 )
-from tests.eks_graphs import shop_eks_config
+from tests.shop_graphs import shop_eks_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

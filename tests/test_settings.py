@@ -1,4 +1,11 @@
-"""Stack configuration: every bad value stops everything with one message naming key and reason."""
+"""Stack configuration: every bad value stops everything with one message naming key and reason.
+
+Every case of the ``BAD`` table goes through all three ways a stack is loaded: the settings
+(plus the topology's own rules, ``components.stack_checks``), the whole Pulumi program under
+mocks (nothing may be registered) and the command line's ``render`` and ``run`` (nothing may
+be written or started). Each of those costs milliseconds per case, so every case runs
+everywhere; one case also runs ``python -m meshvis`` as a real subprocess.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,10 @@ import pytest
 import yaml
 
 from components.settings import ConfigError, Settings, settings_from_config
+from components.stack_checks import checked_settings
 from components.stack_files import as_pulumi_config, stack_config, stack_names
+from meshvis.__main__ import main as meshvis_main
+from tests.shop_graphs import shop_config
 from tests.pulumi_harness import ProgramRun, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +56,7 @@ def _services(services: list) -> dict:
 
 
 _DROP = object()
+CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 APP = {"name": "a", "port": 3000}
 
 # (case id, config, expected key path, words the reason must contain)
@@ -102,13 +113,63 @@ BAD = [
     ("bad-stats-profile", _with(statsProfile="minimal"), "statsProfile", "'essential' or 'full'"),
     ("node-count-zero", _with(nodeCount=0), "nodeCount", "greater than or equal to 1"),
     ("services-bad-json", _with(services="[{name: a"), "services", "not valid JSON"),
+    # Names that break AWS or Kubernetes rules once prefixed into resource names.
+    ("mesh-sg-prefix", _with(meshName="sg"), "meshName", "'sg-', which AWS reserves"),
+    ("mesh-internal-prefix", _with(meshName="internal-shop"), "meshName",
+     "'internal-', which AWS reserves"),
+    ("namespace-not-label", _with(kubernetesNamespace="Mesh_NS"), "kubernetesNamespace",
+     "not a DNS label"),
+    ("namespace-too-long", _with(kubernetesNamespace="n" * 64), "kubernetesNamespace",
+     "at most 63"),
+    # Rules of the topology (components/stack_checks.py), before any resource all the same.
+    ("namespace-reserved", _with(topology="eks", kubernetesNamespace="kube-system"),
+     "kubernetesNamespace", "'kube-system' is reserved"),
+    ("namespace-kube-prefix", _with(topology="eks", kubernetesNamespace="kube-mesh"),
+     "kubernetesNamespace", "every kube-* name"),
+    ("namespace-monitoring", _with(topology="eks", kubernetesNamespace="monitoring"),
+     "kubernetesNamespace", "'monitoring' is reserved"),
+    ("task-definition-too-big",
+     shop_config(services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
+                 + [{"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
+                 entryService=None),
+     "services[20].upstreams", "over ECS's limit"),
+    # The HTTPS certificate of the load balancer.
+    ("certificate-not-acm", _with(certificateArn="arn:aws:iam::123456789012:server-certificate/x"),
+     "certificateArn", "not an ACM certificate ARN"),
+    ("certificate-other-region", _with(certificateArn=(
+        "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")),
+     "certificateArn", "in eu-west-1, the load balancer in us-west-2"),
+    ("certificate-without-alb", {k: v for k, v in _with(certificateArn=CERTIFICATE).items()
+                                 if k != f"{P}:entryService"},
+     "certificateArn", "only the ecs topology's load balancer"),
+    ("certificate-on-eks", _with(topology="eks", certificateArn=CERTIFICATE), "certificateArn",
+     "only the ecs topology's load balancer"),
+    # More wrong types and ranges.
+    ("node-count-not-int", _with(nodeCount="two"), "nodeCount", "valid integer"),
+    ("upstreams-not-list", _service(2, upstreams="greeting"), "services[2].upstreams",
+     "must be a list"),
+    ("env-not-map", _service(0, env=["X=1"]), "services[0].env", "dictionary"),
+    ("memory-not-int", _service(0, memory="lots"), "services[0].memory", "valid integer"),
+    ("replicas-too-many", _service(0, replicas=101), "services[0].replicas",
+     "less than or equal to 100"),
+    ("rate-too-high", _service(3, rate=5000), "services[3].rate", "less than or equal to 1000"),
+    ("load-with-health-path", _service(3, healthPath="/health"), "services[3].healthPath",
+     "no ingress"),
+    ("error-percent-over-100", _with(errorRateAlarmPercent=150), "errorRateAlarmPercent",
+     "less than or equal to 100"),
+    ("latency-alarm-zero", _with(latencyAlarmMs=0), "latencyAlarmMs",
+     "greater than or equal to 1"),
+    ("image-bad-digest", _service(0, image="nginx@sha256:abc"), "services[0].image",
+     "with a tag or digest"),
+    ("agent-image-latest", _with(cloudwatchAgentImage="amazon/cloudwatch-agent:latest"),
+     "cloudwatchAgentImage", "instead of 'latest'"),
 ]
 
 
 @pytest.mark.parametrize("config, key, reason", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 def test_bad_config_names_key_and_reason(config, key, reason):
     with pytest.raises(ConfigError) as caught:
-        settings_from_config(config)
+        checked_settings(config)
     assert caught.value.key == key
     assert reason in caught.value.reason
     assert str(caught.value).startswith(f"{P}:{key}: ")
@@ -121,20 +182,42 @@ def test_missing_region_is_named():
         settings_from_config(config)
 
 
-@pytest.mark.parametrize("case", BAD[:6] + BAD[20:23], ids=lambda c: c[0])
-def test_bad_config_registers_no_resource(case):
-    """Under the Pulumi engine (mocks) the same message stops the program before any resource."""
-    _, config, key, _ = case
+def test_the_table_covers_the_issue():
+    """At least 25 cases (issue 5), every one with its own id."""
+    ids = [c[0] for c in BAD]
+    assert len(ids) >= 25 and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("config, key, reason", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_config_registers_no_resource(config, key, reason):
+    """Under the Pulumi engine (mocks) the program stops before any resource, with the
+    message the settings give for the config as Pulumi hands it over (every value a string)."""
     run = ProgramRun()
     with pytest.raises(pulumi.RunError) as caught:
         run_program(config, run=run)
-    assert str(caught.value) == str(pytest.raises(ConfigError, settings_from_config, config).value)
-    assert str(caught.value).startswith(f"{P}:{key}: ")
+    expected = pytest.raises(ConfigError, checked_settings, as_pulumi_config(config)).value
+    assert str(caught.value) == str(expected)
+    assert str(caught.value).startswith(f"{P}:{key}: ") and reason in str(caught.value)
     assert run.resources == []
 
 
+@pytest.mark.parametrize("config, key", [c[1:3] for c in BAD], ids=[c[0] for c in BAD])
+def test_render_and_run_print_the_message_and_do_nothing(config, key, tmp_path, capsys,
+                                                         monkeypatch):
+    """`meshvis render` and `meshvis run` exit 2 with the settings' one line; nothing is
+    written (render's folder, run's logs) and nothing started."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
+    expected = str(pytest.raises(ConfigError, checked_settings, config).value)
+    assert expected.startswith(f"{P}:{key}: ")
+    for command in (["render", "--out", "rendered"], ["run", "--duration", "1"]):
+        code = meshvis_main([*command, "--stack", "bad", "--root", str(tmp_path)])
+        assert (code, capsys.readouterr().err) == (2, f"error: {expected}\n"), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.bad.yaml"]
+
+
 def test_cli_reports_the_same_message(tmp_path):
-    """`meshvis render` and `meshvis run` print the same one-line error and exit 2."""
+    """`python -m meshvis render` and `run` as processes: the same line on stderr, exit 2."""
     _, config, key, reason = BAD[3]
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
     expected = str(pytest.raises(ConfigError, settings_from_config, config).value)

@@ -37,8 +37,10 @@ from meshvis.dogstatsd import (
     missing_metrics,
     monthly_cost_usd,
 )
+from components.telemetry import essential_stats
 from meshvis.local.localize import SidecarPorts, localize
 from meshvis.local.processes import ProcessGroup, free_ports, wait_http
+from tests.stat_scopes import MAX_METRICS_PER_SERVICE, cloudwatch_stat, keys
 
 STUB_APP = Path(__file__).with_name("stub_app.py")
 TEST_FLUSH_INTERVAL = "1s"
@@ -222,6 +224,17 @@ def test_essential_publishes_fewer_metrics_than_full(observed, capsys):
     assert totals["essential"] < totals["full"]
     for service, count in counts["essential"].items():
         assert count < counts["full"][service]
+
+
+@pytest.mark.integration
+def test_essential_sends_only_what_a_reader_reads(observed):
+    """With every event-only metric present too: each metric is one the dashboard, the
+    alarms or the live view reads, and no service needs more than 25."""
+    metrics = observed["metrics"]["essential"]
+    for service in observed["meshes"]["essential"].settings.services:
+        sent = {cloudwatch_stat(m) for m in metrics if m.dimension("service") == service.name}
+        assert sent <= keys(essential_stats("ecs", service.kind)), service.name
+    assert max(metrics_per_service(metrics).values()) <= MAX_METRICS_PER_SERVICE
 
 
 @pytest.mark.integration

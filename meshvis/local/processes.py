@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,8 +23,29 @@ from pathlib import Path
 ENVOY = Path(sys.executable).parent / "envoy"
 
 
+# Ports to listen on are picked below the kernel's ephemeral range when it leaves room: a
+# port from that range can become the source port of any outgoing connection (every local
+# HTTP call takes one) between being picked and being bound, and the process planned to
+# listen on it would then fail with "Address already in use".
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_PORTS_FROM = 10000
+PICK_ATTEMPTS = 50
+
+
+def _listen_ports() -> range | None:
+    """Ports below the ephemeral range (None: no such room, or not Linux)."""
+    try:
+        ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    ports = range(LISTEN_PORTS_FROM, ephemeral_low)
+    return ports if len(ports) >= 1000 else None
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A port on 127.0.0.1 that is free right now (TCP by default, UDP with SOCK_DGRAM)."""
+    if kind == socket.SOCK_STREAM:
+        return free_ports(1)[0]
     with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -31,16 +53,28 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 def free_ports(count: int) -> list[int]:
     """``count`` distinct free TCP ports on 127.0.0.1 (held open together while choosing)."""
-    probes = []
+    candidates = _listen_ports()
+    probes: list[socket.socket] = []
     try:
         for _ in range(count):
-            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            probe.bind(("127.0.0.1", 0))
-            probes.append(probe)
+            probes.append(_bound_probe(candidates))
         return [p.getsockname()[1] for p in probes]
     finally:
         for probe in probes:
             probe.close()
+
+
+def _bound_probe(candidates: range | None) -> socket.socket:
+    """A socket bound to a free port among ``candidates`` (else one the kernel picks)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    for _ in range(PICK_ATTEMPTS if candidates else 0):
+        try:
+            probe.bind(("127.0.0.1", random.choice(candidates)))
+            return probe
+        except OSError:
+            continue  # taken; another
+    probe.bind(("127.0.0.1", 0))
+    return probe
 
 
 class ChildExited(RuntimeError):
@@ -54,12 +88,13 @@ class Child:
                  env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.argv = list(argv)
+        self.env = dict(env or {})
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
             self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            env={**os.environ, **self.env}, start_new_session=True,
         )
 
     @property
@@ -74,6 +109,12 @@ class Child:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group and reap it, as a crash would end it (no clean
+        shutdown); ``stop`` still closes its log."""
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM the child's process group, then SIGKILL after ``grace`` seconds."""
@@ -120,6 +161,23 @@ class ProcessGroup:
                 "--concurrency", "1", "--log-level", "warn", "--drain-time-s", "1",
                 "--service-node", name]
         return self.start(name, argv, log_path)
+
+    def child(self, name: str) -> Child:
+        """The child named ``name``."""
+        found = [c for c in self.children if c.name == name]
+        if not found:
+            known = ", ".join(c.name for c in self.children)
+            raise KeyError(f"no child {name!r} (children: {known})")
+        return found[0]
+
+    def restart(self, name: str) -> Child:
+        """Stop ``name`` if it still runs and start it again with the same command line,
+        environment and log (appended to), in its place in the stop order."""
+        old = self.child(name)
+        old.stop()
+        new = Child(old.name, old.argv, old.log_path, old.env)
+        self.children[self.children.index(old)] = new
+        return new
 
     def dead(self) -> list[Child]:
         return [c for c in self.children if not c.alive()]

@@ -9,7 +9,6 @@ run is summarised (JSON) and charted (PNG).
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
@@ -22,32 +21,21 @@ from pathlib import Path
 
 from rich.console import Console
 
-from components.ecs_containers import DEMO_APP
 from components.prometheus_scrape import SCRAPE_INTERVAL
 from components.settings import Settings
-from dashboards.prometheus_rules import rules_file
-from meshvis.dogstatsd import DogStatsdReceiver, metrics_per_service, missing_metrics, \
-    monthly_cost_usd
+from meshvis.dogstatsd import metrics_per_service, missing_metrics, monthly_cost_usd
 from meshvis.local import snapshot as charts
 from meshvis.local.live import LiveView
-from meshvis.local.processes import Child, ChildExited, ProcessGroup, wait_http
+from meshvis.local.mesh import Interrupted, LocalMesh, StartupFailed, death_report
+from meshvis.local.processes import Child, ProcessGroup
 from meshvis.local.prometheus import Prometheus
 from meshvis.local.signals import Values, live_signals, read_signals, without_data
 from meshvis.local.summary import print_summary, traffic_summary, write_summary
-from meshvis.local.topology import LocalPlan, PortInUse, plan_mesh
+from meshvis.local.topology import LocalPlan, PortInUse
 
 REFRESH_SECONDS = 2.0
 SCRAPE_SECONDS = float(SCRAPE_INTERVAL.rstrip("s"))
-STARTUP_TIMEOUT = 30.0
 OUT = Path("out")
-
-
-class StartupFailed(RuntimeError):
-    """The mesh could not be brought up; the message is one line for the user."""
-
-
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM arrived while the mesh was starting."""
 
 
 def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary: Path | None,
@@ -65,58 +53,52 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
         # Piped or captured: a fixed width so tables are not squeezed to 80 columns.
         console = Console(width=130)
     run_dir = run_dir or OUT / f"run-{stack}"
-    # The local run always uses the ECS flavour of the bootstrap: it is the one with the
-    # DogStatsD sink, so one run exercises both telemetry paths (Prometheus scraping as on
-    # EKS, DogStatsD as into the ECS CloudWatch agent). The flavours differ only in that sink
-    # and in the upstream DNS names, which localize() replaces with 127.0.0.1 endpoints.
-    local = settings.model_copy(update={"topology": "ecs"})
+    # Every sidecar runs the bootstrap of the stack's own topology, stats matcher included
+    # (LocalPlan.bootstrap); both telemetry paths run either way (Prometheus scraping as on
+    # EKS, DogStatsD as into the ECS CloudWatch agent).
     try:
-        plan = plan_mesh(local, entry_port)
+        mesh = LocalMesh(settings, run_dir, entry_port)
     except PortInUse as err:
         _error(f"{err}: pick another --port or stop what uses it")
         return 1
-    logs = run_dir / "logs"
-    _clear(logs)
+    plan = mesh.plan
 
     run = {"stack": stack, "topology": settings.topology, "mesh": settings.mesh_name,
            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "logs": str(logs), "run_dir": str(run_dir)}
+           "logs": str(mesh.logs), "run_dir": str(run_dir)}
     stop = threading.Event()
-    prometheus = Prometheus(run_dir, plan.scrape_targets(), rules_file(local))
-    signals = live_signals(local)
+    signals = live_signals(settings)
     exit_code, report, series, traffic_start = 0, {}, {}, time.time()
-    with _stop_on_signals(stop), DogStatsdReceiver(local) as receiver:
-        with ProcessGroup() as group:
-            try:
-                started = time.monotonic()
-                load = _start_mesh(console, group, plan, receiver.port, prometheus, logs, stop,
-                                   run)
-                run["startup_seconds"] = round(time.monotonic() - started, 1)
-                run["processes"] = [{"name": c.name, "pid": c.pid, "log": str(c.log_path)}
-                                    for c in group.children]
-                traffic_start = time.time()
-                exit_code, values = _watch(console, group, plan, prometheus, signals, duration,
-                                           stop, run)
-                _drain(load, prometheus)
-                report, series = _measure(prometheus, local, signals, values, traffic_start, run)
-            except StartupFailed as err:
-                _error(str(err))
-                return 1
-            except Interrupted:
-                _error("interrupted while starting; everything is stopped")
-                return 130
-            finally:
-                group.stop_all()
-                prometheus.close()
-        metrics = receiver.metrics()
+    with _stop_on_signals(stop), mesh:
+        prometheus = mesh.prometheus
+        try:
+            started = time.monotonic()
+            _start_mesh(console, mesh, stop, run)
+            run["startup_seconds"] = round(time.monotonic() - started, 1)
+            run["processes"] = [{"name": c.name, "pid": c.pid, "log": str(c.log_path)}
+                                for c in mesh.group.children]
+            traffic_start = time.time()
+            exit_code, values = _watch(console, mesh.group, plan, prometheus, signals, duration,
+                                       stop, run)
+            _drain(mesh.load, prometheus)
+            report, series = _measure(prometheus, settings, signals, values, traffic_start, run)
+        except StartupFailed as err:
+            _error(str(err))
+            return 1
+        except Interrupted:
+            _error("interrupted while starting; everything is stopped")
+            return 130
+    metrics = mesh.receiver.metrics()
 
     result = {"stack": stack, **report, "run": run}
     result["cloudwatch"] = {
         "metrics": len(metrics),
         "monthly_usd": monthly_cost_usd(len(metrics)),
-        "missing_dashboard_metrics": missing_metrics(local, metrics),
+        # Only an ecs stack has a CloudWatch dashboard and alarms to miss metrics.
+        "missing_dashboard_metrics": missing_metrics(settings, metrics)
+        if settings.topology == "ecs" else [],
         "metrics_per_service": metrics_per_service(metrics),
-        "samples_received": receiver.samples_received(),
+        "samples_received": mesh.receiver.samples_received(),
     }
     if snapshot is not None and series:
         charts.render(series, traffic_start, traffic_start + run["traffic_seconds"],
@@ -129,52 +111,17 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
     return exit_code
 
 
-def _start_mesh(console: Console, group: ProcessGroup, plan: LocalPlan, statsd_port: int,
-                prometheus: Prometheus, logs: Path, stop: threading.Event,
-                run: dict) -> list[Child]:
-    """Apps and sidecars, Prometheus, then the load generators once all are ready; returns
-    the load generators' processes.
-
-    Load starts last so that no request meets a sidecar or app that is still starting.
-    """
-    def checkpoint() -> None:
-        if stop.is_set():
-            raise Interrupted()
-
-    loads, load = [], []
-    try:
-        for replica in plan.replicas:
-            checkpoint()
-            group.start_envoy(f"{replica.instance} envoy", plan.bootstrap(replica, statsd_port),
-                              logs / f"{replica.instance}.envoy.log")
-            if replica.service.is_load:
-                loads.append(replica)
-            else:
-                group.start(f"{replica.instance} app", [sys.executable, str(DEMO_APP)],
-                            logs / f"{replica.instance}.app.log", plan.app_environment(replica))
-        checkpoint()
-        # Prometheus first: its first scrapes then fall before the load starts, and the
-        # sidecars come up while it does.
-        prometheus.start(group, logs / "prometheus.log", STARTUP_TIMEOUT)
-        for replica in plan.replicas:
-            checkpoint()
-            wait_http(f"http://127.0.0.1:{replica.sidecar.admin}/ready", group, STARTUP_TIMEOUT)
-            if replica.app_port is not None:
-                wait_http(f"http://127.0.0.1:{replica.app_port}/health", group, STARTUP_TIMEOUT)
-        run["entry_urls"] = plan.entry_urls
-        run["entry_url"] = plan.entry_urls[0]
-        run["entry_response"] = _probe(run["entry_url"])
-        for replica in loads:
-            checkpoint()
-            load.append(group.start(f"{replica.instance} app", [sys.executable, str(DEMO_APP)],
-                                    logs / f"{replica.instance}.app.log",
-                                    plan.app_environment(replica)))
-    except ChildExited:
-        raise StartupFailed(_death(group, "while starting", tail=False)) from None
-    except TimeoutError as err:
-        raise StartupFailed(f"{err}; logs in {logs}") from None
+def _start_mesh(console: Console, mesh: LocalMesh, stop: threading.Event, run: dict) -> None:
+    """The mesh, one probe of the entry service, then the load generators (last, so that no
+    request meets a sidecar or app that is still starting)."""
+    plan, prometheus = mesh.plan, mesh.prometheus
+    mesh.start(stop)
+    run["entry_urls"] = plan.entry_urls
+    run["entry_url"] = plan.entry_urls[0]
+    run["entry_response"] = _probe(run["entry_url"])
+    mesh.start_load(stop)
     console.print(f"mesh {plan.settings.mesh_name}: {len(plan.replicas)} sidecars, "
-                  f"{len(group.children)} processes, logs in {logs}", highlight=False,
+                  f"{len(mesh.group.children)} processes, logs in {mesh.logs}", highlight=False,
                   soft_wrap=True)
     console.print(f"entry ({plan.entry_service}): {run['entry_url']}  ->  "
                   f"{run['entry_response']}", highlight=False, soft_wrap=True)
@@ -182,7 +129,6 @@ def _start_mesh(console: Console, group: ProcessGroup, plan: LocalPlan, statsd_p
         console.print(f"every {plan.entry_service} replica: {', '.join(plan.entry_urls)}",
                       highlight=False, soft_wrap=True)
     console.print(f"Prometheus: {prometheus.url}", highlight=False, soft_wrap=True)
-    return load
 
 
 def _probe(url: str) -> str:
@@ -207,7 +153,7 @@ def _watch(console: Console, group: ProcessGroup, plan: LocalPlan, prometheus: P
         while not stop.is_set():
             elapsed = time.monotonic() - started
             if group.dead():
-                run["exit"] = _death(group, f"after {elapsed:.0f} s of traffic")
+                run["exit"] = death_report(group, f"after {elapsed:.0f} s of traffic")
                 exit_code = 1
                 break
             if duration is not None and elapsed >= duration:
@@ -286,42 +232,8 @@ def _caption(plan: LocalPlan) -> str:
             "healthy hosts = summed over the service's sidecars")
 
 
-def _death(group: ProcessGroup, when: str, tail: bool = True) -> str:
-    """Which child died, how and why: one line, then (``tail``) the end of its log."""
-    child: Child = group.dead()[0]
-    lines = child.log_tail(12)
-    reason = _key_line(lines)
-    code = child.process.returncode
-    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"code {code}"
-    message = f"{child.name} exited {when} ({how})" + (f": {reason}" if reason else "")
-    if not tail:
-        return f"{message}; log: {child.log_path}"
-    return f"{message}\n  last lines of {child.log_path}:\n{_indent(lines)}"
-
-
-def _key_line(tail: str) -> str:
-    """The line of a log tail that most likely says why the process stopped."""
-    lines = [line for line in tail.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if re.search(r"critical|error|Error|cannot bind|Traceback", line):
-            # Envoy repeats its whole --config-yaml in some errors; keep the end that matters.
-            return line if len(line) <= 300 else "..." + line[-300:]
-    return ""
-
-
-def _indent(text: str) -> str:
-    return "\n".join(f"    {line[:300]}" for line in text.splitlines())
-
-
 def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
-
-
-def _clear(logs: Path) -> None:
-    """An empty log folder: a run's logs are its own, not appended to the last run's."""
-    logs.mkdir(parents=True, exist_ok=True)
-    for old in logs.glob("*.log"):
-        old.unlink()
 
 
 @contextmanager

@@ -87,9 +87,10 @@ def print_summary(console: Console, summary: dict) -> None:
     cloudwatch = summary.get("cloudwatch")
     if cloudwatch:
         missing = cloudwatch["missing_dashboard_metrics"]
-        # An EKS stack publishes nothing to CloudWatch; the figure is what ECS would.
+        # An eks stack publishes nothing to CloudWatch: the figure is what its sidecars send
+        # to the local receiver (with the eks stats matcher).
         where = "via DogStatsD" if summary["run"]["topology"] == "ecs" else \
-            "via DogStatsD, if this stack ran on ECS"
+            "not used on eks; what these sidecars send via DogStatsD"
         console.print(
             f"CloudWatch ({where}): {cloudwatch['metrics']} metrics, about "
             f"${cloudwatch['monthly_usd']:.2f}/month; dashboard and alarm metrics missing: "

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from components.ecs_containers import demo_app_environment
-from components.envoy_config import envoy_bootstrap
+from components.envoy_config import dog_statsd_sink, envoy_bootstrap
 from components.settings import ServiceSpec, Settings
 from meshvis.local.localize import LOOPBACK, SidecarPorts, localize
 from meshvis.local.processes import free_ports
@@ -67,8 +67,18 @@ class LocalPlan:
                 for u in service.upstreams}
 
     def bootstrap(self, replica: LocalReplica, statsd_port: int | None) -> dict:
-        """The deployed bootstrap of the replica's service, localized to its ports."""
-        return localize(envoy_bootstrap(self.settings, replica.service), replica.sidecar,
+        """The deployed bootstrap of the replica's service, localized to its ports.
+
+        It is the stack's own topology's bootstrap, stats matcher included, so a run proves
+        that topology's dashboards against what its sidecars really keep. An eks sidecar has
+        no DogStatsD sink; here it gets one to ``statsd_port`` all the same (a sink changes
+        no stat, it only sends what the matcher kept), so that every run can report what
+        its sidecars would send to CloudWatch.
+        """
+        deployed = envoy_bootstrap(self.settings, replica.service)
+        if statsd_port is not None and "stats_sinks" not in deployed:
+            deployed["stats_sinks"] = [dog_statsd_sink(statsd_port)]
+        return localize(deployed, replica.sidecar,
                         app_port=replica.app_port,
                         upstream_endpoints=self.upstream_endpoints(replica.service),
                         statsd_port=statsd_port)
