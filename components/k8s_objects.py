@@ -212,9 +212,11 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
         "restartPolicy": "Always",
         # Hot restart is for a process manager replacing Envoy in place; a pod replaces the
         # container instead, and without it Envoy needs no shared memory to write.
+        # One worker: Envoy would start one per node CPU, but the container is limited to
+        # half a CPU, and more workers than CPU only add memory and contention.
         "command": ["envoy"],
         "args": ["--config-path", f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}",
-                 "--disable-hot-restart", "--log-level", "info"],
+                 "--disable-hot-restart", "--concurrency", "1", "--log-level", "info"],
         "ports": ports,
         "startupProbe": _http_probe("/ready", METRICS_PORT_NAME, period=1, failures=30),
         "readinessProbe": _http_probe("/ready", METRICS_PORT_NAME, period=5, failures=3),
