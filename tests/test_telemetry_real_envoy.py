@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from components.envoy_config import ACCESS_LOG_FORMAT, envoy_bootstrap
+from components.envoy_config import ACCESS_LOG_FORMAT
 from components.settings import Settings, settings_from_config
 from components.stack_files import stack_config
 from dashboards.cloudwatch_alarms import alarm_specs
@@ -38,8 +38,8 @@ from meshvis.dogstatsd import (
     monthly_cost_usd,
 )
 from components.telemetry import essential_stats
-from meshvis.local.localize import SidecarPorts, localize
-from meshvis.local.processes import ProcessGroup, free_ports, wait_http
+from meshvis.local.processes import ProcessGroup, wait_http
+from meshvis.local.topology import plan_mesh
 from tests.stat_scopes import MAX_METRICS_PER_SERVICE, cloudwatch_stat, keys
 
 STUB_APP = Path(__file__).with_name("stub_app.py")
@@ -51,9 +51,13 @@ SETTLE_DEADLINE_S = 30.0
 
 
 def _settings(profile: str) -> Settings:
+    """The dev stack with one replica a service (metrics carry no host dimension, so more
+    replicas would only add processes, not metrics)."""
     config = stack_config("dev")
     config["mesh-visibility:statsProfile"] = profile
-    return settings_from_config(config)
+    settings = settings_from_config(config)
+    return settings.model_copy(update={"services": tuple(
+        s.model_copy(update={"replicas": 1}) for s in settings.services)})
 
 
 def _wait_tcp(port: int, group: ProcessGroup, timeout: float = 15.0) -> None:
@@ -69,51 +73,40 @@ def _wait_tcp(port: int, group: ProcessGroup, timeout: float = 15.0) -> None:
 
 
 class LocalMesh:
-    """The stack's sidecars (one replica each) and stub apps, with a DogStatsD receiver."""
+    """The stack's sidecars, as the local mesh plans and localizes them, in front of stub apps
+    (which can answer 4xx/5xx on demand), with a DogStatsD receiver."""
 
     def __init__(self, settings: Settings, logs: Path, stack: ExitStack) -> None:
         self.settings = settings
         self.logs = logs
         self.receiver = stack.enter_context(DogStatsdReceiver(settings))
         self.group = stack.enter_context(ProcessGroup())
-        self.ports: dict[str, dict] = {}
-        for svc in settings.services:
-            admin, metrics, ingress, app, *egress = free_ports(4 + len(svc.upstreams))
-            self.ports[svc.name] = {
-                "admin": admin, "metrics": metrics, "app": app,
-                "ingress": None if svc.is_load else ingress,
-                "egress": dict(zip(svc.upstreams, egress)),
-            }
+        self.plan = plan_mesh(settings)
+        self.replicas = {r.service.name: r for r in self.plan.replicas}
 
     def start(self) -> None:
-        for svc in self.settings.services:
-            ports = self.ports[svc.name]
-            if not svc.is_load:
-                upstream_urls = [f"http://127.0.0.1:{ports['egress'][u]}" for u in svc.upstreams]
-                self.group.start(f"{svc.name}-app", [sys.executable, str(STUB_APP),
-                                                     str(ports["app"]), *upstream_urls],
-                                 self.logs / f"{svc.name}-app.log")
-            bootstrap = localize(
-                envoy_bootstrap(self.settings, svc),
-                SidecarPorts(ports["admin"], ports["metrics"], ports["ingress"], ports["egress"]),
-                app_port=None if svc.is_load else ports["app"],
-                upstream_endpoints={u: [self.ports[u]["ingress"]] for u in svc.upstreams},
-                statsd_port=self.receiver.port)
+        for replica in self.plan.replicas:
+            name = replica.service.name
+            if replica.app_port is not None:
+                upstream_urls = [f"http://127.0.0.1:{replica.sidecar.egress[u]}"
+                                 for u in replica.service.upstreams]
+                self.group.start(f"{name}-app", [sys.executable, str(STUB_APP),
+                                                 str(replica.app_port), *upstream_urls],
+                                 self.logs / f"{name}-app.log")
+            bootstrap = self.plan.bootstrap(replica, self.receiver.port)
             bootstrap["stats_flush_interval"] = TEST_FLUSH_INTERVAL
-            self.group.start_envoy(f"{svc.name}-envoy", bootstrap,
-                                   self.logs / f"{svc.name}-envoy.log")
+            self.group.start_envoy(f"{name}-envoy", bootstrap, self.logs / f"{name}-envoy.log")
 
     def wait_ready(self) -> None:
-        for svc in self.settings.services:
-            ports = self.ports[svc.name]
-            wait_http(f"http://127.0.0.1:{ports['admin']}/ready", self.group)
-            if not svc.is_load:
-                _wait_tcp(ports["app"], self.group)
+        for replica in self.plan.replicas:
+            wait_http(f"http://127.0.0.1:{replica.sidecar.admin}/ready", self.group)
+            if replica.app_port is not None:
+                _wait_tcp(replica.app_port, self.group)
 
     def send_traffic(self) -> dict[int, int]:
         """The requests of TRAFFIC through the load generator; answers counted by status."""
         load = next(s for s in self.settings.services if s.is_load)
-        entry = self.ports[load.name]["egress"][load.upstreams[0]]
+        entry = self.replicas[load.name].sidecar.egress[load.upstreams[0]]
         codes: dict[int, int] = {}
         for path, count in TRAFFIC.items():
             for _ in range(count):
@@ -125,7 +118,7 @@ class LocalMesh:
                     code = err.code
                 codes[code] = codes.get(code, 0) + 1
         for svc in self.settings.app_services:
-            self._http2_connection(self.ports[svc.name]["ingress"])
+            self._http2_connection(self.replicas[svc.name].sidecar.ingress)
         return codes
 
     @staticmethod
