@@ -58,43 +58,34 @@ class Vpc(pulumi.ComponentResource):
                           tags=tagged("vpc"), opts=child)
         gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tagged("igw"),
                                           opts=child)
-        public_table = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id,
-                                          tags=tagged("public"), opts=child)
-        public_route = aws.ec2.Route(f"{name}-public-default", route_table_id=public_table.id,
-                                     destination_cidr_block="0.0.0.0/0", gateway_id=gateway.id,
-                                     opts=child)
 
-        public = []
-        private = []
-        public_ready = []
-        for zone, public_cidr, private_cidr in zip(zones, public_cidrs, private_cidrs):
-            subnet = aws.ec2.Subnet(f"{name}-public-{zone}", vpc_id=vpc.id,
-                                    availability_zone=zone, cidr_block=public_cidr,
-                                    tags=tagged(f"public-{zone}"), opts=child)
-            association = aws.ec2.RouteTableAssociation(
-                f"{name}-public-{zone}", subnet_id=subnet.id, route_table_id=public_table.id,
-                opts=child)
-            public.append(subnet)
-            public_ready.append(_ready(subnet, association, public_route))
-            private.append(aws.ec2.Subnet(f"{name}-private-{zone}", vpc_id=vpc.id,
-                                          availability_zone=zone, cidr_block=private_cidr,
-                                          tags=tagged(f"private-{zone}"), opts=child))
+        def subnets(label: str, cidrs: list[str]) -> list[aws.ec2.Subnet]:
+            return [aws.ec2.Subnet(f"{name}-{label}-{zone}", vpc_id=vpc.id,
+                                   availability_zone=zone, cidr_block=cidr,
+                                   tags=tagged(f"{label}-{zone}"), opts=child)
+                    for zone, cidr in zip(zones, cidrs)]
 
+        def routed(label: str, members: list[aws.ec2.Subnet],
+                   **target: pulumi.Input[str]) -> list[pulumi.Output[str]]:
+            """A route table whose default route goes to ``target``, shared by ``members``;
+            their ids, each carrying a dependency on that routing."""
+            table = aws.ec2.RouteTable(f"{name}-{label}", vpc_id=vpc.id, tags=tagged(label),
+                                       opts=child)
+            route = aws.ec2.Route(f"{name}-{label}-default", route_table_id=table.id,
+                                  destination_cidr_block="0.0.0.0/0", **target, opts=child)
+            return [_ready(subnet, aws.ec2.RouteTableAssociation(
+                        f"{name}-{label}-{zone}", subnet_id=subnet.id, route_table_id=table.id,
+                        opts=child), route)
+                    for zone, subnet in zip(zones, members)]
+
+        public = subnets("public", public_cidrs)
+        private = subnets("private", private_cidrs)
+        public_ready = routed("public", public, gateway_id=gateway.id)
         address = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags=tagged("nat"), opts=child)
         nat = aws.ec2.NatGateway(f"{name}-nat", allocation_id=address.id,
                                  subnet_id=public[0].id, tags=tagged("nat"),
                                  opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]))
-        private_table = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id,
-                                           tags=tagged("private"), opts=child)
-        private_route = aws.ec2.Route(f"{name}-private-default", route_table_id=private_table.id,
-                                      destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id,
-                                      opts=child)
-        private_ready = []
-        for zone, subnet in zip(zones, private):
-            association = aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=private_table.id,
-                opts=child)
-            private_ready.append(_ready(subnet, association, private_route))
+        private_ready = routed("private", private, nat_gateway_id=nat.id)
 
         self.vpc_id = vpc.id
         self.cidr_block = args.cidr
