@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.machine import header  # noqa: E402
-from components.ecs_containers import DEMO_APP  # noqa: E402
+from components.demo_app import DEMO_APP  # noqa: E402
 from components.stack_files import stack_settings  # noqa: E402
 from components.telemetry import ADMIN_CLUSTER  # noqa: E402
 from meshvis.local.localize import LOOPBACK  # noqa: E402

@@ -9,9 +9,9 @@ component registers is what tests hand to botocore's ``RegisterTaskDefinition`` 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from components.cloudwatch_agent import cloudwatch_agent_config
+from components.demo_app import demo_app_environment, demo_app_source
 from components.envoy_config import envoy_bootstrap
 from components.naming import log_group_name
 from components.settings import (
@@ -28,7 +28,6 @@ ENVOY = "envoy"
 AGENT = "cloudwatch-agent"
 CONTAINERS = (APP, ENVOY, AGENT)
 
-DEMO_APP = Path(__file__).resolve().parent.parent / "demoapp" / "app.py"
 
 # Reservations of the sidecars, in CPU units (1024 = 1 vCPU) and MiB, from measurements
 # (bench/sidecar_overhead.py, README "Performance and cost"). Envoy 1.40 with one worker and
@@ -101,26 +100,6 @@ def envoy_health_command(admin_port: int = ADMIN_PORT) -> list[str]:
               r"printf 'GET /ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3"
               r" && read -r -t 2 status <&3 && [[ $status == 'HTTP/1.1 200 '* ]]")
     return ["CMD", "bash", "-c", script]
-
-
-def demo_app_environment(service: ServiceSpec) -> dict[str, str]:
-    """Environment of the built-in demo app (its contract: demoapp/app.py).
-
-    The service's own ``env`` comes first so it cannot move the app off the port and
-    upstream addresses its sidecar was configured with.
-    """
-    env = {"SERVICE_NAME": service.name, "KIND": service.kind,
-           # Every container of an awsvpc task shares one network namespace: Envoy reaches the
-           # app on loopback, so nothing outside the task can reach the app port at all.
-           "HOST": "127.0.0.1"}
-    if service.is_load:
-        env["RATE"] = f"{service.request_rate:g}"
-    else:
-        env["PORT"] = str(service.app_port)
-    if service.upstreams:
-        env["UPSTREAMS"] = ",".join(f"{u}=http://127.0.0.1:{service.egress_port(u)}"
-                                    for u in service.upstreams)
-    return {**service.env, **env}
 
 
 def container_definitions(settings: Settings, service: ServiceSpec) -> list[dict]:
@@ -213,8 +192,10 @@ def _app(settings: Settings, service: ServiceSpec) -> dict:
         "logConfiguration": _logging(settings, service, APP),
     }
     if service.uses_demo_app:
-        container["command"] = ["python", "-u", "-c", DEMO_APP.read_text()]
-        container["environment"] = _environment(demo_app_environment(service))
+        container["command"] = ["python", "-u", "-c", demo_app_source()]
+        # Every container of an awsvpc task shares one network namespace: Envoy reaches the
+        # app on loopback, so nothing outside the task can reach the app port at all.
+        container["environment"] = _environment(demo_app_environment(service, "127.0.0.1"))
         container["user"] = DEMO_APP_USER
         container["readonlyRootFilesystem"] = True
         container["linuxParameters"] = {"capabilities": {"drop": ["ALL"]}}

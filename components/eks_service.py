@@ -16,7 +16,7 @@ from components.settings import INGRESS_PORT, ServiceSpec, Settings
 class EksMeshServiceArgs:
     """Inputs of an ``EksMeshService``.
 
-    ``app_source`` is the demo app's source (``k8s_objects.demo_app_source``); ``depends_on``
+    ``app_source`` is the demo app's source (``components.demo_app.demo_app_source``); ``depends_on``
     names what must exist before the pods can start (the namespace, the demo app's
     ConfigMap, the nodes): the objects carry their namespace as a plain name, so Pulumi
     cannot see that dependency by itself.

@@ -10,12 +10,12 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.demo_app import demo_app_source
 from components.eks_iam import NODE_POLICIES, managed_policy_arn, node_trust_policy
 from components.eks_service import EksMeshService, EksMeshServiceArgs
 from components.k8s_objects import (
     MONITORING_NAMESPACE,
     demo_app_objects,
-    demo_app_source,
     namespaces,
     network_policy,
 )

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
+from components.demo_app import demo_app_environment
 from components.envoy_config import envoy_bootstrap
 from components.prometheus_scrape import METRICS_PORT_NAME
 from components.settings import INGRESS_PORT, METRICS_PORT, ConfigError, ServiceSpec, Settings
 
 MONITORING_NAMESPACE = "monitoring"
 PART_OF = "mesh-visibility"
-DEMO_APP_FILE = Path(__file__).resolve().parent.parent / "demoapp" / "app.py"
 DEMO_APP_CONFIG_MAP = "demo-app"
 DEMO_APP_DIR = "/app"
 DEMO_APP_KEY = "app.py"
@@ -148,11 +147,6 @@ def envoy_config_map(settings: Settings, service: ServiceSpec) -> dict:
     }
 
 
-def demo_app_source() -> str:
-    """The demo app (one stdlib-only Python file) that services without an image run."""
-    return DEMO_APP_FILE.read_text()
-
-
 def demo_app_config_map(settings: Settings, source: str) -> dict:
     """The ConfigMap that ships the demo app's source to the pods that run it."""
     return {
@@ -228,17 +222,10 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
     }
 
 
-def _demo_app_env(settings: Settings, service: ServiceSpec) -> list[dict]:
-    env = {"SERVICE_NAME": service.name, "KIND": service.kind, "HOST": "0.0.0.0",
+def _demo_app_env(service: ServiceSpec) -> list[dict]:
+    # 0.0.0.0: the kubelet's readiness probe comes from the node, not from the pod's loopback.
+    env = {**demo_app_environment(service, "0.0.0.0"),
            "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    if service.is_load:
-        env["RATE"] = str(service.request_rate)
-    else:
-        env["PORT"] = str(service.app_port)
-    if service.upstreams:
-        env["UPSTREAMS"] = ",".join(f"{u}=http://127.0.0.1:{service.egress_port(u)}"
-                                    for u in service.upstreams)
-    env.update(service.env)
     variables = [{"name": k, "value": v} for k, v in env.items()]
     # The pod name tells the replicas apart in answers and logs.
     variables.append({"name": "INSTANCE",
@@ -257,7 +244,7 @@ def _app_container(settings: Settings, service: ServiceSpec) -> dict:
     }
     if service.uses_demo_app:
         container["command"] = ["python", f"{DEMO_APP_DIR}/{DEMO_APP_KEY}"]
-        container["env"] = _demo_app_env(settings, service)
+        container["env"] = _demo_app_env(service)
         container["volumeMounts"] = [{"name": "demo-app", "mountPath": DEMO_APP_DIR,
                                       "readOnly": True}]
         container["securityContext"] = _restricted_container(DEMO_APP_UID, read_only_root=True)
@@ -279,7 +266,7 @@ def _app_container(settings: Settings, service: ServiceSpec) -> dict:
 def deployment(settings: Settings, service: ServiceSpec, app_source: str) -> dict:
     """The Deployment of ``service``: ``replicas`` pods of the app plus its Envoy sidecar.
 
-    ``app_source`` is the demo app's source (see ``demo_app_source``); its checksum, with the
+    ``app_source`` is the demo app's source (see ``components.demo_app.demo_app_source``); its checksum, with the
     bootstrap's, is a pod annotation so that a changed configuration rolls the pods (a
     mounted ConfigMap alone would change under running processes that never reread it).
     """

@@ -14,7 +14,8 @@ import json
 
 import yaml
 
-from components.k8s_objects import check_kubernetes_namespace, demo_app_source, mesh_objects
+from components.demo_app import demo_app_source
+from components.k8s_objects import check_kubernetes_namespace, mesh_objects
 from components.monitoring_values import monitoring_values
 from components.prometheus_scrape import kubernetes_scrape_job
 from components.settings import Settings

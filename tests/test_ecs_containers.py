@@ -13,10 +13,10 @@ import pytest
 from botocore.validate import ParamValidator
 
 from components.cloudwatch_agent import cloudwatch_agent_config
+from components.demo_app import DEMO_APP
 from components.ecs_containers import (
     AGENT,
     APP,
-    DEMO_APP,
     ENVOY,
     FARGATE_SIZES,
     MAX_TASK_DEFINITION_BYTES,

@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 from kubernetes_validate.utils import all_versions
 
+from components.demo_app import demo_app_source
 from components.envoy_config import envoy_bootstrap
 from components.k8s_objects import (
     CHECKSUM_ANNOTATION,
@@ -21,7 +22,6 @@ from components.k8s_objects import (
     ENVOY_CONFIG_KEY,
     MONITORING_NAMESPACE,
     deployment,
-    demo_app_source,
     envoy_config_map,
     mesh_objects,
     service_labels,

@@ -9,10 +9,10 @@ import json
 import pulumi
 import pytest
 
+from components.demo_app import demo_app_source
 from components.k8s_objects import (
     DEMO_APP_CONFIG_MAP,
     MONITORING_NAMESPACE,
-    demo_app_source,
     deployment,
     envoy_config_map,
     namespaces,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.k8s_objects import demo_app_source
+from components.demo_app import demo_app_source
 from components.monitoring_values import monitoring_values
 from components.settings import ConfigError, settings_from_config
 from components.stack_files import stack_settings

@@ -21,7 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
-from components.ecs_containers import DEMO_APP
+from components.demo_app import DEMO_APP
 from components.settings import Settings
 from dashboards.prometheus_rules import rules_file
 from meshvis.dogstatsd import DogStatsdReceiver

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from components.ecs_containers import demo_app_environment
+from components.demo_app import demo_app_environment
 from components.envoy_config import dog_statsd_sink, envoy_bootstrap
 from components.settings import ServiceSpec, Settings
 from meshvis.local.localize import LOOPBACK, SidecarPorts, localize
@@ -89,8 +89,7 @@ class LocalPlan:
         A service with its own image runs the demo app as a stand-in on its port, so the
         mesh around it (its sidecar, its callers, its metrics) is still the deployed one.
         """
-        env = {**demo_app_environment(replica.service), "HOST": LOOPBACK,
-               "INSTANCE": replica.instance}
+        env = {**demo_app_environment(replica.service, LOOPBACK), "INSTANCE": replica.instance}
         if replica.app_port is not None:
             env["PORT"] = str(replica.app_port)
         if replica.service.upstreams:
