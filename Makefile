@@ -7,7 +7,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STACK  ?= dev
 OUT    ?= out
 
-.PHONY: setup test demo render clean
+.PHONY: setup test test-unit demo render golden clean
 
 setup: $(STAMP)
 	@command -v promtool >/dev/null 2>&1 || { \
@@ -25,12 +25,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 test: setup
 	$(PYTHON) -m pytest -n 2 --dist loadfile
 
+test-unit: setup
+	$(PYTHON) -m pytest tests/unit -n 2
+
 demo: setup
 	$(PYTHON) -m meshvis run --stack $(STACK) --duration 60 \
 	  --summary $(OUT)/summary.json --snapshot $(OUT)/golden-signals.png
 
 render: setup
 	$(PYTHON) -m meshvis render --stack $(STACK) --out $(OUT)/render-$(STACK)
+
+# The committed renders tests/unit/meshvis/test_golden.py compares with (review their diff).
+golden: setup
+	for stack in dev dev-eks; do rm -rf tests/golden/$$stack && \
+	  $(PYTHON) -m meshvis render --stack $$stack --out tests/golden/$$stack >/dev/null || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache

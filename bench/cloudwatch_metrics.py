@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.machine import header
+from components.settings.stack_files import stack_config
+from components.stack import checked_settings
+from meshvis.local.cloudwatch_agent import monthly_cost_usd
+from meshvis.local.runner import run_mesh
 
-from bench.machine import header  # noqa: E402
-from components.stack_files import stack_config  # noqa: E402
-from components.stack_checks import checked_settings  # noqa: E402
-from meshvis.dogstatsd import monthly_cost_usd  # noqa: E402
-from meshvis.local.runner import run_mesh  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PROFILES = ("essential", "full")
 

@@ -10,16 +10,14 @@ column. No assertion: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import header
+from components.settings.stack_files import stack_config
+from tests.support.pulumi_harness import run_program
 
-from bench.machine import header  # noqa: E402
-from components.stack_files import stack_config  # noqa: E402
-from tests.pulumi_harness import run_program  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def generated_config(topology: str, size: int) -> dict:

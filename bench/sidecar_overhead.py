@@ -34,17 +34,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.machine import header
+from components.sidecar.demo_app import DEMO_APP
+from components.sidecar.names import ADMIN_CLUSTER
+from components.stack import stack_settings
+from meshvis.local.localize import LOOPBACK
+from meshvis.local.mesh import LocalMesh
+from meshvis.local.processes import free_port, wait_http
 
-from bench.machine import header  # noqa: E402
-from components.demo_app import DEMO_APP  # noqa: E402
-from components.stack_files import stack_settings  # noqa: E402
-from components.telemetry import ADMIN_CLUSTER  # noqa: E402
-from meshvis.local.localize import LOOPBACK  # noqa: E402
-from meshvis.local.mesh import LocalMesh  # noqa: E402
-from meshvis.local.processes import free_port, wait_http  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WORKERS = 64

@@ -28,13 +28,11 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.machine import header
+from components.stack import stack_settings
+from meshvis.local.signals import live_signals, read_signals, without_data
 
-from bench.machine import header  # noqa: E402
-from components.stack_files import stack_settings  # noqa: E402
-from meshvis.local.signals import live_signals, read_signals, without_data  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 GOAL_S = 15.0
 DURATION_S = 25

@@ -1,0 +1,1 @@
+"""Dashboards, alarms, queries and alert rules, per telemetry backend (pure)."""

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from components.settings import ConfigError
-from components.stack_files import PROJECT_ROOT, stack_settings
+from components.settings.errors import ConfigError
+from components.settings.stack_files import PROJECT_ROOT
+from components.stack import stack_settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the project root on sys.path and the real consumers' locations."""
+"""Shared test fixtures: the real consumers' locations."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 ENVOY = Path(sys.executable).parent / "envoy"
 SHARED = ROOT.parent / "shared"

@@ -13,8 +13,13 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from components.telemetry import ADMIN_CLUSTER, INGRESS_PREFIX, LOCAL_APP_CLUSTER, METRICS_PREFIX, \
-    egress_prefix
+from components.sidecar.names import (
+    ADMIN_CLUSTER,
+    INGRESS_PREFIX,
+    LOCAL_APP_CLUSTER,
+    METRICS_PREFIX,
+    egress_prefix,
+)
 
 LOOPBACK = "127.0.0.1"
 

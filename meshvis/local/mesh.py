@@ -21,13 +21,13 @@ import sys
 import threading
 from pathlib import Path
 
-from components.demo_app import DEMO_APP
-from components.settings import Settings
-from dashboards.prometheus_rules import rules_file
-from meshvis.dogstatsd import DogStatsdReceiver
+from components.settings.model import Settings
+from components.sidecar.demo_app import DEMO_APP
+from dashboards.prometheus.rules import rules_file
+from meshvis.local.cloudwatch_agent import DogStatsdReceiver
+from meshvis.local.plan import LocalReplica, plan_mesh
 from meshvis.local.processes import Child, ChildExited, ProcessGroup, wait_http
 from meshvis.local.prometheus import Prometheus
-from meshvis.local.topology import LocalReplica, plan_mesh
 
 STARTUP_TIMEOUT = 30.0
 

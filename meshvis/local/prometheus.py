@@ -11,21 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from components.prometheus_scrape import SCRAPE_INTERVAL, static_scrape_job
+from dashboards.prometheus.scrape import SCRAPE_INTERVAL, prometheus_config, static_scrape_job
 from meshvis.local.processes import ProcessGroup, free_port, wait_http
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 # The run lasts minutes; nothing needs keeping beyond it.
 RETENTION = "2h"
-
-
-def prometheus_config(targets: list[tuple[str, dict[str, str]]], rule_files: list[str]) -> dict:
-    """prometheus.yml for the local mesh: the EKS scrape settings on static targets."""
-    return {
-        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-        "rule_files": rule_files,
-        "scrape_configs": [static_scrape_job(targets)],
-    }
 
 
 class Prometheus:
@@ -45,7 +36,8 @@ class Prometheus:
             rules_path.write_text(yaml.safe_dump(rules, sort_keys=False))
             rule_files.append(str(rules_path))
         self.config_path.write_text(
-            yaml.safe_dump(prometheus_config(targets, rule_files), sort_keys=False))
+            yaml.safe_dump(prometheus_config(static_scrape_job(targets), rule_files,
+                                             interval=SCRAPE_INTERVAL), sort_keys=False))
         self.port = 0
         self._data: str | None = None
 

@@ -21,17 +21,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from components.prometheus_scrape import SCRAPE_INTERVAL
-from components.settings import Settings
-from meshvis.dogstatsd import metrics_per_service, missing_metrics, monthly_cost_usd
+from components.settings.model import Settings
+from dashboards.prometheus.scrape import SCRAPE_INTERVAL
 from meshvis.local import snapshot as charts
+from meshvis.local.cloudwatch_agent import metrics_per_service, missing_metrics, monthly_cost_usd
 from meshvis.local.live import LiveView
 from meshvis.local.mesh import Interrupted, LocalMesh, StartupFailed, death_report
+from meshvis.local.plan import LocalPlan, PortInUse
 from meshvis.local.processes import Child, ProcessGroup
 from meshvis.local.prometheus import Prometheus
 from meshvis.local.signals import Values, live_signals, read_signals, without_data
 from meshvis.local.summary import print_summary, traffic_summary, write_summary
-from meshvis.local.topology import LocalPlan, PortInUse
 
 REFRESH_SECONDS = 2.0
 SCRAPE_SECONDS = float(SCRAPE_INTERVAL.rstrip("s"))

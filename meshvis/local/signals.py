@@ -1,4 +1,4 @@
-"""The golden signals the live view shows, as the Prometheus queries of dashboards/promql.py.
+"""The golden signals the live view shows, as the Prometheus queries of dashboards/prometheus/promql.py.
 
 An app service is measured where it serves (its ingress listener); a load generator where it
 calls (its egress listeners: what a client gets back end to end, after retries). Each signal
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.settings import Settings
-from dashboards import promql
+from components.settings.model import Settings
+from dashboards.prometheus import promql
 
 
 @dataclass(frozen=True)

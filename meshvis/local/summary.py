@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from components.settings import Settings
-from dashboards import promql
+from components.settings.model import Settings
+from dashboards.prometheus import promql
 from meshvis.local.prometheus import Prometheus
 
 FIVE_XX = "5"

@@ -1,0 +1,116 @@
+"""IAM documents of the ECS tasks: least privilege, and never an action wildcard.
+
+The account and partition are only known to the AWS provider, so they are parameters (the
+components pass them from ``aws.get_caller_identity`` / ``aws.get_partition``); the region
+is the stack's ``aws:region``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from components.ecs.containers import CONTAINERS
+from components.iam import policy
+from components.settings.model import ServiceSpec, Settings
+from components.settings.naming import log_group_name, log_group_prefix, metric_namespace
+
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+# A private ECR image: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
+PRIVATE_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)"
+                         r"\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)")
+
+
+def task_trust_policy(account_id: str, region: str, partition: str) -> dict:
+    """Who may assume a task role: ECS tasks of this account and region only.
+
+    The source conditions keep another account's ECS from assuming the role through the
+    service principal (the confused-deputy guard the ECS task role documentation shows).
+    """
+    return policy({
+        **_ecs_tasks_may_assume(),
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
+        },
+    })
+
+
+def execution_trust_policy() -> dict:
+    """Who may assume an execution role: the ECS service principal only.
+
+    No source conditions: ECS's documentation for the execution role shows none, and a
+    condition the Fargate agent does not satisfy would stop every task from starting.
+    """
+    return policy(_ecs_tasks_may_assume())
+
+
+def _ecs_tasks_may_assume() -> dict:
+    return {"Effect": "Allow", "Principal": {"Service": ECS_TASKS}, "Action": "sts:AssumeRole"}
+
+
+def task_role_policy(settings: Settings, account_id: str, partition: str) -> dict:
+    """What the running task (its CloudWatch agent) may do.
+
+    Metrics only into the mesh's own namespace (PutMetricData has no resource ARN, the
+    namespace condition is its scope), and log streams only in the mesh's log groups, for the
+    agent's embedded-metric-format logs.
+    """
+    groups = f"arn:{partition}:logs:{settings.region}:{account_id}:log-group:" \
+             f"{log_group_prefix(settings.mesh_name)}*"
+    return policy(
+        {
+            "Sid": "MeshMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {
+                "cloudwatch:namespace": metric_namespace(settings.mesh_name)}},
+        },
+        {
+            "Sid": "MeshLogStreams",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            "Resource": [groups, f"{groups}:log-stream:*"],
+        },
+    )
+
+
+def execution_role_policy(settings: Settings, service: ServiceSpec, account_id: str,
+                          partition: str) -> dict:
+    """What ECS itself may do to start ``service``'s tasks: write their logs, pull their images.
+
+    The log groups exist before the service (no ``logs:CreateLogGroup``). Public images need
+    no permission at all; pulls from private ECR repositories are allowed for exactly the
+    repositories the task's images name.
+    """
+    arn = f"arn:{partition}:logs:{settings.region}:{account_id}:log-group:"
+    groups = [f"{arn}{log_group_name(settings.mesh_name, service.name, c)}"
+              for c in CONTAINERS]
+    statements = [{
+        "Sid": "ContainerLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"{g}:log-stream:*" for g in groups],
+    }]
+    repositories = sorted({
+        f"arn:{partition}:ecr:{m['region']}:{m['account']}:repository/{m['repository']}"
+        for image in (settings.service_image(service), settings.envoy_image,
+                      settings.cloudwatch_agent_image)
+        if (m := PRIVATE_ECR.match(image))
+    })
+    if repositories:
+        statements.append({
+            "Sid": "EcrToken",
+            "Effect": "Allow",
+            # The registry token is account-wide; the API takes no resource ARN.
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        })
+        statements.append({
+            "Sid": "EcrPull",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                       "ecr:GetDownloadUrlForLayer"],
+            "Resource": repositories,
+        })
+    return policy(*statements)

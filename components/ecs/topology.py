@@ -1,0 +1,231 @@
+"""The whole mesh on ECS: network, cluster, discovery, load balancer, services, visibility."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pulumi
+import pulumi_aws as aws
+
+from components.ecs.service import EcsMeshService, EcsMeshServiceArgs, LoadBalancerAttachment
+from components.network import Vpc, VpcArgs
+from components.settings.errors import PROJECT
+from components.settings.model import Settings
+from components.settings.ports import INGRESS_PORT, METRICS_PORT
+from dashboards.cloudwatch.alarms import alarm_specs
+from dashboards.cloudwatch.dashboard import dashboard_body
+from dashboards.cloudwatch.logs_insights import query_definitions
+
+HTTP_PORT = 80
+HTTPS_PORT = 443
+ANYWHERE = "0.0.0.0/0"
+# Envoy drains a deregistered task's requests well within this; the default (300 s) only
+# slows every deployment down.
+DEREGISTRATION_DELAY = 30
+# TLS 1.3 and 1.2 with forward-secret AEAD ciphers only, and post-quantum key exchange: the
+# policy the console now picks (an API caller would otherwise get ELBSecurityPolicy-2016-08,
+# which still accepts TLS 1.0).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+
+
+def dashboard_name(settings: Settings) -> str:
+    """Name of the mesh's CloudWatch dashboard."""
+    return f"{PROJECT}-{settings.mesh_name}"
+
+
+def dashboard_url(region: str, name: str) -> str:
+    """Console address of a CloudWatch dashboard."""
+    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name={name}")
+
+
+class EcsTopology(pulumi.ComponentResource):
+    """Every resource of an ``ecs`` stack. No App Mesh: each sidecar carries its own bootstrap.
+
+    Firewall: the internet reaches only the load balancer's port 80 (and 443 with a
+    ``certificateArn``, 80 then only redirecting to it); the load balancer reaches only the
+    entry service's Envoy on 15000; inside the mesh, tasks reach each other's Envoy on 15000
+    (ingress) and 9902 (metrics) and nothing else; tasks leave the VPC only on 443.
+    """
+
+    cluster_name: pulumi.Output[str]
+    url: pulumi.Output[str] | None
+    dashboard_url: str
+    log_group_names: list[str]
+    services: dict[str, EcsMeshService]
+
+    def __init__(self, name: str, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("meshvis:ecs:Topology", name, None, opts)
+        self._name = name
+        self._settings = settings
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = {f"{PROJECT}:mesh": settings.mesh_name}
+
+        network = Vpc(f"{name}-net", VpcArgs(tags=self._tags), opts=self._child)
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=self._tags, opts=self._child)
+        namespace = aws.servicediscovery.PrivateDnsNamespace(
+            f"{name}-dns", name=settings.dns_namespace, vpc=network.vpc_id,
+            description=f"Service discovery of the {settings.mesh_name} mesh",
+            tags=self._tags, opts=self._child)
+        mesh_group = self._mesh_firewall(network)
+
+        entry: LoadBalancerAttachment | None = None
+        self.url = None
+        load_balancer = target_group = None
+        if settings.entry_service is not None:
+            entry, load_balancer, target_group = self._load_balancer(network)
+        self.services = self._mesh_services(network, cluster, namespace, mesh_group, entry)
+        if entry is not None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-to-entry", security_group_id=entry.security_group_id,
+                referenced_security_group_id=self.services[
+                    str(settings.entry_service)].security_group_id,
+                ip_protocol="tcp", from_port=INGRESS_PORT, to_port=INGRESS_PORT,
+                description="Envoy ingress of the entry service", opts=self._child)
+        dashboard = self._visibility(load_balancer, target_group)
+
+        self.cluster_name = cluster.name
+        self.dashboard_url = dashboard_url(str(settings.region), dashboard_name(settings))
+        self.log_group_names = [n for svc in self.services.values() for n in svc.log_group_names]
+        self.register_outputs({**self.stack_outputs(), "dashboardName": dashboard.dashboard_name})
+
+    def stack_outputs(self) -> dict:
+        """The stack's outputs: url (with a load balancer), dashboardUrl, logGroups, clusterName."""
+        outputs: dict = {
+            "dashboardUrl": self.dashboard_url,
+            "logGroups": self.log_group_names,
+            "clusterName": self.cluster_name,
+        }
+        if self.url is not None:
+            outputs["url"] = self.url
+        return outputs
+
+    def _mesh_firewall(self, network: Vpc) -> aws.ec2.SecurityGroup:
+        """The security group of every task: out to other tasks' Envoy ports and to 443 only."""
+        name, settings, tags, child = self._name, self._settings, self._tags, self._child
+        mesh_group = aws.ec2.SecurityGroup(
+            f"{name}-mesh-sg", vpc_id=network.vpc_id,
+            description=f"Every task of the {settings.mesh_name} mesh",
+            tags={**tags, "Name": f"{name}-mesh-sg"}, opts=child)
+        for label, port in (("ingress", INGRESS_PORT), ("metrics", METRICS_PORT)):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-mesh-to-{label}", security_group_id=mesh_group.id,
+                referenced_security_group_id=mesh_group.id, ip_protocol="tcp",
+                from_port=port, to_port=port, description=f"Envoy {port} of other mesh tasks",
+                opts=child)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-mesh-to-https", security_group_id=mesh_group.id, cidr_ipv4=ANYWHERE,
+            ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            description="Image pulls and AWS APIs (CloudWatch, Logs) through the NAT gateway",
+            opts=child)
+        return mesh_group
+
+    def _load_balancer(self, network: Vpc) -> tuple[LoadBalancerAttachment, aws.lb.LoadBalancer,
+                                                    aws.lb.TargetGroup]:
+        """The public load balancer in front of the entry service, its firewall and listeners."""
+        name, settings, tags, child = self._name, self._settings, self._tags, self._child
+        entry_spec = settings.service(settings.entry_service)
+        alb_group = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg", vpc_id=network.vpc_id,
+            description=f"Load balancer of the {settings.mesh_name} mesh",
+            tags={**tags, "Name": f"{name}-alb-sg"}, opts=child)
+        public_ports = [("internet", HTTP_PORT, "HTTP")]
+        if settings.certificate_arn is not None:
+            public_ports.append(("internet-https", HTTPS_PORT, "HTTPS"))
+        for label, port, protocol in public_ports:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-from-{label}", security_group_id=alb_group.id,
+                cidr_ipv4=ANYWHERE, ip_protocol="tcp", from_port=port, to_port=port,
+                description=f"{protocol} from the internet", opts=child)
+        load_balancer = aws.lb.LoadBalancer(
+            f"{name}-alb", load_balancer_type="application", internal=False,
+            security_groups=[alb_group.id], subnets=network.public_subnet_ids,
+            drop_invalid_header_fields=True, tags=tags, opts=child)
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg", port=INGRESS_PORT, protocol="HTTP", target_type="ip",
+            vpc_id=network.vpc_id, deregistration_delay=DEREGISTRATION_DELAY,
+            # Through Envoy to the app: a target is healthy only when both are.
+            health_check={"path": entry_spec.health_path, "port": "traffic-port",
+                          "protocol": "HTTP", "matcher": "200-399", "interval": 15,
+                          "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3},
+            tags=tags, opts=child)
+        forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+        if settings.certificate_arn is None:
+            listener = aws.lb.Listener(
+                f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
+                protocol="HTTP", default_actions=forward, tags=tags, opts=child)
+            scheme = "http://"
+        else:
+            aws.lb.Listener(
+                f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[{"type": "redirect", "redirect": {
+                    "protocol": "HTTPS", "port": str(HTTPS_PORT),
+                    "status_code": "HTTP_301"}}],
+                tags=tags, opts=child)
+            listener = aws.lb.Listener(
+                f"{name}-https", load_balancer_arn=load_balancer.arn, port=HTTPS_PORT,
+                protocol="HTTPS", ssl_policy=TLS_POLICY,
+                certificate_arn=settings.certificate_arn, default_actions=forward,
+                tags=tags, opts=child)
+            scheme = "https://"
+        entry = LoadBalancerAttachment(target_group_arn=target_group.arn,
+                                       security_group_id=alb_group.id, listener=listener)
+        self.url = pulumi.Output.concat(scheme, load_balancer.dns_name)
+        return entry, load_balancer, target_group
+
+    def _mesh_services(self, network: Vpc, cluster: aws.ecs.Cluster,
+                       namespace: aws.servicediscovery.PrivateDnsNamespace,
+                       mesh_group: aws.ec2.SecurityGroup,
+                       entry: LoadBalancerAttachment | None) -> dict[str, EcsMeshService]:
+        """One ``EcsMeshService`` per service, the entry service attached to the load balancer."""
+        name, settings, tags, child = self._name, self._settings, self._tags, self._child
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        services = {}
+        for service in settings.services:
+            services[service.name] = EcsMeshService(
+                f"{name}-{service.name}",
+                EcsMeshServiceArgs(
+                    settings=settings, service=service, cluster_arn=cluster.arn,
+                    vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                    mesh_security_group_id=mesh_group.id, namespace_id=namespace.id,
+                    account_id=identity.account_id, partition=partition.partition,
+                    load_balancer=entry if service.name == settings.entry_service else None,
+                    tags=tags),
+                opts=child)
+        return services
+
+    def _visibility(self, load_balancer: aws.lb.LoadBalancer | None,
+                    target_group: aws.lb.TargetGroup | None) -> aws.cloudwatch.Dashboard:
+        """The CloudWatch dashboard, the alarms and the Logs Insights query definitions."""
+        name, settings, tags, child = self._name, self._settings, self._tags, self._child
+        if load_balancer is not None and target_group is not None:
+            body = pulumi.Output.all(load_balancer.arn_suffix, target_group.arn_suffix).apply(
+                lambda v: json.dumps(dashboard_body(settings, v[0], v[1])))
+        else:
+            body = pulumi.Output.from_input(json.dumps(dashboard_body(settings, None, None)))
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard", dashboard_name=dashboard_name(settings), dashboard_body=body,
+            opts=child)
+        for spec in alarm_specs(settings):
+            kwargs = dict(spec)
+            suffix = kwargs.pop("name")
+            kwargs["tags"] = {**tags, **kwargs.get("tags", {})}
+            aws.cloudwatch.MetricAlarm(f"{name}-{suffix}", **kwargs, opts=child)
+        log_groups = [group for svc in self.services.values() for group in svc.log_groups]
+        for query in query_definitions(settings):
+            aws.cloudwatch.QueryDefinition(
+                f"{name}-query-{_slug(query['name'])}", name=query["name"],
+                query_string=query["query_string"], log_group_names=query["log_group_names"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups))
+        return dashboard
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

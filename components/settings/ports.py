@@ -1,0 +1,20 @@
+"""The ports of the Envoy sidecar contract (DESIGN.md, "The Envoy sidecar contract").
+
+They live in the settings layer because validating a service's own port needs them (an app
+may not take a port its sidecar uses); every other part of the contract is in
+``components/sidecar/``.
+"""
+
+from __future__ import annotations
+
+INGRESS_PORT = 15000
+EGRESS_BASE_PORT = 9001
+MAX_UPSTREAMS = 99
+ADMIN_PORT = 9901
+METRICS_PORT = 9902
+STATSD_PORT = 8125
+RESERVED_PORTS = frozenset(
+    {INGRESS_PORT, ADMIN_PORT, METRICS_PORT, STATSD_PORT}
+    | set(range(EGRESS_BASE_PORT, EGRESS_BASE_PORT + MAX_UPSTREAMS))
+)
+

@@ -1,0 +1,253 @@
+"""Stack configuration: parse and validate everything before any resource exists.
+
+The same function serves the Pulumi program (values from ``pulumi.Config``), the command line
+(values read from ``Pulumi.<stack>.yaml``) and the tests, so a bad stack fails identically
+everywhere with one message that names the key and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from components.settings.errors import PROJECT, ConfigError
+from components.settings.model import Settings
+from components.settings.ports import MAX_UPSTREAMS, RESERVED_PORTS
+
+# Names are prefixed into AWS and Kubernetes names: `<mesh>-<service>-task` (IAM role, 64 with
+# Pulumi's 8-character suffix), `<mesh>-alb` / `<mesh>-tg` (ALB and target group, 32 with the
+# suffix) and Kubernetes Service names (DNS-1035 labels, 63). These bounds keep all of them valid.
+MAX_MESH_NAME = 20
+MAX_SERVICE_NAME = 30
+DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Every security group name starts with `<meshName>-` and AWS refuses names starting "sg-";
+# the load balancer's name too, and AWS refuses those starting "internal-".
+AWS_RESERVED_PREFIXES = ("sg-", "internal-")
+# An ACM certificate in the stack's partition and region (the load balancer's).
+CERTIFICATE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:acm:(?P<region>[a-z0-9-]+):\d{12}:"
+                             r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+# registry/path:tag or @sha256:digest; a tag is required so every deploy is reproducible.
+IMAGE_REF = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
+    r"((?P<tag>:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|(?P<digest>@sha256:[a-f0-9]{64}))$"
+)
+
+
+
+# Values CloudWatch Logs accepts for retentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> Settings:
+    """Build validated ``Settings`` from a stack's config map (``"<namespace>:<key>" -> value``).
+
+    Values may be native (as read from ``Pulumi.<stack>.yaml``) or strings (as Pulumi hands
+    them to a program, objects JSON-encoded). Raises ``ConfigError`` on the first problem.
+    """
+    raw: dict[str, Any] = {}
+    prefix = f"{project}:"
+    for key, value in config.items():
+        if key == "aws:region":
+            raw["region"] = value
+        elif key.startswith(prefix):
+            name = key[len(prefix):]
+            if name not in _KNOWN_KEYS:
+                raise ConfigError(name, f"unknown key (known: {', '.join(sorted(_KNOWN_KEYS))})")
+            raw[name] = _decode(name, value) if name == "services" else value
+    if "services" not in raw:
+        raise ConfigError("services", "required: list the services of the mesh")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(_key_path(first["loc"]), _reason(first)) from None
+    _check_graph(settings)
+    return settings
+
+
+_KNOWN_KEYS = frozenset(
+    (field.alias or name) for name, field in Settings.model_fields.items() if name != "region"
+)
+
+
+def _decode(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as err:
+        raise ConfigError(name, f"not valid JSON/YAML structure ({err.msg})") from None
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "config"
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list (got {type(error['input']).__name__})"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return f"{message} (got {error['input']!r})" if "input" in error and not isinstance(
+        error["input"], (dict, list)) else message
+
+
+def _check_graph(settings: Settings) -> None:
+    """The rules that span fields or services; each names the exact key at fault."""
+    if not settings.region:
+        raise ConfigError("aws:region", "required (for example us-west-2)")
+    _check_name("meshName", settings.mesh_name, MAX_MESH_NAME)
+    for prefix in AWS_RESERVED_PREFIXES:
+        if f"{settings.mesh_name}-".startswith(prefix):
+            raise ConfigError("meshName", f"{settings.mesh_name!r} would start AWS names with "
+                              f"{prefix!r}, which AWS reserves; choose another name")
+    if not DNS_NAME.match(settings.dns_namespace) or len(settings.dns_namespace) > 253:
+        raise ConfigError("dnsNamespace", f"not a DNS name: {settings.dns_namespace!r}")
+    _check_name("kubernetesNamespace", settings.kubernetes_namespace, 63)
+    for key in ("envoyImage", "cloudwatchAgentImage", "appImage"):
+        _check_image(key, getattr(settings, _field_name(key)))
+    if settings.log_retention_days not in LOG_RETENTION_DAYS:
+        raise ConfigError("logRetentionDays", f"{settings.log_retention_days} is not one of "
+                          f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+    if not settings.services:
+        raise ConfigError("services", "empty: list at least one service")
+
+    names = [s.name for s in settings.services]
+    known = ", ".join(sorted(names))
+    by_name = {s.name: s for s in settings.services}
+    for i, svc in enumerate(settings.services):
+        at = f"services[{i}]"
+        _check_name(f"{at}.name", svc.name, MAX_SERVICE_NAME)
+        if names.index(svc.name) != i:
+            raise ConfigError(f"{at}.name", f"duplicate service name {svc.name!r}")
+        if svc.is_load:
+            for key, value in (("port", svc.port), ("healthPath", None if svc.health_path == "/"
+                                                    else svc.health_path)):
+                if value is not None:
+                    raise ConfigError(f"{at}.{key}", "a load generator has no ingress; remove it")
+            if not svc.upstreams:
+                raise ConfigError(f"{at}.upstreams", "a load generator needs at least one upstream")
+        else:
+            if svc.rate is not None:
+                raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
+            if svc.app_port in RESERVED_PORTS:
+                raise ConfigError(f"{at}.port", f"{svc.app_port} is reserved for the Envoy sidecar "
+                                  f"(15000, 8125, 9001-9099, 9901, 9902)")
+        if not svc.health_path.startswith("/"):
+            raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
+        if svc.image is not None:
+            _check_image(f"{at}.image", svc.image)
+        for env_name in svc.env:
+            if not ENV_NAME.match(env_name):
+                raise ConfigError(f"{at}.env", f"not an environment variable name: {env_name!r}")
+        if len(svc.upstreams) > MAX_UPSTREAMS:
+            raise ConfigError(f"{at}.upstreams", f"at most {MAX_UPSTREAMS} upstreams")
+        for upstream in svc.upstreams:
+            if upstream not in by_name:
+                raise ConfigError(f"{at}.upstreams", f"unknown service {upstream!r} (known: {known})")
+            if upstream == svc.name:
+                raise ConfigError(f"{at}.upstreams", f"{svc.name!r} cannot be its own upstream")
+            if by_name[upstream].is_load:
+                raise ConfigError(f"{at}.upstreams",
+                                  f"{upstream!r} is a load generator and accepts no requests")
+        if len(set(svc.upstreams)) != len(svc.upstreams):
+            raise ConfigError(f"{at}.upstreams", "lists a service twice")
+
+    cycle = _demo_cycle(settings)
+    if cycle:
+        raise ConfigError("services", "the demo app services call each other in a cycle "
+                          f"({' -> '.join(cycle)}) and would recurse forever")
+    if settings.entry_service is not None:
+        if settings.entry_service not in by_name:
+            raise ConfigError("entryService", f"unknown service {settings.entry_service!r} "
+                              f"(known: {known})")
+        if by_name[settings.entry_service].is_load:
+            raise ConfigError("entryService", f"{settings.entry_service!r} is a load generator "
+                              "and has no ingress")
+    if settings.certificate_arn is not None:
+        _check_certificate(settings)
+
+
+def _check_certificate(settings: Settings) -> None:
+    """An ACM certificate for the ECS load balancer's HTTPS listener, in the stack's region."""
+    arn = str(settings.certificate_arn)
+    if settings.topology != "ecs" or settings.entry_service is None:
+        raise ConfigError("certificateArn", "only the ecs topology's load balancer uses a "
+                          "certificate: set topology ecs and an entryService, or remove it")
+    match = CERTIFICATE_ARN.match(arn)
+    if not match:
+        raise ConfigError("certificateArn", f"not an ACM certificate ARN "
+                          f"(arn:aws:acm:<region>:<account>:certificate/<id>): {arn!r}")
+    if match.group("region") != settings.region:
+        raise ConfigError("certificateArn", f"the certificate is in {match.group('region')}, "
+                          f"the load balancer in {settings.region}; ACM certificates are "
+                          "regional: request or import it in the stack's region")
+
+
+def _field_name(alias: str) -> str:
+    return next(n for n, f in Settings.model_fields.items() if (f.alias or n) == alias)
+
+
+def _check_name(key: str, value: str, limit: int) -> None:
+    if not DNS_LABEL.match(value):
+        raise ConfigError(key, f"{value!r} is not a DNS label (lowercase letters, digits and '-', "
+                          "starting with a letter)")
+    if len(value) > limit:
+        raise ConfigError(key, f"{value!r} is {len(value)} characters; at most {limit} keep "
+                          "the AWS and Kubernetes names built from it valid")
+
+
+def _check_image(key: str, value: str) -> None:
+    match = IMAGE_REF.match(value)
+    if not match:
+        raise ConfigError(key, f"not an image reference with a tag or digest: {value!r}")
+    if match.group("tag") == ":latest":
+        raise ConfigError(key, f"pin a version instead of 'latest': {value!r}")
+
+
+def _demo_cycle(settings: Settings) -> list[str]:
+    """A call cycle through demo-app services only, as a list of names, or [] if none."""
+    edges = {s.name: [u for u in s.upstreams if settings.service(u).uses_demo_app]
+             for s in settings.services if s.uses_demo_app}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges.get(node, ()):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for name in edges:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []

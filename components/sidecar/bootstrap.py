@@ -1,0 +1,247 @@
+"""The Envoy sidecar bootstrap: one pure function from settings to the document Envoy loads.
+
+Static listeners and clusters, DNS discovery, no xDS server (App Mesh is gone). The same
+document is passed as ``--config-yaml`` on ECS, mounted from a ConfigMap on EKS, and run by
+the local mesh with only addresses and ports rewritten (meshvis/local/localize.py).
+"""
+
+from __future__ import annotations
+
+from components.settings.model import ServiceSpec, Settings
+from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT, STATSD_PORT
+from components.sidecar.names import (
+    ADMIN_CLUSTER,
+    INGRESS_PREFIX,
+    LOCAL_APP_CLUSTER,
+    METRICS_PREFIX,
+    egress_prefix,
+)
+from components.sidecar.stats import essential_stats_matcher
+
+HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+STDOUT_LOG = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
+HTTP_OPTIONS_NAME = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+DOWNSTREAM_CONNECTIONS = ("type.googleapis.com/envoy.extensions.resource_monitors."
+                          "downstream_connections.v3.DownstreamConnectionsConfig")
+DOG_STATSD = "type.googleapis.com/envoy.config.metrics.v3.DogStatsdSink"
+
+# Timeouts and resilience of every upstream call. Retries go to another host
+# (previous_hosts) so that one bad replica is routed around while outlier detection ejects it.
+CONNECT_TIMEOUT = "1s"
+ROUTE_TIMEOUT = "10s"
+PER_TRY_TIMEOUT = "3s"
+NUM_RETRIES = 2
+RETRY_ON = "5xx,reset,connect-failure,refused-stream"
+
+# One JSON object per request; field names are what Logs Insights queries and `kubectl logs`
+# filters use (dashboards/cloudwatch/logs_insights.py).
+ACCESS_LOG_FORMAT = {
+    "start_time": "%START_TIME%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "protocol": "%PROTOCOL%",
+    "response_code": "%RESPONSE_CODE%",
+    "response_flags": "%RESPONSE_FLAGS%",
+    "duration_ms": "%DURATION%",
+    "upstream_service_time_ms": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    "upstream_host": "%UPSTREAM_HOST%",
+    "upstream_cluster": "%UPSTREAM_CLUSTER%",
+    "bytes_received": "%BYTES_RECEIVED%",
+    "bytes_sent": "%BYTES_SENT%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "user_agent": "%REQ(USER-AGENT)%",
+}
+
+
+def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
+    """The bootstrap of ``service``'s sidecar on the stack's topology, as a plain dict.
+
+    Follows the sidecar contract in DESIGN.md: ingress on 15000 (not for load generators),
+    one loopback egress listener per upstream from 9001, admin on 127.0.0.1:9901 only, and a
+    metrics listener on 9902 that serves only ``/stats/prometheus`` and ``/ready``.
+    """
+    listeners = []
+    clusters = [_static_cluster(ADMIN_CLUSTER, ADMIN_PORT)]
+    if not service.is_load:
+        listeners.append(_listener(INGRESS_PREFIX, "0.0.0.0", INGRESS_PORT,
+                                   _route(LOCAL_APP_CLUSTER, retries=False), service))
+        clusters.append(_static_cluster(LOCAL_APP_CLUSTER, service.app_port))
+    for upstream in service.upstreams:
+        listeners.append(_listener(egress_prefix(upstream), "127.0.0.1",
+                                   service.egress_port(upstream),
+                                   _route(upstream, retries=True), service))
+        clusters.append(_upstream_cluster(upstream, settings.upstream_host(upstream)))
+    listeners.append(_metrics_listener())
+
+    stats_config: dict = {
+        "use_all_default_tags": True,
+        "stats_tags": [
+            {"tag_name": "mesh", "fixed_value": settings.mesh_name},
+            {"tag_name": "service", "fixed_value": service.name},
+        ],
+    }
+    if settings.stats_profile == "essential":
+        stats_config["stats_matcher"] = essential_stats_matcher(settings.topology, service.kind)
+    bootstrap: dict = {
+        "node": {"id": f"{settings.mesh_name}-{service.name}", "cluster": service.name},
+        "admin": {"address": _address("127.0.0.1", ADMIN_PORT)},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+        "stats_config": stats_config,
+        "stats_flush_interval": "10s",
+        # Bounds memory under a connection flood (and silences Envoy's start-up warning).
+        "overload_manager": {"resource_monitors": [{
+            "name": "envoy.resource_monitors.global_downstream_max_connections",
+            "typed_config": {"@type": DOWNSTREAM_CONNECTIONS,
+                             "max_active_downstream_connections": 10000},
+        }]},
+    }
+    if settings.topology == "ecs":
+        # Envoy's DogStatsD sink into the CloudWatch agent sidecar of the same task.
+        bootstrap["stats_sinks"] = [dog_statsd_sink(STATSD_PORT)]
+    return bootstrap
+
+
+def dog_statsd_sink(port: int) -> dict:
+    """A DogStatsD stats sink to UDP 127.0.0.1:``port`` (the CloudWatch agent on ECS)."""
+    return {"name": "envoy.stat_sinks.dog_statsd",
+            "typed_config": {"@type": DOG_STATSD,
+                             "address": _address("127.0.0.1", port)}}
+
+
+def _address(host: str, port: int, protocol: str = "TCP") -> dict:
+    socket = {"address": host, "port_value": port}
+    if protocol != "TCP":
+        socket["protocol"] = protocol
+    return {"socket_address": socket}
+
+
+def _access_log(service: ServiceSpec, stat_prefix: str) -> list[dict]:
+    fields = {**ACCESS_LOG_FORMAT, "service": service.name, "listener": stat_prefix}
+    return [{
+        "name": "envoy.access_loggers.stdout",
+        "typed_config": {"@type": STDOUT_LOG, "log_format": {"json_format": fields}},
+    }]
+
+
+def _listener(stat_prefix: str, host: str, port: int, route: dict, service: ServiceSpec) -> dict:
+    return {
+        "name": stat_prefix,
+        "address": _address(host, port),
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": HCM,
+                "stat_prefix": stat_prefix,
+                "codec_type": "AUTO",
+                "normalize_path": True,
+                "merge_slashes": True,
+                "generate_request_id": True,
+                "access_log": _access_log(service, stat_prefix),
+                "route_config": {
+                    "name": stat_prefix,
+                    "virtual_hosts": [{"name": stat_prefix, "domains": ["*"], "routes": [route]}],
+                },
+                "http_filters": [{"name": "envoy.filters.http.router",
+                                  "typed_config": {"@type": ROUTER}}],
+            },
+        }]}],
+    }
+
+
+def _route(cluster: str, *, retries: bool) -> dict:
+    action: dict = {"cluster": cluster, "timeout": ROUTE_TIMEOUT}
+    if retries:
+        action["retry_policy"] = {
+            "retry_on": RETRY_ON,
+            "num_retries": NUM_RETRIES,
+            "per_try_timeout": PER_TRY_TIMEOUT,
+            "retry_host_predicate": [{
+                "name": "envoy.retry_host_predicates.previous_hosts",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host."
+                                          "previous_hosts.v3.PreviousHostsPredicate"},
+            }],
+            "host_selection_retry_max_attempts": 3,
+        }
+    return {"match": {"prefix": "/"}, "route": action}
+
+
+def _metrics_listener() -> dict:
+    """0.0.0.0:9902, GET /stats/prometheus and GET /ready only, proxied to the admin port.
+
+    The admin interface stays on loopback: nothing outside the task or pod can reach
+    /quitquitquit, /config_dump or any other admin path.
+    """
+    get_only = [{"name": ":method", "string_match": {"exact": "GET"}}]
+    routes = [
+        {"match": {"path": path, "headers": get_only},
+         "route": {"cluster": ADMIN_CLUSTER, "timeout": "5s"}}
+        for path in ("/stats/prometheus", "/ready")
+    ]
+    routes.append({"match": {"prefix": "/"},
+                   "direct_response": {"status": 404, "body": {"inline_string": "not found\n"}}})
+    return {
+        "name": METRICS_PREFIX,
+        "address": _address("0.0.0.0", METRICS_PORT),
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": HCM,
+                "stat_prefix": METRICS_PREFIX,
+                "codec_type": "AUTO",
+                "route_config": {
+                    "name": METRICS_PREFIX,
+                    "virtual_hosts": [{"name": METRICS_PREFIX, "domains": ["*"],
+                                       "routes": routes}],
+                },
+                "http_filters": [{"name": "envoy.filters.http.router",
+                                  "typed_config": {"@type": ROUTER}}],
+            },
+        }]}],
+    }
+
+
+def _static_cluster(name: str, port: int) -> dict:
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": CONNECT_TIMEOUT,
+        "load_assignment": _endpoints(name, [("127.0.0.1", port)]),
+    }
+
+
+def _endpoints(cluster: str, hosts: list[tuple[str, int]]) -> dict:
+    return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": [
+        {"endpoint": {"address": _address(host, port)}} for host, port in hosts
+    ]}]}
+
+
+def _upstream_cluster(upstream: str, host: str) -> dict:
+    return {
+        "name": upstream,
+        "type": "STRICT_DNS",
+        "dns_lookup_family": "V4_ONLY",
+        "connect_timeout": CONNECT_TIMEOUT,
+        "lb_policy": "LEAST_REQUEST",
+        "load_assignment": _endpoints(upstream, [(host, INGRESS_PORT)]),
+        "circuit_breakers": {"thresholds": [{
+            "priority": "DEFAULT",
+            "max_connections": 1024,
+            "max_pending_requests": 1024,
+            "max_requests": 1024,
+            # Retries may add at most 20% to the load on a struggling upstream.
+            "retry_budget": {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 3},
+        }]},
+        "outlier_detection": {
+            "consecutive_5xx": 5,
+            "consecutive_gateway_failure": 3,
+            "interval": "2s",
+            "base_ejection_time": "10s",
+            "max_ejection_percent": 100,
+        },
+        "typed_extension_protocol_options": {HTTP_OPTIONS_NAME: {
+            "@type": f"type.googleapis.com/{HTTP_OPTIONS_NAME}",
+            "common_http_protocol_options": {"idle_timeout": "30s"},
+            "explicit_http_config": {"http_protocol_options": {}},
+        }},
+    }

@@ -1,0 +1,28 @@
+"""Envoy's command line: the one function every sidecar is started with (ECS, EKS, local)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# One worker thread. Envoy's default is one per CPU it can see, and a Fargate task or a pod
+# sees the host's CPUs, far more than its sidecar is entitled to (128 CPU units on ECS, a
+# 500m limit on EKS): more workers than CPU only add memory and contention.
+CONCURRENCY = 1
+
+
+def envoy_command(*, config_yaml: str | None = None, config_path: str | None = None,
+                  binary: str = "envoy", log_level: str = "info",
+                  extra: Sequence[str] = ()) -> list[str]:
+    """``binary`` with its bootstrap (inline ``config_yaml`` or a file at ``config_path``,
+    exactly one of them) and the flags every sidecar runs with, then ``extra``.
+
+    ``--disable-hot-restart``: a sidecar is replaced, never hot-restarted, and hot restart
+    needs shared memory in /dev/shm, which a read-only root file system may not offer (and
+    which Envoy leaves behind as /dev/shm/envoy_shared_memory_* files even after SIGTERM).
+    """
+    if (config_yaml is None) == (config_path is None):
+        raise ValueError("give exactly one of config_yaml and config_path")
+    source = (["--config-yaml", config_yaml] if config_yaml is not None
+              else ["--config-path", str(config_path)])
+    return [binary, *source, "--disable-hot-restart", "--concurrency", str(CONCURRENCY),
+            "--log-level", log_level, *extra]

@@ -1,0 +1,42 @@
+"""The composition root's pure half: a stack's settings with its topology's own rules.
+
+``components/settings/`` validates every value and the service graph. The rules here need
+what a topology builds from the settings, so each lives with its topology
+(``components/ecs/checks.py``: the size of a task definition; ``components/eks/checks.py``:
+the namespaces a cluster already has). The program (``components/program.py``) and the command
+line load every stack through ``checked_settings``, so a stack that breaks one of them stops
+before any resource is registered or any process started, with the same one-line message
+everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from components.ecs.checks import check_task_definition_sizes
+from components.eks.checks import check_kubernetes_namespace
+from components.settings.model import Settings
+from components.settings.stack_files import PROJECT_ROOT, stack_config
+from components.settings.validate import settings_from_config
+
+
+def check_topology(settings: Settings) -> None:
+    """Raise ``ConfigError`` if the stack's topology could not deploy ``settings``."""
+    if settings.topology == "ecs":
+        check_task_definition_sizes(settings)
+    else:
+        check_kubernetes_namespace(settings)
+
+
+def checked_settings(config: Mapping[str, Any]) -> Settings:
+    """``settings_from_config`` plus the topology's own rules; raises ``ConfigError``."""
+    settings = settings_from_config(config)
+    check_topology(settings)
+    return settings
+
+
+def stack_settings(stack: str, root: Path = PROJECT_ROOT) -> Settings:
+    """Checked settings of ``Pulumi.<stack>.yaml`` (what ``meshvis render`` and ``run`` use)."""
+    return checked_settings(stack_config(stack, root))

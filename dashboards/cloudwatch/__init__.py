@@ -1,0 +1,1 @@
+"""CloudWatch documents of the ecs topology: metric reads, dashboard, alarms, Logs Insights."""

@@ -1,0 +1,230 @@
+"""The mesh's CloudWatch dashboard body ("Dashboard Body Structure and Syntax").
+
+Per-service graphs use SEARCH() over the mesh's namespace, so a service added to the stack
+shows up without a new widget; the error-rate graph repeats the alarms' metric math so the
+dashboard shows exactly what the alarms evaluate. Every metric a widget reads is a
+``MetricRead`` (dashboards/cloudwatch/metrics.py), which the tests compare with what real
+Envoys send.
+"""
+
+from __future__ import annotations
+
+import re
+
+from components.settings.model import Settings
+from components.settings.naming import metric_namespace
+from dashboards.cloudwatch.alarms import PERIOD_S, error_rate_expression, error_reads
+from dashboards.cloudwatch.logs_insights import query_by_title
+from dashboards.cloudwatch.metrics import (
+    AFTER_4XX,
+    AFTER_5XX,
+    AFTER_HTTP2,
+    AFTER_RETRY,
+    COUNTER,
+    GAUGE,
+    TIMING,
+    MetricRead,
+    ingress,
+    service_latency,
+    upstream,
+)
+
+GRID_WIDTH = 24
+HALF = GRID_WIDTH // 2
+GRAPH_HEIGHT = 6
+ALB_NAMESPACE = "AWS/ApplicationELB"
+_PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9_./]+$")
+# A dynamic label: the line's `service` dimension.
+SERVICE_LABEL = "${PROP('Dim.service')}"
+
+
+def _quote(token: str) -> str:
+    """A namespace or dimension name as a SEARCH schema element (quoted if it needs to be)."""
+    return token if _PLAIN_TOKEN.match(token) else f'"{token}"'
+
+
+def search_expression(read: MetricRead, namespace: str, stat: str) -> str:
+    """``SEARCH()`` for every metric ``read`` matches: its exact dimension names as the schema,
+    its fixed values and exclusions as search terms."""
+    schema = ",".join(_quote(t) for t in [namespace, *(key for key, _ in read.dimensions)])
+    terms = [f'MetricName="{read.name}"']
+    terms += [f'{key}="{value}"' for key, value in read.dimensions if value is not None]
+    terms += [f'NOT {key}="{value}"' for key, value in read.exclude]
+    return f"SEARCH('{{{schema}}} {' '.join(terms)}', '{stat}', {PERIOD_S})"
+
+
+def _metric_line(read: MetricRead, namespace: str, options: dict) -> list:
+    """A metrics-array entry for one fully specified metric."""
+    return [namespace, read.name, *[part for pair in read.dimensions for part in pair], options]
+
+
+class _Widgets:
+    """Collects widgets (laid out two per row) and the metric reads behind them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.namespace = metric_namespace(settings.mesh_name)
+        self.widgets: list[dict] = []
+        self.reads: list[MetricRead] = []
+        self._x = 0
+        self._y = 0
+        self._row_height = 0
+
+    def _place(self, widget_type: str, width: int, height: int, properties: dict) -> None:
+        if self._x + width > GRID_WIDTH:
+            self._new_row()
+        self.widgets.append({"type": widget_type, "x": self._x, "y": self._y, "width": width,
+                             "height": height, "properties": properties})
+        self._x += width
+        self._row_height = max(self._row_height, height)
+
+    def _new_row(self) -> None:
+        self._x, self._y, self._row_height = 0, self._y + self._row_height, 0
+
+    def full_row(self, widget_type: str, height: int, properties: dict) -> None:
+        if self._x:
+            self._new_row()
+        self._place(widget_type, GRID_WIDTH, height, properties)
+
+    def graph(self, title: str, metrics: list[list], stat: str, *, label: str,
+              threshold: float | None = None) -> None:
+        properties: dict = {
+            "title": title, "view": "timeSeries", "stacked": False,
+            "region": self.settings.region, "stat": stat, "period": PERIOD_S,
+            "metrics": metrics, "yAxis": {"left": {"min": 0, "label": label, "showUnits": False}},
+        }
+        if threshold is not None:
+            properties["annotations"] = {"horizontal": [{"label": "alarm threshold",
+                                                          "value": threshold}]}
+        self._place("metric", HALF, GRAPH_HEIGHT, properties)
+
+    def search_graph(self, title: str, searches: list[tuple[MetricRead, str, str | None]],
+                     stat: str, *, label: str, threshold: float | None = None) -> None:
+        """A graph of SEARCH expressions: (read, statistic, legend label or None) each.
+
+        Without a label CloudWatch names each line by the dimension values that differ.
+        """
+        metrics = []
+        for i, (read, read_stat, legend) in enumerate(searches, start=1):
+            self.reads.append(read)
+            expression: dict = {"expression": search_expression(read, self.namespace, read_stat),
+                                "id": f"s{i}"}
+            if legend is not None:
+                expression["label"] = legend
+            metrics.append([expression])
+        self.graph(title, metrics, stat, label=label, threshold=threshold)
+
+
+def _build(settings: Settings, load_balancer: str | None, target_group: str | None) -> _Widgets:
+    mesh = settings.mesh_name
+    w = _Widgets(settings)
+    w.full_row("text", 2, {"markdown": _header(settings)})
+
+    def one(title: str, read: MetricRead, stat: str, axis: str, legend: str | None = SERVICE_LABEL,
+            threshold: float | None = None) -> None:
+        w.search_graph(title, [(read, stat, legend)], stat, label=axis, threshold=threshold)
+
+    one("Requests per service (ingress)", ingress(mesh, None, "downstream_rq_total"), "Sum",
+        "requests / min")
+    one("2xx responses per service", ingress(mesh, None, "downstream_rq_xx", code_class="2"),
+        "Sum", "responses / min")
+    w.search_graph("4xx and 5xx responses per service", [
+        (ingress(mesh, None, "downstream_rq_xx", code_class="4", when=AFTER_4XX), "Sum",
+         f"4xx {SERVICE_LABEL}"),
+        (ingress(mesh, None, "downstream_rq_xx", code_class="5", when=AFTER_5XX), "Sum",
+         f"5xx {SERVICE_LABEL}"),
+    ], "Sum", label="responses / min")
+    _error_rate_graph(w)
+    one("Latency p50 per service (ms, sidecar to app)", service_latency(mesh, None), "p50", "ms")
+    one("Latency p99 per service (ms, sidecar to app)", service_latency(mesh, None), "p99", "ms",
+        threshold=float(settings.latency_alarm_ms))
+    # Upstream views: without a label each line is named by its service and cluster.
+    one("Upstream call latency p99 (ms, caller's view incl. retries)",
+        upstream(mesh, "upstream_rq_time", TIMING), "p99", "ms", legend=None)
+    one("Retries per upstream", upstream(mesh, "upstream_rq_retry", COUNTER, when=AFTER_RETRY),
+        "Sum", "retries / min", legend=None)
+    one("Healthy upstream hosts", upstream(mesh, "membership_healthy", GAUGE), "Minimum", "hosts",
+        legend=None)
+    one("Downstream connections total (ingress)", ingress(mesh, None, "downstream_cx_total"),
+        "Sum", "connections / min")
+    one("Downstream connections active (ingress)",
+        ingress(mesh, None, "downstream_cx_active", GAUGE), "Average", "connections")
+    one("HTTP/1 active connections (ingress)",
+        ingress(mesh, None, "downstream_cx_http1_active", GAUGE), "Average", "connections")
+    one("HTTP/2 connections total (ingress)",
+        ingress(mesh, None, "downstream_cx_http2_total", when=AFTER_HTTP2), "Sum",
+        "connections / min")
+    if load_balancer:
+        _alb_graphs(w, load_balancer, target_group)
+
+    errors = query_by_title(settings, "5xx responses")
+    sources = " | ".join(f"SOURCE '{group}'" for group in errors["log_group_names"])
+    w.full_row("log", GRAPH_HEIGHT, {
+        "title": "Latest 5xx responses (Envoy access logs)", "region": settings.region,
+        "view": "table", "query": f"{sources} | {errors['query_string']}",
+    })
+    return w
+
+
+def _error_rate_graph(w: _Widgets) -> None:
+    """5xx % per service, the alarms' own metric math (exact metrics, no SEARCH)."""
+    metrics: list[list] = []
+    for i, svc in enumerate(w.settings.app_services):
+        errors, requests = error_reads(w.settings, svc.name)
+        w.reads += [errors, requests]
+        metrics += [
+            _metric_line(errors, w.namespace, {"id": f"errors{i}", "stat": "Sum",
+                                               "visible": False}),
+            _metric_line(requests, w.namespace, {"id": f"requests{i}", "stat": "Sum",
+                                                 "visible": False}),
+            [{"expression": error_rate_expression(f"errors{i}", f"requests{i}"),
+              "id": f"rate{i}", "label": svc.name}],
+        ]
+    w.graph("5xx rate per service (%, as the alarms see it)", metrics, "Sum", label="%",
+            threshold=float(w.settings.error_rate_alarm_percent))
+
+
+def _alb_graphs(w: _Widgets, load_balancer: str, target_group: str | None) -> None:
+    """The load balancer's own metrics (``load_balancer``/``target_group``: ARN suffixes)."""
+    lb = ["LoadBalancer", load_balancer]
+    w.graph("Load balancer requests and 5xx", [
+        [ALB_NAMESPACE, "RequestCount", *lb, {"stat": "Sum", "label": "requests"}],
+        [ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", *lb, {"stat": "Sum", "label": "target 5xx"}],
+        [ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", *lb, {"stat": "Sum", "label": "ALB 5xx"}],
+    ], "Sum", label="requests / min")
+    w.graph("Load balancer target response time (s)", [
+        [ALB_NAMESPACE, "TargetResponseTime", *lb, {"stat": "p50", "label": "p50"}],
+        [ALB_NAMESPACE, "TargetResponseTime", *lb, {"stat": "p99", "label": "p99"}],
+    ], "p99", label="seconds")
+    if target_group:
+        tg = ["TargetGroup", target_group, *lb]
+        w.graph("Load balancer targets", [
+            [ALB_NAMESPACE, "HealthyHostCount", *tg, {"stat": "Minimum", "label": "healthy"}],
+            [ALB_NAMESPACE, "UnHealthyHostCount", *tg, {"stat": "Maximum", "label": "unhealthy"}],
+        ], "Minimum", label="targets")
+
+
+def _header(settings: Settings) -> str:
+    return (f"# {settings.mesh_name} mesh\n"
+            f"Envoy sidecar metrics in namespace `{metric_namespace(settings.mesh_name)}`, sent "
+            "over DogStatsD to each task's CloudWatch agent. Latency is the request time from a "
+            "service's sidecar to its app; alarms fire on the 5xx rate "
+            f"(> {settings.error_rate_alarm_percent:g}%) and p99 latency "
+            f"(> {settings.latency_alarm_ms} ms) of each service.")
+
+
+def dashboard_body(settings: Settings, load_balancer: str | None,
+                   target_group: str | None) -> dict:
+    """The dashboard body; ALB widgets when ``load_balancer`` (its ARN suffix) is given."""
+    return {"periodOverride": "inherit", "start": "-PT3H",
+            "widgets": _build(settings, load_balancer, target_group).widgets}
+
+
+def dashboard_reads(settings: Settings) -> list[MetricRead]:
+    """Every metric in the mesh's namespace that a dashboard widget reads."""
+    return _build(settings, None, None).reads
+
+
+def dashboard_metric_names(settings: Settings) -> set[str]:
+    """Names of every mesh metric the dashboard reads (ALB metrics are AWS's own)."""
+    return {read.name for read in dashboard_reads(settings)}

@@ -1,0 +1,1 @@
+"""Grafana dashboards of the eks topology, built with grafana-foundation-sdk."""

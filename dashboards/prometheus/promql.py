@@ -1,0 +1,130 @@
+"""PromQL for the golden signals, shared by the Grafana dashboards, the alert rules and the
+local mesh's live view, so every place that shows a number computes it the same way.
+
+Labels come from the sidecar bootstrap: fixed stats tags ``mesh`` and ``service``, and Envoy's
+default tags (``envoy_cluster_name``, ``envoy_http_conn_manager_prefix``,
+``envoy_response_code_class``).
+"""
+
+from __future__ import annotations
+
+from components.sidecar.names import (
+    ADMIN_CLUSTER,
+    INGRESS_PREFIX,
+    LOCAL_APP_CLUSTER,
+    egress_prefix,
+)
+
+DEFAULT_WINDOW = "1m"
+
+
+def _ingress(mesh: str) -> str:
+    return f'mesh="{mesh}",envoy_http_conn_manager_prefix="{INGRESS_PREFIX}"'
+
+
+def _upstreams(mesh: str) -> str:
+    return f'mesh="{mesh}",envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}"'
+
+
+def _outbound(mesh: str) -> str:
+    # Egress listeners: what a caller's app gets back, after its sidecar's retries.
+    return f'mesh="{mesh}",envoy_http_conn_manager_prefix=~"{egress_prefix("")}.+"'
+
+
+def request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Requests per second each service serves (its ingress listener)."""
+    return f"sum by (service) (rate(envoy_http_downstream_rq_total{{{_ingress(mesh)}}}[{window}]))"
+
+
+def _class_share(metric: str, selector: str, by: str, match: str, window: str) -> str:
+    """Share (0..1) of ``metric``'s responses whose ``envoy_response_code_class`` ``match``es
+    (e.g. ``="5"`` or ``!="5"``), per ``by``."""
+    return (f"sum by ({by}) (rate({metric}{{{selector},envoy_response_code_class{match}}}"
+            f"[{window}])) / sum by ({by}) (rate({metric}{{{selector}}}[{window}]))")
+
+
+def success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of each service's served requests that did not answer 5xx."""
+    return _class_share("envoy_http_downstream_rq_xx", _ingress(mesh), "service", '!="5"', window)
+
+
+def error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of each service's served requests that answered 5xx."""
+    return _class_share("envoy_http_downstream_rq_xx", _ingress(mesh), "service", '="5"', window)
+
+
+def latency_quantile(mesh: str, quantile: float, window: str = DEFAULT_WINDOW) -> str:
+    """The ``quantile`` of each service's request duration, in milliseconds."""
+    return (f"histogram_quantile({quantile}, sum by (service, le) "
+            f"(rate(envoy_http_downstream_rq_time_bucket{{{_ingress(mesh)}}}[{window}])))")
+
+
+def active_connections(mesh: str) -> str:
+    """Open downstream connections on each service's ingress listener."""
+    return f"sum by (service) (envoy_http_downstream_cx_active{{{_ingress(mesh)}}})"
+
+
+def healthy_upstream_hosts(mesh: str) -> str:
+    """Healthy hosts across the upstream clusters of each service's sidecar."""
+    return f"sum by (service) (envoy_cluster_membership_healthy{{{_upstreams(mesh)}}})"
+
+
+def upstream_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Requests per second each service sends to its upstreams (load generators included)."""
+    return f"sum by (service) (rate(envoy_cluster_upstream_rq_total{{{_upstreams(mesh)}}}[{window}]))"
+
+
+# Per upstream cluster of each service's sidecar (the Envoy detail dashboard and the alerts).
+_BY_CLUSTER = "service, envoy_cluster_name"
+
+
+def upstream_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of the requests each service sends to each upstream that answered 5xx."""
+    return _class_share("envoy_cluster_upstream_rq_xx", _upstreams(mesh), _BY_CLUSTER, '="5"',
+                        window)
+
+
+def upstream_error_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """5xx answers per second each service receives from each upstream."""
+    return (f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)},"
+            f'envoy_response_code_class="5"}}[{window}]))')
+
+
+def upstream_cluster_gauge(mesh: str, stat: str, aggregation: str = "sum") -> str:
+    """A gauge of every upstream cluster (``stat`` without the ``envoy_cluster_`` prefix),
+    aggregated over the sidecars of each service."""
+    return f"{aggregation} by ({_BY_CLUSTER}) (envoy_cluster_{stat}{{{_upstreams(mesh)}}})"
+
+
+def upstream_cluster_rate(mesh: str, stat: str, window: str = DEFAULT_WINDOW) -> str:
+    """Per-second rate of a counter of every upstream cluster (``stat`` without the
+    ``envoy_cluster_`` prefix), summed over the sidecars of each service."""
+    return (f"sum by ({_BY_CLUSTER}) "
+            f"(rate(envoy_cluster_{stat}{{{_upstreams(mesh)}}}[{window}]))")
+
+
+def server_gauge(mesh: str, stat: str, aggregation: str = "max") -> str:
+    """A gauge of every sidecar process (``stat`` without the ``envoy_server_`` prefix),
+    one series per sidecar (``instance``)."""
+    return f'{aggregation} by (service, instance) (envoy_server_{stat}{{mesh="{mesh}"}})'
+
+
+def outbound_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Requests per second each service's app sends through its egress listeners (a load
+    generator's offered load)."""
+    return (f"sum by (service) (rate(envoy_http_downstream_rq_total{{{_outbound(mesh)}}}"
+            f"[{window}]))")
+
+
+def outbound_success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of the calls each service's app makes that did not get a 5xx: success end
+    to end when the caller is a load generator."""
+    return _class_share("envoy_http_downstream_rq_xx", _outbound(mesh), "service", '!="5"', window)
+
+
+def response_counts(mesh: str, outbound: bool = False) -> str:
+    """Responses per service and class since its sidecars started: answered on the ingress, or
+    (``outbound``) received through the egress listeners. Exact totals for a run's summary."""
+    selector = _outbound(mesh) if outbound else _ingress(mesh)
+    return (f"sum by (service, envoy_response_code_class) "
+            f"(envoy_http_downstream_rq_xx{{{selector}}})")

@@ -1,0 +1,300 @@
+"""A DogStatsD receiver that stands where the CloudWatch agent stands.
+
+It parses what the sidecars send and maps every sample to the CloudWatch metric the agent
+would publish, so the local mesh and the tests can count the metrics a stack creates, price
+them, and check that every metric the dashboard and alarms read really arrives.
+
+The mapping follows the agent's statsd input (amazon-cloudwatch-agent
+``plugins/inputs/statsd``, a fork of Telegraf's, and its CloudWatch output):
+
+- DogStatsD tags (``|#k:v,...``) are parsed (``parse_data_dog_tags`` is on by default); a tag
+  without a value becomes the value ``<empty>``, a tag with an empty value is dropped;
+- the metric name is the bucket's dot-separated parts joined with ``metric_separator``;
+- a ``metric_type`` dimension is added from the statsd type (``counter``, ``gauge``,
+  ``timing`` for ``ms``, ``histogram`` for ``h``, ``set``); a DogStatsD tag of that name wins;
+- timers and histograms are aggregated into one metric per name and dimensions, published as
+  values and counts, so CloudWatch can answer percentiles (p50, p99) on it;
+- ``host`` is added unless ``agent.omit_hostname`` is set, and at most 10 dimensions are
+  kept: ``host`` first, then the others in alphabetical order.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from components.settings.model import Settings
+from components.settings.naming import metric_namespace
+from dashboards.cloudwatch.alarms import alarm_reads
+from dashboards.cloudwatch.dashboard import dashboard_reads
+from dashboards.cloudwatch.metrics import (
+    COUNTER,
+    GAUGE,
+    METRIC_SEPARATOR,
+    METRIC_TYPE,
+    SERVICE,
+    TIMING,
+)
+
+STATSD_TYPES = {"c": COUNTER, "g": GAUGE, "ms": TIMING, "h": "histogram", "s": "set"}
+# What the agent puts in place of a valueless tag (CloudWatch rejects empty dimension values).
+EMPTY_TAG_VALUE = "<empty>"
+MAX_DIMENSIONS = 10
+HOST = "host"
+MAX_DATAGRAM = 64 * 1024
+
+# CloudWatch custom metrics, USD per metric-month (us-east-1 list prices): each tier's size
+# in metrics and its price; the last tier is open-ended.
+PRICE_TIERS = ((10_000, 0.30), (240_000, 0.10), (750_000, 0.05), (None, 0.02))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One statsd value as sent: ``name:value|type|@sample_rate|#tags``.
+
+    A tag without a value (``#flag``) maps to None; a set's value stays a string.
+    """
+
+    name: str
+    value: float | str
+    type: str
+    sample_rate: float = 1.0
+    tags: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, order=True)
+class CloudWatchMetric:
+    """One CloudWatch metric: what the metric bill counts (namespace, name, dimensions)."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+
+    def dimension(self, key: str) -> str | None:
+        return dict(self.dimensions).get(key)
+
+
+def parse_datagram(data: bytes) -> list[Sample]:
+    """Every sample in one datagram (newline-separated lines); malformed lines are skipped,
+    as the agent skips them."""
+    return _parse(data)[0]
+
+
+def _parse(data: bytes) -> tuple[list[Sample], int]:
+    """The datagram's samples and the number of lines that were not valid statsd."""
+    samples: list[Sample] = []
+    rejected = 0
+    for line in data.decode("utf-8", errors="replace").split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            samples.extend(parse_line(line))
+        except ValueError:
+            rejected += 1
+    return samples, rejected
+
+
+def parse_line(line: str) -> list[Sample]:
+    """The samples of one line; raises ValueError if the line is not statsd.
+
+    As in the agent, the ``#tags`` segments are taken out first, then the rest splits on ``:``
+    into a bucket and one or more ``value|type[|@rate]`` parts (``a:1|c:2|c`` is two samples).
+    """
+    tags: dict[str, str | None] = {}
+    kept = []
+    for segment in line.split("|"):
+        if segment.startswith("#"):
+            for tag in segment[1:].split(","):
+                key, sep, value = tag.partition(":")
+                if key:
+                    tags[key] = value if sep else None
+        else:
+            kept.append(segment)
+    bucket, *parts = "|".join(kept).split(":")
+    if not bucket or not parts:
+        raise ValueError(f"no ':' after the metric name: {line!r}")
+    samples = []
+    for part in parts:
+        fields = part.split("|")
+        if len(fields) < 2 or fields[1] not in STATSD_TYPES:
+            raise ValueError(f"unknown statsd type in {line!r}")
+        kind = fields[1]
+        rate = 1.0
+        if len(fields) > 2 and fields[2].startswith("@"):
+            rate = float(fields[2][1:])
+        value: float | str = fields[0] if kind == "s" else float(fields[0])
+        samples.append(Sample(bucket, value, kind, rate, dict(tags)))
+    return samples
+
+
+def cloudwatch_metric(sample: Sample, settings: Settings,
+                      host: str | None = None) -> CloudWatchMetric:
+    """The metric the agent publishes ``sample`` as, in the mesh's namespace.
+
+    ``host`` adds the dimension the agent adds when ``omit_hostname`` is off (ours is on);
+    pass a task's host name to see what that would cost.
+    """
+    # Influx-style tags in the bucket (`name,k=v`) are honoured by the agent too.
+    bucket, *bucket_tags = sample.name.split(",")
+    tags: dict[str, str] = {}
+    for pair in bucket_tags:
+        key, sep, value = pair.partition("=")
+        if sep and key:
+            tags[key] = value
+    tags[METRIC_TYPE] = STATSD_TYPES[sample.type]
+    for key, value in sample.tags.items():
+        tags[key] = EMPTY_TAG_VALUE if value is None else value
+    if host:
+        tags[HOST] = host
+    kept = [(HOST, tags[HOST])] if tags.get(HOST) else []
+    kept += [(k, tags[k]) for k in sorted(tags) if k != HOST and tags[k] != ""]
+    name = METRIC_SEPARATOR.join(bucket.split("."))
+    return CloudWatchMetric(metric_namespace(settings.mesh_name), name,
+                            tuple(sorted(kept[:MAX_DIMENSIONS])))
+
+
+def monthly_cost_usd(metric_count: int) -> float:
+    """What ``metric_count`` custom metrics cost a month at CloudWatch's tiered list prices
+    (no free tier: that is per account, not per stack)."""
+    cost = 0.0
+    left = metric_count
+    for size, price in PRICE_TIERS:
+        in_tier = left if size is None else min(left, size)
+        cost += in_tier * price
+        left -= in_tier
+        if left <= 0:
+            break
+    return round(cost, 2)
+
+
+def metrics_per_service(metrics: Iterable[CloudWatchMetric]) -> dict[str, int]:
+    """Distinct metrics by the ``service`` dimension (the sidecar that sent them)."""
+    return dict(sorted(Counter(m.dimension(SERVICE) or "" for m in metrics).items()))
+
+
+def missing_metrics(settings: Settings, metrics: Iterable[CloudWatchMetric], *,
+                    include_event_only: bool = False) -> list[str]:
+    """Every metric the dashboard and alarms read that is not among ``metrics``.
+
+    Metrics Envoy creates only after an event (a 5xx, a retry, an HTTP/2 client) are left out
+    unless ``include_event_only``: a healthy run never has them, and their widgets and alarms
+    rightly stay empty until it does.
+    """
+    namespace = metric_namespace(settings.mesh_name)
+    published = {(m.name, m.dimensions) for m in metrics if m.namespace == namespace}
+    missing = set()
+    for read in [*dashboard_reads(settings), *alarm_reads(settings)]:
+        if read.when is not None and not include_event_only:
+            continue
+        if not any(read.matches(name, dims) for name, dims in published):
+            missing.add(str(read) + (f" (appears after {read.when})" if read.when else ""))
+    return sorted(missing)
+
+
+class DogStatsdReceiver:
+    """A UDP DogStatsD listener on 127.0.0.1 that records the CloudWatch metrics it would
+    create. Use as a context manager, or ``start()``/``stop()`` as often as needed: a restart
+    binds the same port again and keeps what was recorded.
+    """
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.settings = settings
+        self.host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._metrics: set[CloudWatchMetric] = set()
+        self._samples = 0
+        self._datagrams = 0
+        self._rejected = 0
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def port(self) -> int:
+        """The bound UDP port (the one asked for, or the one picked on the first start)."""
+        if not self._port:
+            raise RuntimeError("the receiver has not been started yet")
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> "DogStatsdReceiver":
+        """Bind and start receiving in a background thread (no-op if already running)."""
+        if self.running:
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((self.host, self._port))
+        except OSError:
+            sock.close()
+            raise
+        # A short timeout lets the thread notice stop() without closing the socket under it.
+        sock.settimeout(0.2)
+        self._port = sock.getsockname()[1]
+        self._socket = sock
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._receive, name=f"dogstatsd:{self._port}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop receiving and release the port; what was recorded stays readable."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def _receive(self) -> None:
+        sock = self._socket
+        assert sock is not None
+        while not self._stopping.is_set():
+            try:
+                data = sock.recv(MAX_DATAGRAM)
+            except socket.timeout:
+                continue
+            samples, rejected = _parse(data)
+            metrics = {cloudwatch_metric(s, self.settings) for s in samples}
+            with self._lock:
+                self._datagrams += 1
+                self._samples += len(samples)
+                self._rejected += rejected
+                self._metrics |= metrics
+
+    def metrics(self) -> set[CloudWatchMetric]:
+        """Distinct CloudWatch metrics seen so far."""
+        with self._lock:
+            return set(self._metrics)
+
+    def names(self) -> set[str]:
+        """Distinct CloudWatch metric names seen so far."""
+        return {m.name for m in self.metrics()}
+
+    def samples_received(self) -> int:
+        with self._lock:
+            return self._samples
+
+    def datagrams_received(self) -> int:
+        with self._lock:
+            return self._datagrams
+
+    def rejected_lines(self) -> int:
+        """Lines that were not valid statsd (the agent would log and drop them)."""
+        with self._lock:
+            return self._rejected
+
+    def __enter__(self) -> "DogStatsdReceiver":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

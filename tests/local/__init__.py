@@ -1,0 +1,1 @@
+"""Real processes on loopback: Envoy, Prometheus, demo apps, the local mesh."""

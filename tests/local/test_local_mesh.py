@@ -1,0 +1,282 @@
+"""The dev stack as a local mesh: real Envoys, demo apps, load, DogStatsD and Prometheus.
+
+Runs start `python -m meshvis run` as a user would. Every process a run starts inherits a
+unique environment tag, which is how the tests find anything left behind (and, in the
+fixture's finalizer, stop it even when a test fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings.stack_files import stack_config
+from components.stack import stack_settings
+from demoapp.app import DEFAULT_WORDS
+from meshvis.local import mesh as mesh_module
+from meshvis.local import runner
+from tests.conftest import ROOT
+
+TAG = "MESHVIS_TEST_RUN"
+ENTRY_LINE = re.compile(r"^entry \(greeter\): (http://127\.0\.0\.1:\d+/)")
+
+pytestmark = pytest.mark.integration
+
+
+def tagged_pids(tag: str) -> list[int]:
+    """Live processes whose environment carries ``TAG=tag``."""
+    marker = f"{TAG}={tag}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue  # gone meanwhile, or a zombie
+    return found
+
+
+def pid_of(tag: str, variable: str) -> int:
+    """The tagged process whose environment has ``variable`` (e.g. ``INSTANCE=name-1``)."""
+    for pid in tagged_pids(tag):
+        try:
+            if variable.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return pid
+        except OSError:
+            continue
+    raise LookupError(variable)
+
+
+class MeshRun:
+    """`python -m meshvis run ...` in ``cwd``, its output read as it comes."""
+
+    def __init__(self, cwd: Path, args: list[str]) -> None:
+        self.cwd = cwd
+        self.tag = uuid.uuid4().hex
+        env = {**os.environ, "PYTHONPATH": str(ROOT), TAG: self.tag}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "meshvis", "run", *args], cwd=cwd, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
+                         for stream, sink in ((self.process.stdout, self.stdout),
+                                              (self.process.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+            if sink is self.stdout:
+                self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: re.Pattern, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.process.poll() is None, f"run ended early:\n{self.output()}"
+                continue
+            match = pattern.search(line)
+            if match:
+                return match
+        raise AssertionError(f"no line matching {pattern.pattern} within {timeout}s:\n"
+                             f"{self.output()}")
+
+    def finish(self, timeout: float) -> int:
+        code = self.process.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)
+        return code
+
+    def output(self) -> str:
+        return "\n".join(["--- stdout", *self.stdout, "--- stderr", *self.stderr])
+
+    def leftovers(self) -> list[int]:
+        return [pid for pid in tagged_pids(self.tag) if pid != self.process.pid]
+
+    def cleanup(self) -> None:
+        """Stop the run and anything it left, whatever state the test ended in."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for pid in self.leftovers():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def mesh(tmp_path):
+    runs: list[MeshRun] = []
+
+    def start(*args: str) -> MeshRun:
+        run = MeshRun(tmp_path, list(args))
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        run.cleanup()
+
+
+def nothing_left(run: MeshRun, run_dir: Path) -> None:
+    assert run.leftovers() == [], f"processes left running:\n{run.output()}"
+    found = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True)
+    assert found.stdout == "", f"processes naming {run_dir} left running"
+
+
+def test_dev_stack_runs_locally_and_proves_both_telemetry_paths(mesh, tmp_path):
+    run = mesh("--stack", "dev", "--duration", "30", "--summary", "summary.json",
+               "--snapshot", "chart.png")
+    url = run.wait_for(ENTRY_LINE, 60).group(1)
+    # What the ALB gives on AWS: curl the entry service, get the greeter's sentence.
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = response.read().decode()
+    greeting, name = "|".join(DEFAULT_WORDS["greeting"]), "|".join(DEFAULT_WORDS["name"])
+    assert re.fullmatch(rf"From greeter-1: ({greeting}) ({name})\n", body), body
+
+    assert run.finish(timeout=120) == 0, run.output()
+    run_dir = tmp_path / "out" / "run-dev"
+    nothing_left(run, run_dir)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for process in summary["run"]["processes"]:
+        assert not Path(f"/proc/{process['pid']}").exists() or \
+            "State:\tZ" in Path(f"/proc/{process['pid']}/status").read_text()
+
+    end_to_end = summary["end_to_end"]["load-generator"]
+    assert end_to_end["requests"] >= 40, summary
+    assert end_to_end["success_rate"] >= 0.99, summary
+    for service in ("name", "greeting", "greeter"):
+        served = summary["services"][service]
+        assert served["requests"] >= 40 and served["success_rate"] >= 0.99, summary
+        assert 0 < served["p50_ms"] <= served["p99_ms"], summary
+    # The greeter served every load request and the probe; each answer called both leaves.
+    assert summary["services"]["greeter"]["requests"] >= end_to_end["requests"]
+
+    cloudwatch = summary["cloudwatch"]
+    assert cloudwatch["missing_dashboard_metrics"] == [], cloudwatch
+    assert cloudwatch["metrics"] > 0 and cloudwatch["monthly_usd"] > 0
+    assert summary["prometheus"]["queries_without_data"] == [], summary["prometheus"]
+    assert summary["prometheus"]["rules_with_errors"] == []
+
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logs = Path(tmp_path / summary["run"]["logs"])
+    access = [json.loads(line) for line in
+              (logs / "greeter-1.envoy.log").read_text().splitlines() if line.startswith("{")]
+    assert {e["listener"] for e in access} == {"ingress", "egress_greeting", "egress_name"}
+    assert "summary: summary.json" in run.stdout and "chart: chart.png" in run.stdout
+
+
+def test_sigterm_stops_the_run_with_a_summary(mesh, tmp_path):
+    run = mesh("--stack", "dev", "--summary", "summary.json")
+    run.wait_for(re.compile(r"^Prometheus: http://"), 60)
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish(timeout=60) == 0, run.output()
+    nothing_left(run, tmp_path / "out" / "run-dev")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["run"]["exit"] == "interrupted"
+
+
+def sidecar_pid(tag: str, instance: str) -> int:
+    """The tagged Envoy started for ``instance`` (its ``--service-node`` names it)."""
+    node = f"--service-node\0{instance} envoy\0".encode()
+    for pid in tagged_pids(tag):
+        try:
+            if node in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            continue
+    raise LookupError(instance)
+
+
+@pytest.mark.parametrize("part", ["app", "envoy"])
+def test_a_dying_child_is_named_and_everything_stops(mesh, tmp_path, part):
+    """A crashed demo app or Envoy sidecar ends the run: named, with its log, nothing left."""
+    run = mesh("--stack", "dev", "--duration", "120")
+    run.wait_for(re.compile(r"^Prometheus: http://"), 60)
+    pid = pid_of(run.tag, "INSTANCE=name-1") if part == "app" else sidecar_pid(run.tag, "name-1")
+    os.kill(pid, signal.SIGKILL)
+    assert run.finish(timeout=60) == 1, run.output()
+    errors = run.stderr
+    assert errors[0].startswith(f"error: name-1 {part} exited after "), run.output()
+    assert "(killed by SIGKILL)" in errors[0]
+    assert any(f"last lines of out/run-dev/logs/name-1.{part}.log" in line for line in errors)
+    nothing_left(run, tmp_path / "out" / "run-dev")
+
+
+def test_entry_port_in_use_is_one_clear_error(mesh, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = mesh("--stack", "dev", "--port", str(port), "--duration", "5")
+        assert run.finish(timeout=60) == 1
+    assert run.stderr == [f"error: port {port} on 127.0.0.1 is already in use (Address already "
+                          "in use): pick another --port or stop what uses it"], run.output()
+    assert run.leftovers() == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_envoy_that_cannot_bind_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    """Another program takes a planned port before the sidecar binds it."""
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv(TAG, tag)
+    plan_mesh = mesh_module.plan_mesh
+    with socket.socket() as taken:
+        def plan_then_take(settings, entry_port=None):
+            plan = plan_mesh(settings, entry_port)
+            taken.bind(("127.0.0.1", plan.of("greeting")[1].sidecar.ingress))
+            taken.listen()
+            return plan
+
+        monkeypatch.setattr(mesh_module, "plan_mesh", plan_then_take)
+        try:
+            code = runner.run_mesh(stack_settings("dev"), stack="dev", duration=5,
+                                   summary=tmp_path / "summary.json", snapshot=None,
+                                   run_dir=tmp_path / "run")
+        finally:
+            left = tagged_pids(tag)
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+    assert code == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert re.match(r"error: greeting-2 envoy exited while starting \(code 1\): .*"
+                    r"Address already in use", first), first
+    assert left == []
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_malformed_stack_is_one_clear_error(mesh, tmp_path):
+    config = stack_config("dev")
+    config["mesh-visibility:services"][2]["upstreams"] = ["gretting", "name"]
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
+    run = mesh("--stack", "bad", "--root", str(tmp_path), "--duration", "5")
+    assert run.finish(timeout=60) == 2
+    assert run.stderr == [
+        "error: mesh-visibility:services[2].upstreams: unknown service 'gretting' "
+        "(known: greeter, greeting, load-generator, name)"], run.output()
+    assert run.leftovers() == []
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,1 @@
+"""The whole Pulumi program under mocks, per stack file and larger graphs."""

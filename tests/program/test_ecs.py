@@ -1,0 +1,233 @@
+"""The whole Pulumi program for ECS stacks under mocks: the resource graph it registers.
+
+Runs ``__main__.py`` for every ecs ``Pulumi.*.yaml`` and for a larger six-service graph
+(tests/support/shop_graphs.py) and checks counts, container wiring and outputs. Firewall, IAM and
+the other security properties of the same graphs are tests/program/test_security.py's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.ecs.containers import ENVOY, container_definitions, task_definition
+from components.settings.model import Settings
+from components.settings.naming import log_group_name
+from components.settings.stack_files import stack_config, stack_names
+from components.settings.validate import settings_from_config
+from components.sidecar.bootstrap import envoy_bootstrap
+from dashboards.cloudwatch.alarms import alarm_specs
+from dashboards.cloudwatch.dashboard import dashboard_body
+from dashboards.cloudwatch.logs_insights import query_definitions
+from tests.support.pulumi_harness import ProgramRun, Registered, run_program
+from tests.support.shop_graphs import shop_config
+
+ECS_STACKS = [s for s in stack_names() if stack_config(s).get("mesh-visibility:topology") == "ecs"]
+CONFIGS = {**{s: stack_config(s) for s in ECS_STACKS},
+           "shop": shop_config(), "shop-no-alb": shop_config(entryService=None)}
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ECS_SERVICE = "aws:ecs/service:Service"
+DISCOVERY = "aws:servicediscovery/service:Service"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ALB = "aws:lb/loadBalancer:LoadBalancer"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+LISTENER = "aws:lb/listener:Listener"
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def stack(request) -> tuple[Settings, ProgramRun]:
+    config = CONFIGS[request.param]
+    return settings_from_config(config), run_program(config, request.param)
+
+
+def _id(resource: Registered) -> str:
+    """The id the mocks give a resource (tests/support/pulumi_harness.py)."""
+    return f"{resource.name}-id"
+
+
+def _arn(resource: Registered) -> str:
+    """The ARN the mocks give a resource (tests/support/pulumi_harness.py)."""
+    return f"arn:aws:mock:us-west-2:123456789012:{resource.typ.split(':')[-1].lower()}/" \
+           f"{resource.name}"
+
+
+def _sg(run: ProgramRun, name: str) -> str:
+    return _id(run.one(SECURITY_GROUP, name))
+
+
+def test_one_task_service_and_log_groups_per_service(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    assert len(run.of_type("meshvis:ecs:Topology")) == 1
+    assert len(run.of_type("meshvis:network:Vpc")) == 1
+    assert len(run.of_type("meshvis:ecs:MeshService")) == len(settings.services)
+    assert len(run.of_type(TASK_DEFINITION)) == len(settings.services)
+    assert len(run.of_type(ECS_SERVICE)) == len(settings.services)
+    # Only services that accept requests get a DNS name (no one may call a load generator).
+    assert sorted(r.inputs["name"] for r in run.of_type(DISCOVERY)) == \
+        sorted(s.name for s in settings.app_services)
+    expected_groups = sorted(log_group_name(mesh, s.name, c) for s in settings.services
+                             for c in ("app", "envoy", "cloudwatch-agent"))
+    groups = run.of_type(LOG_GROUP)
+    assert sorted(g.inputs["name"] for g in groups) == expected_groups
+    assert {g.inputs["retentionInDays"] for g in groups} == {settings.log_retention_days}
+    assert len(run.of_type("aws:cloudwatch/dashboard:Dashboard")) == 1
+    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == len(alarm_specs(settings))
+    assert len(run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")) == \
+        len(query_definitions(settings))
+    with_alb = 1 if settings.entry_service else 0
+    for typ in (ALB, TARGET_GROUP, LISTENER):
+        assert len(run.of_type(typ)) == with_alb
+    assert not [r.typ for r in run.resources if "appmesh" in r.typ.lower()]
+
+
+def test_network_cluster_and_namespace(stack):
+    settings, run = stack
+    subnets = run.of_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 4 and len({s.inputs["availabilityZone"] for s in subnets}) == 2
+    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    vpc = run.of_type("aws:ec2/vpc:Vpc")[0]
+    assert vpc.inputs["enableDnsHostnames"] and vpc.inputs["enableDnsSupport"]
+    cluster = run.of_type("aws:ecs/cluster:Cluster")[0]
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    namespace = run.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")[0]
+    assert namespace.inputs["name"] == settings.dns_namespace
+    assert namespace.inputs["vpc"] == _id(vpc)
+    for discovery in run.of_type(DISCOVERY):
+        assert discovery.inputs["dnsConfig"]["routingPolicy"] == "MULTIVALUE"
+        assert [r["type"] for r in discovery.inputs["dnsConfig"]["dnsRecords"]] == ["A"]
+        assert discovery.inputs["dnsConfig"]["namespaceId"] == _id(namespace)
+        assert "healthCheckCustomConfig" in discovery.inputs
+
+
+def test_task_definitions_carry_the_generated_containers(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    for service in settings.services:
+        registered = run.one(TASK_DEFINITION, f"{mesh}-{service.name}-task")
+        document = task_definition(settings, service)
+        assert registered.inputs["family"] == document["family"]
+        assert (registered.inputs["cpu"], registered.inputs["memory"]) == \
+            (document["cpu"], document["memory"])
+        assert registered.inputs["networkMode"] == "awsvpc"
+        assert registered.inputs["requiresCompatibilities"] == ["FARGATE"]
+        containers = json.loads(registered.inputs["containerDefinitions"])
+        assert containers == container_definitions(settings, service)
+        envoy = next(c for c in containers if c["name"] == ENVOY)
+        bootstrap = envoy["command"][envoy["command"].index("--config-yaml") + 1]
+        assert json.loads(bootstrap) == envoy_bootstrap(settings, service)
+        assert registered.inputs["taskRoleArn"] == \
+            _arn(run.one(ROLE, f"{mesh}-{service.name}-task"))
+        assert registered.inputs["executionRoleArn"] == \
+            _arn(run.one(ROLE, f"{mesh}-{service.name}-exec"))
+
+
+def test_ecs_services(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    private = {_id(s) for s in run.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name}
+    for service in settings.services:
+        ecs = run.one(ECS_SERVICE, f"{mesh}-{service.name}-service").inputs
+        assert ecs["name"] == service.name
+        assert ecs["desiredCount"] == service.replicas
+        assert ecs["launchType"] == "FARGATE"
+        assert ecs["waitForSteadyState"] is False
+        assert ecs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        network = ecs["networkConfiguration"]
+        assert network["assignPublicIp"] is False and set(network["subnets"]) == private
+        assert network["securityGroups"] == [_sg(run, f"{mesh}-mesh-sg"),
+                                             _sg(run, f"{mesh}-{service.name}-sg")]
+        assert ecs["taskDefinition"].endswith(f"/{mesh}-{service.name}-task")
+        if service.is_load:
+            assert "serviceRegistries" not in ecs
+        else:
+            assert ecs["serviceRegistries"]["registryArn"].endswith(
+                f"/{mesh}-{service.name}-discovery")
+        if service.name == settings.entry_service:
+            assert ecs["loadBalancers"] == [{
+                "targetGroupArn": _arn(run.one(TARGET_GROUP, f"{mesh}-tg")),
+                "containerName": ENVOY, "containerPort": 15000}]
+        else:
+            assert "loadBalancers" not in ecs
+
+
+def test_load_balancer_forwards_port_80_to_envoy_ingress(stack):
+    settings, run = stack
+    if settings.entry_service is None:
+        assert not run.of_type(ALB) and not run.of_type(LISTENER)
+        return
+    mesh = settings.mesh_name
+    alb = run.one(ALB, f"{mesh}-alb").inputs
+    assert alb["internal"] is False and alb["loadBalancerType"] == "application"
+    public = {_id(s) for s in run.of_type("aws:ec2/subnet:Subnet") if "-public-" in s.name}
+    assert set(alb["subnets"]) == public
+    target_group = run.one(TARGET_GROUP, f"{mesh}-tg").inputs
+    assert (target_group["port"], target_group["targetType"]) == (15000, "ip")
+    entry = settings.service(settings.entry_service)
+    assert target_group["healthCheck"]["path"] == entry.health_path
+    listener = run.one(LISTENER, f"{mesh}-http").inputs
+    assert (listener["port"], listener["protocol"]) == (80, "HTTP")
+    assert listener["defaultActions"][0]["type"] == "forward"
+
+
+def test_visibility_resources(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    dashboard = run.of_type("aws:cloudwatch/dashboard:Dashboard")[0].inputs
+    suffixes = (None, None)
+    if settings.entry_service:
+        suffixes = (f"app/{mesh}-alb/0123456789abcdef", f"targetgroup/{mesh}-tg/0123456789abcdef")
+    assert json.loads(dashboard["dashboardBody"]) == dashboard_body(settings, *suffixes)
+    assert dashboard["dashboardName"] == f"mesh-visibility-{mesh}"
+    alarms = {a.name for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms == {f"{mesh}-{spec['name']}" for spec in alarm_specs(settings)}
+    groups = {g.inputs["name"] for g in run.of_type(LOG_GROUP)}
+    queries = {q.inputs["name"]: q.inputs for q in
+               run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")}
+    for expected in query_definitions(settings):
+        registered = queries[expected["name"]]
+        assert registered["queryString"] == expected["query_string"]
+        assert registered["logGroupNames"] == expected["log_group_names"]
+        # Every log group a query reads is one the stack creates.
+        assert set(expected["log_group_names"]) <= groups
+
+
+def test_stack_outputs(stack):
+    settings, run = stack
+    mesh = settings.mesh_name
+    outputs = run.outputs
+    assert outputs["dashboardUrl"] == (
+        "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
+        f"#dashboards:name=mesh-visibility-{mesh}")
+    assert sorted(outputs["logGroups"]) == sorted(g.inputs["name"]
+                                                  for g in run.of_type(LOG_GROUP))
+    assert outputs["clusterName"] == f"{mesh}-cluster"
+    if settings.entry_service:
+        assert outputs["url"] == f"http://{mesh}-alb.us-west-2.elb.amazonaws.com"
+    else:
+        assert "url" not in outputs
+
+
+@pytest.mark.parametrize("config, message", [
+    (shop_config(entryService="nowhere"),
+     "mesh-visibility:entryService: unknown service 'nowhere'"),
+    (shop_config(services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)] + [
+        {"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
+        entryService=None),
+     "mesh-visibility:services[20].upstreams: the ECS task definition of 'hub' would be"),
+], ids=["settings", "task-definition-size"])
+def test_bad_config_registers_nothing(config, message):
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(config, "bad", run=run)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+    assert run.resources == []

@@ -1,0 +1,269 @@
+"""Stack configuration: every bad value stops everything with one message naming key and reason.
+
+Every case of the ``BAD`` table goes through all three ways a stack is loaded: the settings
+(plus the topology's own rules, ``components.stack``), the whole Pulumi program under
+mocks (nothing may be registered) and the command line's ``render`` and ``run`` (nothing may
+be written or started). Each of those costs milliseconds per case, so every case runs
+everywhere; one case also runs ``python -m meshvis`` as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from components.settings.errors import ConfigError
+from components.settings.model import Settings
+from components.settings.stack_files import as_pulumi_config, stack_config, stack_names
+from components.settings.validate import settings_from_config
+from components.stack import checked_settings
+from meshvis.__main__ import main as meshvis_main
+from tests.support.pulumi_harness import ProgramRun, run_program
+from tests.support.shop_graphs import shop_config
+
+ROOT = Path(__file__).resolve().parents[2]
+P = "mesh-visibility"
+
+
+def _dev() -> dict:
+    return copy.deepcopy(stack_config("dev"))
+
+
+def _with(**changes) -> dict:
+    config = _dev()
+    for key, value in changes.items():
+        config[f"{P}:{key}"] = value
+    return config
+
+
+def _service(index: int, **changes) -> dict:
+    config = _dev()
+    service = config[f"{P}:services"][index]
+    for key, value in changes.items():
+        if value is _DROP:
+            service.pop(key, None)
+        else:
+            service[key] = value
+    return config
+
+
+def _services(services: list) -> dict:
+    return _with(services=services)
+
+
+_DROP = object()
+CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+APP = {"name": "a", "port": 3000}
+
+# (case id, config, expected key path, words the reason must contain)
+BAD = [
+    ("unknown-topology", _with(topology="gke"), "topology", "'ecs' or 'eks'"),
+    ("unknown-top-level-key", _with(servcies=[]), "servcies", "unknown key"),
+    ("unknown-service-key", _service(0, prot=3000), "services[0].prot", "unknown key"),
+    ("typo-upstream", _service(2, upstreams=["gretting", "name"]), "services[2].upstreams",
+     "unknown service 'gretting' (known: greeter, greeting, load-generator, name)"),
+    ("own-upstream", _service(2, upstreams=["greeter"]), "services[2].upstreams",
+     "cannot be its own upstream"),
+    ("duplicate-name", _service(1, name="name"), "services[1].name", "duplicate service name"),
+    ("port-string", _service(0, port="http"), "services[0].port", "valid integer"),
+    ("port-zero", _service(0, port=0), "services[0].port", "greater than or equal to 1"),
+    ("port-too-big", _service(0, port=70000), "services[0].port", "less than or equal to 65535"),
+    ("port-envoy-ingress", _service(0, port=15000), "services[0].port", "reserved"),
+    ("port-envoy-admin", _service(0, port=9901), "services[0].port", "reserved"),
+    ("port-envoy-egress", _service(0, port=9003), "services[0].port", "reserved"),
+    ("port-statsd", _service(0, port=8125), "services[0].port", "reserved"),
+    ("replicas-zero", _service(0, replicas=0), "services[0].replicas", "greater than or equal to 1"),
+    ("replicas-not-int", _service(0, replicas=1.5), "services[0].replicas", "integer"),
+    ("name-uppercase", _service(0, name="Name"), "services[0].name", "not a DNS label"),
+    ("name-underscore", _service(0, name="my_name"), "services[0].name", "not a DNS label"),
+    ("name-too-long", _service(0, name="n" * 31), "services[0].name", "at most 30"),
+    ("mesh-too-long", _with(meshName="m" * 21), "meshName", "at most 20"),
+    ("mesh-not-label", _with(meshName="-mesh"), "meshName", "not a DNS label"),
+    ("empty-services", _with(services=[]), "services", "empty"),
+    ("services-not-list", _with(services={"name": "a"}), "services", "must be a list"),
+    ("no-services", {k: v for k, v in _dev().items() if k != f"{P}:services"}, "services",
+     "required"),
+    ("load-without-upstreams", _service(3, upstreams=[]), "services[3].upstreams",
+     "at least one upstream"),
+    ("negative-rate", _service(3, rate=-1), "services[3].rate", "greater than 0"),
+    ("rate-on-app", _service(0, rate=2), "services[0].rate", "only a service of kind 'load'"),
+    ("load-with-port", _service(3, port=3000), "services[3].port", "no ingress"),
+    ("unknown-kind", _service(0, kind="worker"), "services[0].kind", "'app' or 'load'"),
+    ("entry-is-load", _with(entryService="load-generator"), "entryService", "load generator"),
+    ("entry-unknown", _with(entryService="gretter"), "entryService", "unknown service 'gretter'"),
+    ("upstream-is-load", _service(2, upstreams=["load-generator"]), "services[2].upstreams",
+     "accepts no requests"),
+    ("upstream-twice", _service(2, upstreams=["name", "name"]), "services[2].upstreams", "twice"),
+    ("demo-cycle", _services([{"name": "a", "upstreams": ["b"]}, {"name": "b", "upstreams": ["a"]}]),
+     "services", "a -> b -> a"),
+    ("image-no-tag", _service(0, image="nginx"), "services[0].image", "with a tag or digest"),
+    ("image-latest", _service(0, image="nginx:latest"), "services[0].image", "instead of 'latest'"),
+    ("image-bad-chars", _service(0, image="Nginx:1.0"), "services[0].image", "image reference"),
+    ("envoy-image-latest", _with(envoyImage="envoyproxy/envoy:latest"), "envoyImage", "latest"),
+    ("env-bad-name", _service(0, env={"1X": "y"}), "services[0].env", "environment variable"),
+    ("env-not-string", _service(0, env={"X": {"a": 1}}), "services[0].env.X", "string"),
+    ("health-path", _service(0, healthPath="health"), "services[0].healthPath", "start with '/'"),
+    ("cpu-too-small", _service(0, cpu=64), "services[0].cpu", "greater than or equal to 128"),
+    ("bad-dns-namespace", _with(dnsNamespace="Internal Zone"), "dnsNamespace", "not a DNS name"),
+    ("bad-retention", _with(logRetentionDays=10), "logRetentionDays", "not one of"),
+    ("bad-stats-profile", _with(statsProfile="minimal"), "statsProfile", "'essential' or 'full'"),
+    ("node-count-zero", _with(nodeCount=0), "nodeCount", "greater than or equal to 1"),
+    ("services-bad-json", _with(services="[{name: a"), "services", "not valid JSON"),
+    # Names that break AWS or Kubernetes rules once prefixed into resource names.
+    ("mesh-sg-prefix", _with(meshName="sg"), "meshName", "'sg-', which AWS reserves"),
+    ("mesh-internal-prefix", _with(meshName="internal-shop"), "meshName",
+     "'internal-', which AWS reserves"),
+    ("namespace-not-label", _with(kubernetesNamespace="Mesh_NS"), "kubernetesNamespace",
+     "not a DNS label"),
+    ("namespace-too-long", _with(kubernetesNamespace="n" * 64), "kubernetesNamespace",
+     "at most 63"),
+    # Rules of the topology (components/stack.py), before any resource all the same.
+    ("namespace-reserved", _with(topology="eks", kubernetesNamespace="kube-system"),
+     "kubernetesNamespace", "'kube-system' is reserved"),
+    ("namespace-kube-prefix", _with(topology="eks", kubernetesNamespace="kube-mesh"),
+     "kubernetesNamespace", "every kube-* name"),
+    ("namespace-monitoring", _with(topology="eks", kubernetesNamespace="monitoring"),
+     "kubernetesNamespace", "'monitoring' is reserved"),
+    ("task-definition-too-big",
+     shop_config(services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
+                 + [{"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
+                 entryService=None),
+     "services[20].upstreams", "over ECS's limit"),
+    # The HTTPS certificate of the load balancer.
+    ("certificate-not-acm", _with(certificateArn="arn:aws:iam::123456789012:server-certificate/x"),
+     "certificateArn", "not an ACM certificate ARN"),
+    ("certificate-other-region", _with(certificateArn=(
+        "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")),
+     "certificateArn", "in eu-west-1, the load balancer in us-west-2"),
+    ("certificate-without-alb", {k: v for k, v in _with(certificateArn=CERTIFICATE).items()
+                                 if k != f"{P}:entryService"},
+     "certificateArn", "only the ecs topology's load balancer"),
+    ("certificate-on-eks", _with(topology="eks", certificateArn=CERTIFICATE), "certificateArn",
+     "only the ecs topology's load balancer"),
+    # More wrong types and ranges.
+    ("node-count-not-int", _with(nodeCount="two"), "nodeCount", "valid integer"),
+    ("upstreams-not-list", _service(2, upstreams="greeting"), "services[2].upstreams",
+     "must be a list"),
+    ("env-not-map", _service(0, env=["X=1"]), "services[0].env", "dictionary"),
+    ("memory-not-int", _service(0, memory="lots"), "services[0].memory", "valid integer"),
+    ("replicas-too-many", _service(0, replicas=101), "services[0].replicas",
+     "less than or equal to 100"),
+    ("rate-too-high", _service(3, rate=5000), "services[3].rate", "less than or equal to 1000"),
+    ("load-with-health-path", _service(3, healthPath="/health"), "services[3].healthPath",
+     "no ingress"),
+    ("error-percent-over-100", _with(errorRateAlarmPercent=150), "errorRateAlarmPercent",
+     "less than or equal to 100"),
+    ("latency-alarm-zero", _with(latencyAlarmMs=0), "latencyAlarmMs",
+     "greater than or equal to 1"),
+    ("image-bad-digest", _service(0, image="nginx@sha256:abc"), "services[0].image",
+     "with a tag or digest"),
+    ("agent-image-latest", _with(cloudwatchAgentImage="amazon/cloudwatch-agent:latest"),
+     "cloudwatchAgentImage", "instead of 'latest'"),
+]
+
+
+@pytest.mark.parametrize("config, key, reason", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_config_names_key_and_reason(config, key, reason):
+    with pytest.raises(ConfigError) as caught:
+        checked_settings(config)
+    assert caught.value.key == key
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"{P}:{key}: ")
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_region_is_named():
+    config = {k: v for k, v in _dev().items() if k != "aws:region"}
+    with pytest.raises(ConfigError, match=r"^aws:region: required"):
+        settings_from_config(config)
+
+
+def test_the_table_covers_the_issue():
+    """At least 25 cases (issue 5), every one with its own id."""
+    ids = [c[0] for c in BAD]
+    assert len(ids) >= 25 and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("config, key, reason", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_config_registers_no_resource(config, key, reason):
+    """Under the Pulumi engine (mocks) the program stops before any resource, with the
+    message the settings give for the config as Pulumi hands it over (every value a string)."""
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(config, run=run)
+    expected = pytest.raises(ConfigError, checked_settings, as_pulumi_config(config)).value
+    assert str(caught.value) == str(expected)
+    assert str(caught.value).startswith(f"{P}:{key}: ") and reason in str(caught.value)
+    assert run.resources == []
+
+
+@pytest.mark.parametrize("config, key", [c[1:3] for c in BAD], ids=[c[0] for c in BAD])
+def test_render_and_run_print_the_message_and_do_nothing(config, key, tmp_path, capsys,
+                                                         monkeypatch):
+    """`meshvis render` and `meshvis run` exit 2 with the settings' one line; nothing is
+    written (render's folder, run's logs) and nothing started."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
+    expected = str(pytest.raises(ConfigError, checked_settings, config).value)
+    assert expected.startswith(f"{P}:{key}: ")
+    for command in (["render", "--out", "rendered"], ["run", "--duration", "1"]):
+        code = meshvis_main([*command, "--stack", "bad", "--root", str(tmp_path)])
+        assert (code, capsys.readouterr().err) == (2, f"error: {expected}\n"), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.bad.yaml"]
+
+
+def test_cli_reports_the_same_message(tmp_path):
+    """`python -m meshvis render` and `run` as processes: the same line on stderr, exit 2."""
+    _, config, key, reason = BAD[3]
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
+    expected = str(pytest.raises(ConfigError, settings_from_config, config).value)
+    for command in (["render", "--out", str(tmp_path / "out")], ["run", "--duration", "1"]):
+        done = subprocess.run([sys.executable, "-m", "meshvis", *command, "--stack", "bad",
+                               "--root", str(tmp_path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == f"error: {expected}"
+        assert not (tmp_path / "out").exists()
+
+
+def test_pulumi_strings_parse_like_yaml_values():
+    """The CLI hands every value over as a string (objects as JSON): same settings either way."""
+    for stack in stack_names():
+        native = settings_from_config(stack_config(stack))
+        strings = settings_from_config(as_pulumi_config(stack_config(stack)))
+        assert native == strings
+
+
+def test_pulumi_yaml_defaults_match_settings():
+    """Pulumi.yaml declares each scalar key with the default the program itself applies."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    fields = {(f.alias or n): f for n, f in Settings.model_fields.items()}
+    assert set(declared) == set(fields) - {"region", "services"}
+    for key, spec in declared.items():
+        assert spec.get("description"), key
+        default = fields[key].default
+        if "default" in spec:
+            assert type(default)(spec["default"]) == default, key
+        else:
+            assert default is None, key
+
+
+def test_dev_stack_is_the_original_demo():
+    settings = settings_from_config(stack_config("dev"))
+    assert settings.topology == "ecs" and settings.region == "us-west-2"
+    assert settings.entry_service == "greeter"
+    graph = {s.name: (s.kind, s.replicas, s.upstreams) for s in settings.services}
+    assert graph == {
+        "name": ("app", 2, ()),
+        "greeting": ("app", 2, ()),
+        "greeter": ("app", 2, ("greeting", "name")),
+        "load-generator": ("load", 1, ("greeter",)),
+    }
+    assert settings.service("load-generator").request_rate == 2
+    assert settings.service("greeter").egress_port("name") == 9002

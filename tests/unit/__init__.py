@@ -1,0 +1,1 @@
+"""Pure functions and their real consumers; fast (`pytest tests/unit`)."""

@@ -1,0 +1,83 @@
+"""The CloudWatch agent config, checked by the agent's own JSON schema (draft-04)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from jsonschema import Draft4Validator
+
+from components.ecs.agent import cloudwatch_agent_config
+from components.settings.naming import metric_namespace
+from components.settings.ports import STATSD_PORT
+from components.settings.stack_files import stack_names
+from components.sidecar.bootstrap import envoy_bootstrap
+from components.stack import stack_settings
+from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
+from tests.conftest import SHARED
+
+SCHEMA_PATH = SHARED / "reference" / "cloudwatch-agent" / "schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft4Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft4Validator.check_schema(schema)
+    return Draft4Validator(schema)
+
+
+def _errors(validator: Draft4Validator, config: dict) -> list[str]:
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(config)]
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_config_is_valid_for_the_agent(validator, stack):
+    config = cloudwatch_agent_config(stack_settings(stack))
+    assert _errors(validator, config) == []
+    # It travels as CW_CONFIG_CONTENT, a JSON string.
+    assert json.loads(json.dumps(config)) == config
+
+
+@pytest.mark.parametrize("break_it, expected", [
+    (lambda c: c["metrics"].pop("metrics_collected"), "'metrics_collected' is a required property"),
+    (lambda c: c["metrics"]["metrics_collected"]["statsd"].update(service_address=8125),
+     "is not of type 'string'"),
+    (lambda c: c["metrics"]["metrics_collected"]["statsd"].update(port=8125),
+     "Additional properties are not allowed"),
+    (lambda c: c["metrics"]["metrics_collected"]["statsd"].update(metrics_aggregation_interval=-1),
+     "less than the minimum"),
+    (lambda c: c["agent"].update(omit_hostname="yes"), "is not of type 'boolean'"),
+    (lambda c: c["metrics"].update(namespace=""), "should be non-empty"),
+])
+def test_the_schema_rejects_broken_configs(validator, break_it, expected):
+    """The validator is real: each broken copy of our config fails it for the right reason."""
+    config = copy.deepcopy(cloudwatch_agent_config(stack_settings("dev")))
+    break_it(config)
+    errors = _errors(validator, config)
+    assert any(expected in e for e in errors), errors
+
+
+def test_statsd_input_listens_where_envoy_sends():
+    settings = stack_settings("dev")
+    statsd = cloudwatch_agent_config(settings)["metrics"]["metrics_collected"]["statsd"]
+    host, _, port = statsd["service_address"].rpartition(":")
+    assert int(port) == STATSD_PORT
+    for svc in settings.services:
+        sink = envoy_bootstrap(settings, svc)["stats_sinks"][0]["typed_config"]["address"]
+        assert sink["socket_address"]["address"] == host == "127.0.0.1"
+        assert sink["socket_address"]["port_value"] == STATSD_PORT
+
+
+def test_metrics_go_to_the_mesh_namespace_without_host_dimension():
+    settings = stack_settings("dev")
+    config = cloudwatch_agent_config(settings)
+    assert config["metrics"]["namespace"] == metric_namespace(settings.mesh_name) \
+        == "MeshVisibility/greeting"
+    assert config["agent"]["omit_hostname"] is True
+    assert config["agent"]["region"] == settings.region
+    statsd = config["metrics"]["metrics_collected"]["statsd"]
+    assert statsd["metric_separator"] == METRIC_SEPARATOR
+    # Standard resolution: the agent publishes one aggregated datum per metric and minute.
+    assert statsd["metrics_aggregation_interval"] == 60
+    assert config["logs"] == {"metrics_collected": {"emf": {}}}
