@@ -1,5 +1,7 @@
 # One command each: `make demo` runs the local mesh, `make test` runs the tests.
-# Both set up everything first (a venv with the pinned packages, Debian's prometheus).
+# Both set up everything first (a venv with the pinned packages, Debian's prometheus and
+# dnsmasq-base: the dnsmasq binary only, no system service; the local mesh's DNS server; hey
+# and nginx-light: bench/sidecar_vs_bare_envoy.py's load tool and upstream, not ours).
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -10,10 +12,12 @@ OUT    ?= out
 .PHONY: setup test test-unit demo render golden clean
 
 setup: $(STAMP)
-	@command -v promtool >/dev/null 2>&1 || { \
-	  echo "installing prometheus (Debian package)"; \
+	@{ command -v promtool && test -x /usr/sbin/dnsmasq && command -v hey && \
+	   test -x /usr/sbin/nginx; } >/dev/null 2>&1 || { \
+	  echo "installing prometheus, dnsmasq-base, hey and nginx-light (Debian packages)"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    prometheus dnsmasq-base hey nginx-light >/dev/null; }
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)

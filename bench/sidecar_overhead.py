@@ -22,29 +22,25 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
-import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.machine import header
+from bench.sidecars import envoy_pids, process_usage, requests_passed_on
 from components.sidecar.demo_app import DEMO_APP
-from components.sidecar.names import ADMIN_CLUSTER
 from components.stack import stack_settings
-from meshvis.local.localize import LOOPBACK
 from meshvis.local.mesh import LocalMesh
 from meshvis.local.processes import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WORKERS = 64
 WARMUP_REQUESTS = 20
 
@@ -52,15 +48,16 @@ WARMUP_REQUESTS = 20
 class Client:
     """Open-loop GETs of one URL: one keep-alive connection per worker thread."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
         self.local = threading.local()
 
     def _get(self) -> tuple[float, int]:
         connection = getattr(self.local, "connection", None)
         if connection is None:
             connection = self.local.connection = http.client.HTTPConnection(
-                LOOPBACK, self.port, timeout=15)
+                self.host, self.port, timeout=15)
         started = time.perf_counter()
         try:
             connection.request("GET", "/")
@@ -102,40 +99,6 @@ def _latency(results: list[tuple[float, int]], seconds: float) -> dict:
             "p50": quantiles[49], "p90": quantiles[89], "p99": quantiles[98]}
 
 
-def _proc(pid: int) -> tuple[float, float, float]:
-    """(CPU seconds so far, RSS MiB, anonymous RSS MiB) of a process.
-
-    RSS includes the pages of the Envoy binary it has touched (file-backed, shared between
-    processes of one image); the anonymous part is the process's own heap and stacks.
-    """
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    status = dict(line.split(":", 1) for line in
-                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return cpu, _mib(status["VmRSS"]), _mib(status["RssAnon"])
-
-
-def _mib(value: str) -> float:
-    return int(value.split()[0]) / 1024
-
-
-def _envoys(mesh: LocalMesh) -> dict[str, int]:
-    return {c.name.split()[0]: c.pid for c in mesh.group.children if c.name.endswith(" envoy")}
-
-
-def _proxied(mesh: LocalMesh, instance: str) -> int:
-    """Requests a sidecar has sent on so far: to its app (what its ingress served) and to
-    its upstreams (what its egress listeners forwarded). Read from the per-host counters of
-    /clusters, which no stats matcher removes."""
-    replica = mesh.replica(instance)
-    with urllib.request.urlopen(f"http://{LOOPBACK}:{replica.sidecar.admin}/clusters",
-                                timeout=5) as response:
-        lines = response.read().decode().splitlines()
-    # <cluster>::<host>:<port>::rq_total::<count>
-    counts = (re.fullmatch(r"([^:]+)::[^:]+:\d+::rq_total::(\d+)", line) for line in lines)
-    return sum(int(m.group(2)) for m in counts if m and m.group(1) != ADMIN_CLUSTER)
-
-
 def _machine_busy() -> tuple[int, int]:
     """(busy, total) CPU jiffies of the whole machine so far."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -144,12 +107,12 @@ def _machine_busy() -> tuple[int, int]:
 
 
 def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
-            direct_port: int) -> dict:
+            direct_url: str) -> dict:
     """Both paths at ``rate``, alternating in ``rounds`` slices so that whatever else the
     machine does falls on both alike; what each sidecar used while the sidecar path ran, and
     how busy the whole machine was on each path."""
-    entry = mesh.plan.of(mesh.plan.entry_service)[0].sidecar.ingress
-    envoys = _envoys(mesh)
+    entry = mesh.plan.entry_urls[0]
+    envoys = envoy_pids(mesh)
     results: dict[str, list] = {"direct": [], "sidecars": []}
     elapsed = {"direct": 0.0, "sidecars": 0.0}
     busy = {"direct": [0, 0], "sidecars": [0, 0]}
@@ -159,12 +122,12 @@ def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
 
     def take_snapshot() -> None:
         snapshot["machine"] = _machine_busy()
-        snapshot["envoys"] = {name: (_proc(pid)[0], _proxied(mesh, name))
+        snapshot["envoys"] = {name: (process_usage(pid)[0], requests_passed_on(mesh, name))
                               for name, pid in envoys.items()}
 
     for _ in range(rounds):
-        for path, port in (("direct", direct_port), ("sidecars", entry)):
-            done, took = Client(port).run(rate, seconds / rounds, take_snapshot)
+        for path, url in (("direct", direct_url), ("sidecars", entry)):
+            done, took = Client(url).run(rate, seconds / rounds, take_snapshot)
             machine = _machine_busy()
             results[path] += done
             elapsed[path] += took
@@ -172,11 +135,11 @@ def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
                 busy[path][i] += machine[i] - snapshot["machine"][i]
             if path == "sidecars":
                 for name, pid in envoys.items():
-                    cpu[name] += _proc(pid)[0] - snapshot["envoys"][name][0]
-                    proxied[name] += _proxied(mesh, name) - snapshot["envoys"][name][1]
+                    cpu[name] += process_usage(pid)[0] - snapshot["envoys"][name][0]
+                    proxied[name] += requests_passed_on(mesh, name) - snapshot["envoys"][name][1]
     usage = {}
     for name, pid in envoys.items():
-        _, rss, anon = _proc(pid)
+        _, rss, anon = process_usage(pid)
         rps = proxied[name] / elapsed["sidecars"]
         vcpu = cpu[name] / elapsed["sidecars"]
         usage[name] = {"rss_mib": rss, "anon_mib": anon, "vcpu": vcpu, "proxied_rps": rps,
@@ -187,18 +150,19 @@ def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
     return {**latency, "usage": usage}
 
 
-def _start_direct_app(mesh: LocalMesh) -> int:
-    """A copy of the entry app calling the upstream apps directly; its port."""
+def _start_direct_app(mesh: LocalMesh) -> str:
+    """A copy of the entry app on 127.0.0.1 calling the upstream apps directly; its URL."""
     plan = mesh.plan
     entry = plan.of(plan.entry_service)[0]
     port = free_port()
-    env = {**plan.app_environment(entry), "PORT": str(port), "INSTANCE": "direct",
-           "UPSTREAMS": ",".join(f"{u}=http://{LOOPBACK}:{plan.of(u)[0].app_port}"
+    env = {**plan.app_environment(entry), "HOST": "127.0.0.1", "PORT": str(port),
+           "INSTANCE": "direct",
+           "UPSTREAMS": ",".join(f"{u}={plan.of(u)[0].url(plan.of(u)[0].app_port).rstrip('/')}"
                                  for u in entry.service.upstreams)}
     mesh.group.start("direct app", [sys.executable, str(DEMO_APP)], mesh.logs / "direct.log",
                      env)
-    wait_http(f"http://{LOOPBACK}:{port}/health", mesh.group)
-    return port
+    wait_http(f"http://127.0.0.1:{port}/health", mesh.group)
+    return f"http://127.0.0.1:{port}/"
 
 
 def _row(label: str, stats: dict) -> str:
@@ -224,10 +188,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work, \
             LocalMesh(settings, Path(work)) as mesh:
         mesh.start()
-        direct_port = _start_direct_app(mesh)
-        idle = {name: _proc(pid)[1:] for name, pid in _envoys(mesh).items()}
+        direct_url = _start_direct_app(mesh)
+        idle = {name: process_usage(pid)[1:] for name, pid in envoy_pids(mesh).items()}
         for rate in (args.rate, 10 * args.rate):
-            results[rate] = measure(rate, args.seconds, args.rounds, mesh, direct_port)
+            results[rate] = measure(rate, args.seconds, args.rounds, mesh, direct_url)
         path = (f"{mesh.plan.entry_service} -> "
                 f"{', '.join(mesh.plan.of(mesh.plan.entry_service)[0].service.upstreams)}")
 

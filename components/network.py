@@ -12,6 +12,11 @@ VPC_CIDR = "10.0.0.0/16"
 AZ_COUNT = 2
 # /20 subnets: 4091 addresses each, far more than one ENI per Fargate task will ever need.
 SUBNET_PREFIX = 20
+# Availability Zones only: in a region with Local Zones enabled the API also lists those
+# (opted-in), where Fargate, NAT gateways and ALBs may not exist. An Availability Zone's
+# OptInStatus is always `opt-in-not-required` (EC2 DescribeAvailabilityZones; the filter the
+# aws.getAvailabilityZones documentation gives for "only Availability Zones").
+AZ_ONLY = {"name": "opt-in-status", "values": ["opt-in-not-required"]}
 
 
 @dataclass
@@ -40,7 +45,7 @@ class Vpc(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshvis:network:Vpc", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        zones = aws.get_availability_zones(state="available",
+        zones = aws.get_availability_zones(state="available", filters=[AZ_ONLY],
                                            opts=pulumi.InvokeOptions(parent=self)).names
         if len(zones) < args.az_count:
             raise ValueError(f"the region has {len(zones)} available zones, need {args.az_count}")

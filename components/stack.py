@@ -3,37 +3,45 @@
 ``components/settings/`` validates every value and the service graph. The rules here need
 what a topology builds from the settings, so each lives with its topology
 (``components/ecs/checks.py``: the size of a task definition; ``components/eks/checks.py``:
-the namespaces a cluster already has). The program (``components/program.py``) and the command
-line load every stack through ``checked_settings``, so a stack that breaks one of them stops
-before any resource is registered or any process started, with the same one-line message
-everywhere.
+the namespaces a cluster already has, the Kubernetes version's standard support, the size
+of what a pod gets as environment). The program
+(``components/program.py``) and the command line load every stack through
+``checked_settings``, so a stack that breaks one of them stops before any resource is
+registered or any process started, with the same one-line message everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from components.ecs.checks import check_task_definition_sizes
-from components.eks.checks import check_kubernetes_namespace
+from components.eks.checks import check_eks_version, check_env_sizes, check_kubernetes_namespace
 from components.settings.model import Settings
 from components.settings.stack_files import PROJECT_ROOT, stack_config
 from components.settings.validate import settings_from_config
 
 
-def check_topology(settings: Settings) -> None:
-    """Raise ``ConfigError`` if the stack's topology could not deploy ``settings``."""
+def check_topology(settings: Settings, today: date) -> None:
+    """Raise ``ConfigError`` if the stack's topology could not deploy ``settings`` on
+    ``today`` (or only at a price it should not pay, such as EKS extended support)."""
     if settings.topology == "ecs":
         check_task_definition_sizes(settings)
     else:
         check_kubernetes_namespace(settings)
+        check_eks_version(settings.eks_version, today)
+        check_env_sizes(settings)
 
 
-def checked_settings(config: Mapping[str, Any]) -> Settings:
-    """``settings_from_config`` plus the topology's own rules; raises ``ConfigError``."""
+def checked_settings(config: Mapping[str, Any], today: date | None = None) -> Settings:
+    """``settings_from_config`` plus the topology's own rules; raises ``ConfigError``.
+
+    ``today`` defaults to the current date in UTC, the time zone AWS bills support in.
+    """
     settings = settings_from_config(config)
-    check_topology(settings)
+    check_topology(settings, today or datetime.now(timezone.utc).date())
     return settings
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from components.settings.model import Settings
 from components.settings.naming import metric_namespace
-from components.settings.ports import STATSD_PORT
+from components.settings.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, STATSD_PORT
 from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
 
 # How often the agent gathers what the statsd listener aggregated; Envoy flushes every 10 s.
@@ -25,13 +25,14 @@ def cloudwatch_agent_config(settings: Settings) -> dict:
 
     ``omit_hostname`` keeps the task's host name out of the dimensions: with it, every task
     (and every replacement task) would create its own copy of each metric and multiply the
-    metric bill by the task count. EMF logs (``logs.metrics_collected.emf``) are accepted as in
-    the original walkthrough, so an app can publish its own metrics through the same sidecar.
+    metric bill by the task count. No ``logs`` section: the original walkthrough's EMF listener
+    (``logs.metrics_collected.emf``, TCP/UDP 25888) had no sender here, and its log group
+    would have needed ``logs:CreateLogGroup``, which the task role does not have.
     """
     agent: dict = {"omit_hostname": True, "metrics_collection_interval": COLLECTION_INTERVAL_S}
     if settings.region:
         agent["region"] = settings.region
-    return {
+    config = {
         "agent": agent,
         "metrics": {
             "namespace": metric_namespace(settings.mesh_name),
@@ -46,5 +47,18 @@ def cloudwatch_agent_config(settings: Settings) -> dict:
                 },
             },
         },
-        "logs": {"metrics_collected": {"emf": {}}},
     }
+    if settings.tracing:
+        config["traces"] = _traces_config()
+    return config
+
+
+def _traces_config() -> dict:
+    """The agent's X-Ray pipeline fed by OTLP: it receives the sidecar's spans on the task's
+    loopback only (the agent's own defaults, spelt out so the sidecar's collector address and
+    this stay visibly the same) and exports them with the awsxray exporter
+    (translator/translate/otel/pipeline/xray/translator.go @ab55b8da)."""
+    return {"traces_collected": {"otlp": {
+        "grpc_endpoint": f"127.0.0.1:{OTLP_GRPC_PORT}",
+        "http_endpoint": f"127.0.0.1:{OTLP_HTTP_PORT}",
+    }}}

@@ -18,16 +18,34 @@ def task_definition_size(settings: Settings, service: ServiceSpec) -> int:
     return len(json.dumps(task_definition(settings, service), separators=(",", ":")).encode())
 
 
+# The service keys that grow a task definition, each with its empty value and the advice.
+GROWING_KEYS = {
+    "upstreams": ((), "give it fewer upstreams"),
+    "env": ({}, "keep large values out of env (read them from a file or a secret)"),
+    "command": (None, "shorten its command"),
+}
+
+
 def check_task_definition_sizes(settings: Settings) -> None:
-    """Raise ``ConfigError`` for a service whose task definition ECS would reject as too large.
+    """Raise ``ConfigError`` for a service whose task definition ECS would reject as too large,
+    naming the key that made it large.
 
     Each upstream adds a listener and a cluster (about 3.1 KB of task definition) to the
     bootstrap carried on Envoy's command line: with the demo app a service fits 14 upstreams.
+    The app's ``env`` and ``command`` go into the task definition as written.
     """
     for i, service in enumerate(settings.services):
         size = task_definition_size(settings, service)
         if size > MAX_TASK_DEFINITION_BYTES:
-            raise ConfigError(f"services[{i}].upstreams",
+            key = _largest_key(settings, service, size)
+            raise ConfigError(f"services[{i}].{key}",
                               f"the ECS task definition of {service.name!r} would be {size} "
                               f"bytes, over ECS's limit of {MAX_TASK_DEFINITION_BYTES} (with "
-                              "room for its role ARNs); give it fewer upstreams")
+                              f"room for its role ARNs); {GROWING_KEYS[key][1]}")
+
+
+def _largest_key(settings: Settings, service: ServiceSpec, size: int) -> str:
+    """The key of ``GROWING_KEYS`` whose value adds the most bytes to the task definition."""
+    added = {key: size - task_definition_size(settings, service.model_copy(update={key: empty}))
+             for key, (empty, _) in GROWING_KEYS.items()}
+    return max(added, key=added.__getitem__)

@@ -100,11 +100,26 @@ def task_definition(settings: Settings, service: ServiceSpec) -> dict:
         "requiresCompatibilities": ["FARGATE"],
         "cpu": str(cpu),
         "memory": str(memory),
-        # x86: custom service images are most often built for it; the pinned Envoy, agent and
-        # Python images are multi-architecture.
-        "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
+        # `cpuArchitecture`: ARM64 (Graviton) unless a user's own image is built for x86 only.
+        "runtimePlatform": {"operatingSystemFamily": "LINUX",
+                            "cpuArchitecture": settings.cpu_architecture},
         "containerDefinitions": containers,
     }
+
+
+# The capacity providers a cluster must have associated before a service can name one of them
+# (ECS PutClusterCapacityProviders); AWS owns both.
+FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
+def service_placement(settings: Settings) -> dict:
+    """Where an ECS service runs its tasks, in ``CreateService``'s own fields: Fargate, or
+    with ``fargateSpot`` only Fargate Spot (a capacity provider strategy; the two fields
+    exclude each other). Fargate Spot takes Linux tasks of either CPU architecture on platform
+    version 1.4.0 or later (ECS API reference, CapacityProviderStrategyItem)."""
+    if settings.fargate_spot:
+        return {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+    return {"launchType": "FARGATE"}
 
 
 def fargate_size(cpu: int, memory: int) -> tuple[int, int]:

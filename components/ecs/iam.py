@@ -12,9 +12,18 @@ import re
 from components.ecs.containers import CONTAINERS
 from components.iam import policy
 from components.settings.model import ServiceSpec, Settings
-from components.settings.naming import log_group_name, log_group_prefix, metric_namespace
+from components.settings.naming import log_group_name, metric_namespace
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+# What the agent's X-Ray exporter calls, and nothing more: its awsxray exporter sends
+# segments with PutTraceSegments (opentelemetry-collector-contrib exporter/awsxrayexporter,
+# awsxray.go) and, since the agent turns its telemetry on (translator/translate/otel/exporter/
+# awsxray/translator.go "telemetry": enabled @ab55b8da), its own health with PutTelemetryRecords
+# (internal/aws/xray/telemetry/sender.go). The sampling APIs of AWSXRayDaemonWriteAccess
+# (GetSamplingRules, GetSamplingTargets, GetSamplingStatisticSummaries) serve the X-Ray
+# daemon's proxy for X-Ray SDKs (traces_collected.xray), which this config does not enable:
+# Envoy samples by itself.
+XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 # A private ECR image: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
 PRIVATE_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)"
                          r"\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)")
@@ -48,31 +57,29 @@ def _ecs_tasks_may_assume() -> dict:
     return {"Effect": "Allow", "Principal": {"Service": ECS_TASKS}, "Action": "sts:AssumeRole"}
 
 
-def task_role_policy(settings: Settings, account_id: str, partition: str) -> dict:
-    """What the running task (its CloudWatch agent) may do.
-
-    Metrics only into the mesh's own namespace (PutMetricData has no resource ARN, the
-    namespace condition is its scope), and log streams only in the mesh's log groups, for the
-    agent's embedded-metric-format logs.
+def task_role_policy(settings: Settings) -> dict:
+    """What the running task (its CloudWatch agent) may do: publish metrics, only into the
+    mesh's own namespace (PutMetricData has no resource ARN, the namespace condition is its
+    scope); with ``tracing``, send the sidecars' spans to X-Ray. Container logs are the
+    execution role's (the awslogs driver), so nothing else.
     """
-    groups = f"arn:{partition}:logs:{settings.region}:{account_id}:log-group:" \
-             f"{log_group_prefix(settings.mesh_name)}*"
-    return policy(
-        {
-            "Sid": "MeshMetrics",
+    statements = [{
+        "Sid": "MeshMetrics",
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {
+            "cloudwatch:namespace": metric_namespace(settings.mesh_name)}},
+    }]
+    if settings.tracing:
+        statements.append({
+            "Sid": "MeshTraces",
             "Effect": "Allow",
-            "Action": "cloudwatch:PutMetricData",
+            "Action": XRAY_ACTIONS,
+            # X-Ray's write APIs take no resource ARN.
             "Resource": "*",
-            "Condition": {"StringEquals": {
-                "cloudwatch:namespace": metric_namespace(settings.mesh_name)}},
-        },
-        {
-            "Sid": "MeshLogStreams",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-            "Resource": [groups, f"{groups}:log-stream:*"],
-        },
-    )
+        })
+    return policy(*statements)
 
 
 def execution_role_policy(settings: Settings, service: ServiceSpec, account_id: str,

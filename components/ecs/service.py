@@ -1,60 +1,88 @@
-"""One service of the mesh on ECS Fargate: task, sidecars, discovery, roles and firewall."""
+"""One service of the mesh on ECS Fargate: task, sidecars, discovery, roles and firewall.
 
-from __future__ import annotations
+``EcsMeshService`` takes arguments of its own (``EcsMeshServiceArgs``), so any program can add
+a mesh service to its own cluster and Cloud Map namespace, and the component package
+(``provider/``) hosts it for every language. No ``from __future__ import annotations``: Pulumi's
+schema inference reads the annotations of the arguments and outputs as objects.
+"""
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.ecs.containers import CONTAINERS, ENVOY, task_definition
+from components.ecs.checks import check_task_definition_sizes
+from components.ecs.containers import CONTAINERS, ENVOY, service_placement, task_definition
+from components.ecs.discovery import dns_config
 from components.ecs.iam import (
     execution_role_policy,
     execution_trust_policy,
     task_role_policy,
     task_trust_policy,
 )
-from components.settings.model import ServiceSpec, Settings
 from components.settings.naming import log_group_name
 from components.settings.ports import INGRESS_PORT, METRICS_PORT
+from components.settings.service_args import (
+    ArgumentError,
+    MeshArgs,
+    ServiceArgs,
+    component_settings,
+)
 
-# Cloud Map answers with every healthy task's address; a short TTL lets Envoy's STRICT_DNS
-# clusters follow tasks that come and go within seconds.
-DNS_TTL = 10
 # Time the load balancer's first health checks get before ECS counts a new task as failed:
 # the app starts only after Envoy is healthy (about 10 s), then answers through it.
 LB_GRACE_SECONDS = 60
 
 
-@dataclass
-class LoadBalancerAttachment:
-    """The load balancer in front of the entry service."""
+class LoadBalancerArgs(TypedDict):
+    """A load balancer in front of the service: an ALB target group of target type `ip`."""
 
     target_group_arn: pulumi.Input[str]
+    """The target group's ARN; ECS registers every task in it on Envoy's ingress port 15000."""
     security_group_id: pulumi.Input[str]
-    # The listener that forwards to the target group: ECS refuses a target group that no
-    # load balancer uses yet, so the service waits for it.
-    listener: pulumi.Resource
+    """The load balancer's security group; the service admits it on port 15000."""
 
 
-@dataclass
-class EcsMeshServiceArgs:
-    """Inputs of an ``EcsMeshService``."""
+class EcsMeshServiceArgs(TypedDict, total=False):
+    """Arguments of an ``EcsMeshService``: the service, its mesh, and where it runs (a cluster,
+    private subnets and a Cloud Map private DNS namespace that already exist)."""
 
-    settings: Settings
-    service: ServiceSpec
-    cluster_arn: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-    subnet_ids: list[pulumi.Input[str]]
-    # Attached to every task of the mesh: its egress rules and the source of mesh traffic.
-    mesh_security_group_id: pulumi.Input[str]
-    # Cloud Map namespace; every service that accepts requests is registered in it.
-    namespace_id: pulumi.Input[str]
-    account_id: pulumi.Input[str]
-    partition: pulumi.Input[str]
-    load_balancer: LoadBalancerAttachment | None = None
-    tags: dict[str, str] = field(default_factory=dict)
+    service: Required[ServiceArgs]
+    """The service."""
+    mesh: Required[MeshArgs]
+    """The settings every service of its mesh shares."""
+    region: Required[str]
+    """The AWS region of the cluster (the containers' log driver and the agent write there)."""
+    cluster_arn: Required[pulumi.Input[str]]
+    """The ECS cluster the service runs in."""
+    vpc_id: Required[pulumi.Input[str]]
+    """The VPC of the subnets and of the Cloud Map namespace."""
+    subnet_ids: Required[pulumi.Input[list[pulumi.Input[str]]]]
+    """Private subnets for the tasks (no public IPs): they need a NAT gateway or VPC endpoints
+    to pull images and reach CloudWatch."""
+    mesh_security_group_id: Required[pulumi.Input[str]]
+    """The security group every task of the mesh has: the service admits it on Envoy's ports
+    15000 and 9902, and it must allow the tasks out to those ports and to 443."""
+    namespace_id: Required[pulumi.Input[str]]
+    """The Cloud Map private DNS namespace the service registers in (unless it is a `load`
+    service)."""
+    dns_namespace: Required[str]
+    """That namespace's name: the sidecars reach an upstream at `<upstream>.<dns_namespace>`."""
+    load_balancer: LoadBalancerArgs
+    """A load balancer in front of the service (none by default)."""
+    log_retention_days: int
+    """Days CloudWatch Logs keeps the containers' logs (default 7)."""
+    cloudwatch_agent_image: str
+    """The CloudWatch agent sidecar's image (default: the pinned agent release)."""
+    cpu_architecture: str
+    """`ARM64` (default, Graviton) or `X86_64`."""
+    fargate_spot: bool
+    """Run the tasks on Fargate Spot; the cluster must have FARGATE and FARGATE_SPOT as
+    capacity providers (default false)."""
+    tags: dict[str, str]
+    """Tags on every resource (each also gets `service: <name>`)."""
 
 
 class EcsMeshService(pulumi.ComponentResource):
@@ -63,23 +91,51 @@ class EcsMeshService(pulumi.ComponentResource):
     Its security group admits only the mesh (Envoy ingress 15000, metrics 9902) and, for the
     entry service, the load balancer on 15000; the app port and Envoy's admin port are never
     opened (the app listens on loopback, admin is bound to 127.0.0.1).
+
+    Registered as ``meshvis:ecs:MeshService`` wherever it is created (the type its deployed
+    stacks' URNs carry), also when the package hosts it as ``meshvis:index:EcsMeshService``.
+    ``rollout_after`` (Python only) names resources its ECS service waits for: the stack's
+    upstream services and load balancer listener. Other programs order whole components
+    with `depends_on`.
     """
 
     service_name: pulumi.Output[str]
+    """The ECS service's name (the service's own)."""
+    service_arn: pulumi.Output[str]
+    """The ECS service's ARN."""
+    dns_name: Optional[str]
+    """Where the mesh reaches it: `<name>.<dns_namespace>` on port 15000 (none for `load`)."""
     task_definition_arn: pulumi.Output[str]
+    """The task definition's current revision."""
     security_group_id: pulumi.Output[str]
+    """The service's own security group."""
     task_role_arn: pulumi.Output[str]
+    """The task role (its CloudWatch agent publishes metrics and traces with it)."""
     execution_role_arn: pulumi.Output[str]
-    discovery_service_arn: pulumi.Output[str] | None
+    """The execution role (image pulls and container logs)."""
+    discovery_service_arn: Optional[pulumi.Output[str]]
+    """The Cloud Map service (none for `load`)."""
     log_group_names: list[str]
+    """The log groups of the app, Envoy and the CloudWatch agent containers."""
+    ecs_service: aws.ecs.Service
+    """The ECS service."""
     log_groups: list[aws.cloudwatch.LogGroup]
+    """The log groups."""
 
     def __init__(self, name: str, args: EcsMeshServiceArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None, *,
+                 rollout_after: Sequence[pulumi.Resource] = ()) -> None:
+        # Every argument checked before any resource (the component's own included) exists;
+        # a RunError is reported as its one-line message, without a traceback.
+        try:
+            settings = component_settings("EcsMeshService", name, args, EcsMeshServiceArgs,
+                                          "ecs", checks=[check_task_definition_sizes])
+        except ArgumentError as err:
+            raise pulumi.RunError(str(err)) from None
+        service = settings.services[0]
         super().__init__("meshvis:ecs:MeshService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        settings, service = args.settings, args.service
-        tags = {**args.tags, "service": service.name}
+        tags = {**args.get("tags", {}), "service": service.name}
 
         self.log_groups = [
             aws.cloudwatch.LogGroup(
@@ -91,7 +147,9 @@ class EcsMeshService(pulumi.ComponentResource):
         self.log_group_names = [log_group_name(settings.mesh_name, service.name, c)
                                 for c in CONTAINERS]
 
-        identity = pulumi.Output.all(args.account_id, args.partition)
+        invoked = pulumi.InvokeOutputOptions(parent=self)
+        identity = pulumi.Output.all(aws.get_caller_identity_output(opts=invoked).account_id,
+                                     aws.get_partition_output(opts=invoked).partition)
         task_role = aws.iam.Role(
             f"{name}-task",
             assume_role_policy=identity.apply(lambda v: json.dumps(
@@ -101,7 +159,7 @@ class EcsMeshService(pulumi.ComponentResource):
             tags=tags, opts=child)
         task_policy = aws.iam.RolePolicy(
             f"{name}-task", role=task_role.id,
-            policy=identity.apply(lambda v: json.dumps(task_role_policy(settings, v[0], v[1]))),
+            policy=json.dumps(task_role_policy(settings)),
             opts=child)
         execution_role = aws.iam.Role(
             f"{name}-exec", assume_role_policy=json.dumps(execution_trust_policy()),
@@ -130,17 +188,22 @@ class EcsMeshService(pulumi.ComponentResource):
                                              separators=(",", ":")),
             task_role_arn=task_role.arn,
             execution_role_arn=execution_role.arn,
+            # Every change registers a new revision (all its arguments are ForceNew); the old
+            # one stays registered, so running tasks, a circuit-breaker rollback and a failed
+            # update can always start it again. Revisions cost nothing.
+            skip_destroy=True,
             tags=tags, opts=child)
 
         group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id,
+            f"{name}-sg", vpc_id=args["vpc_id"],
             description=f"{settings.mesh_name}/{service.name}: Envoy ingress and metrics only",
             tags={**tags, "Name": f"{name}-sg"}, opts=child)
-        sources = [("metrics", METRICS_PORT, args.mesh_security_group_id)]
+        load_balancer = args.get("load_balancer")
+        sources = [("metrics", METRICS_PORT, args["mesh_security_group_id"])]
         if not service.is_load:
-            sources.append(("mesh", INGRESS_PORT, args.mesh_security_group_id))
-        if args.load_balancer is not None:
-            sources.append(("alb", INGRESS_PORT, args.load_balancer.security_group_id))
+            sources.append(("mesh", INGRESS_PORT, args["mesh_security_group_id"]))
+        if load_balancer is not None:
+            sources.append(("alb", INGRESS_PORT, load_balancer["security_group_id"]))
         for label, port, source in sources:
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-from-{label}", security_group_id=group.id,
@@ -155,53 +218,79 @@ class EcsMeshService(pulumi.ComponentResource):
             # so only services with an ingress get a DNS name.
             discovery = aws.servicediscovery.Service(
                 f"{name}-discovery", name=service.name,
-                dns_config={"namespace_id": args.namespace_id, "routing_policy": "MULTIVALUE",
-                            "dns_records": [{"type": "A", "ttl": DNS_TTL}]},
-                # ECS reports each task's health (Envoy's health check) to Cloud Map.
-                health_check_custom_config={},
+                dns_config=dns_config(args["namespace_id"]),
+                # ECS reports each task's health (Envoy's health check) to Cloud Map, so DNS
+                # answers only with healthy tasks. Written out because the provider drops an
+                # empty block: Create sends it only when it is non-empty, and Read stores it
+                # only when AWS returns a FailureThreshold (hashicorp/terraform-provider-aws
+                # internal/service/servicediscovery/service.go @e33a89d079930e92c79a986c9c041c5ed5191639,
+                # resourceServiceCreate, expand/flattenHealthCheckCustomConfig), which left the
+                # service without custom health checks and the block a diff on every plan. AWS
+                # deprecated the field and always uses 1 (ForceNew: never change it).
+                health_check_custom_config={"failure_threshold": 1},
                 # Deleting the service must not wait for ECS to deregister the last instances.
                 force_destroy=True,
-                tags=tags, opts=child)
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Its only replacement left is a new namespace (dnsNamespace): the new
+                    # service is created in it next to the old one, which answers until the
+                    # update ends, instead of the provider's delete-first (explicit name).
+                    delete_before_replace=False,
+                    # ForceNew and fixed by AWS at 1; stacks created while the block was
+                    # dropped keep running without it rather than being replaced.
+                    ignore_changes=["healthCheckCustomConfig"]))
             registries = {"registry_arn": discovery.arn}
             self.discovery_service_arn = discovery.arn
 
-        depends_on: list[pulumi.Resource] = [*self.log_groups, task_policy, execution_policy]
+        depends_on: list[pulumi.Resource] = [*self.log_groups, task_policy, execution_policy,
+                                             *rollout_after]
         load_balancers = None
         grace = None
-        if args.load_balancer is not None:
-            load_balancers = [{"target_group_arn": args.load_balancer.target_group_arn,
+        if load_balancer is not None:
+            load_balancers = [{"target_group_arn": load_balancer["target_group_arn"],
                                "container_name": ENVOY, "container_port": INGRESS_PORT}]
             grace = LB_GRACE_SECONDS
-            depends_on.append(args.load_balancer.listener)
+        placement = service_placement(settings)
         ecs_service = aws.ecs.Service(
             f"{name}-service",
             # The service's own name, so `aws ecs` commands and Container Insights read naturally;
             # the cluster belongs to this mesh alone.
             name=service.name,
-            cluster=args.cluster_arn,
+            cluster=args["cluster_arn"],
             task_definition=definition.arn,
             desired_count=service.replicas,
-            launch_type="FARGATE",
-            network_configuration={"subnets": args.subnet_ids, "assign_public_ip": False,
-                                   "security_groups": [args.mesh_security_group_id, group.id]},
+            launch_type=placement.get("launchType"),
+            capacity_provider_strategies=[
+                {"capacity_provider": item["capacityProvider"], "weight": item["weight"]}
+                for item in placement.get("capacityProviderStrategy", [])] or None,
+            network_configuration={"subnets": args["subnet_ids"], "assign_public_ip": False,
+                                   "security_groups": [args["mesh_security_group_id"], group.id]},
             service_registries=registries,
             load_balancers=load_balancers,
             health_check_grace_period_seconds=grace,
             deployment_circuit_breaker={"enable": True, "rollback": True},
             propagate_tags="SERVICE",
-            # `pulumi up` returns once ECS accepted the service; the circuit breaker watches the
-            # rollout and rolls a failing one back on its own.
-            wait_for_steady_state=False,
+            # `pulumi up` moves on only once the rollout is done: callers roll after their
+            # upstreams, and the update's deletes (a removed upstream, old discovery services)
+            # run when no old task needs them any more. A rollout the circuit breaker rolls back
+            # fails the update instead of leaving a state that names the new revision.
+            wait_for_steady_state=True,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
+        self.ecs_service = ecs_service
         self.service_name = ecs_service.name
+        self.service_arn = ecs_service.arn
+        self.dns_name = None if service.is_load else settings.upstream_host(service.name)
         self.task_definition_arn = definition.arn
         self.security_group_id = group.id
         self.task_role_arn = task_role.arn
         self.execution_role_arn = execution_role.arn
         self.register_outputs({
             "serviceName": self.service_name,
+            "serviceArn": self.service_arn,
+            "dnsName": self.dns_name,
             "taskDefinitionArn": self.task_definition_arn,
             "securityGroupId": self.security_group_id,
             "logGroupNames": self.log_group_names,

@@ -8,11 +8,15 @@ import re
 import pulumi
 import pulumi_aws as aws
 
-from components.ecs.service import EcsMeshService, EcsMeshServiceArgs, LoadBalancerAttachment
+from components.ecs.containers import FARGATE_CAPACITY_PROVIDERS
+from components.ecs.service import EcsMeshService, EcsMeshServiceArgs, LoadBalancerArgs
 from components.network import Vpc, VpcArgs
 from components.settings.errors import PROJECT
 from components.settings.model import Settings
+from components.settings.naming import cluster_name, container_insights_log_group
 from components.settings.ports import INGRESS_PORT, METRICS_PORT
+from components.settings.rollout import upstreams_first
+from components.settings.service_args import mesh_args, service_args
 from dashboards.cloudwatch.alarms import alarm_specs
 from dashboards.cloudwatch.dashboard import dashboard_body
 from dashboards.cloudwatch.logs_insights import query_definitions
@@ -40,6 +44,13 @@ def dashboard_url(region: str, name: str) -> str:
             f"#dashboards:name={name}")
 
 
+def trace_map_url(region: str) -> str:
+    """Console address of the X-Ray trace map (CloudWatch console, "X-Ray traces"), where the
+    sidecars' spans show as a service graph; its "Traces" view lists single traces."""
+    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            "#xray:service-map/map")
+
+
 class EcsTopology(pulumi.ComponentResource):
     """Every resource of an ``ecs`` stack. No App Mesh: each sidecar carries its own bootstrap.
 
@@ -64,25 +75,27 @@ class EcsTopology(pulumi.ComponentResource):
         self._tags = {f"{PROJECT}:mesh": settings.mesh_name}
 
         network = Vpc(f"{name}-net", VpcArgs(tags=self._tags), opts=self._child)
-        cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            settings=[{"name": "containerInsights", "value": "enabled"}],
-            tags=self._tags, opts=self._child)
+        cluster = self._cluster()
         namespace = aws.servicediscovery.PrivateDnsNamespace(
             f"{name}-dns", name=settings.dns_namespace, vpc=network.vpc_id,
             description=f"Service discovery of the {settings.mesh_name} mesh",
-            tags=self._tags, opts=self._child)
+            tags=self._tags,
+            # A new dnsNamespace is a new private hosted zone next to the old one in the same
+            # VPC (names differ, so both may exist): create it first and let the old names
+            # answer until the update ends, instead of the provider's delete-first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False))
         mesh_group = self._mesh_firewall(network)
 
-        entry: LoadBalancerAttachment | None = None
+        entry: LoadBalancerArgs | None = None
         self.url = None
-        load_balancer = target_group = None
+        load_balancer = target_group = listener = None
         if settings.entry_service is not None:
-            entry, load_balancer, target_group = self._load_balancer(network)
-        self.services = self._mesh_services(network, cluster, namespace, mesh_group, entry)
+            entry, listener, load_balancer, target_group = self._load_balancer(network)
+        self.services = self._mesh_services(network, cluster, namespace, mesh_group, entry,
+                                            listener)
         if entry is not None:
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-to-entry", security_group_id=entry.security_group_id,
+                f"{name}-alb-to-entry", security_group_id=entry["security_group_id"],
                 referenced_security_group_id=self.services[
                     str(settings.entry_service)].security_group_id,
                 ip_protocol="tcp", from_port=INGRESS_PORT, to_port=INGRESS_PORT,
@@ -95,7 +108,8 @@ class EcsTopology(pulumi.ComponentResource):
         self.register_outputs({**self.stack_outputs(), "dashboardName": dashboard.dashboard_name})
 
     def stack_outputs(self) -> dict:
-        """The stack's outputs: url (with a load balancer), dashboardUrl, logGroups, clusterName."""
+        """The stack's outputs: url (with a load balancer), dashboardUrl, logGroups, clusterName,
+        traceMapUrl (with tracing)."""
         outputs: dict = {
             "dashboardUrl": self.dashboard_url,
             "logGroups": self.log_group_names,
@@ -103,7 +117,40 @@ class EcsTopology(pulumi.ComponentResource):
         }
         if self.url is not None:
             outputs["url"] = self.url
+        if self._settings.tracing:
+            outputs["traceMapUrl"] = trace_map_url(str(self._settings.region))
         return outputs
+
+    def _cluster(self) -> aws.ecs.Cluster:
+        """The mesh's cluster; with ``containerInsights``, also its performance log group.
+
+        ECS would create that log group itself, with no retention, and ``pulumi destroy`` would
+        leave it behind; created here first (the cluster depends on it) it keeps the stack's
+        retention and goes with the stack.
+        """
+        settings, tags, child = self._settings, self._tags, self._child
+        name = cluster_name(settings.mesh_name)
+        depends_on: list[pulumi.Resource] = []
+        if settings.container_insights:
+            depends_on.append(aws.cloudwatch.LogGroup(
+                f"{self._name}-insights-logs", name=container_insights_log_group(name),
+                retention_in_days=settings.log_retention_days, tags=tags, opts=child))
+        return aws.ecs.Cluster(
+            f"{self._name}-cluster", name=name,
+            settings=[{"name": "containerInsights",
+                       "value": "enabled" if settings.container_insights else "disabled"}],
+            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+
+    def _capacity_providers(self, cluster: aws.ecs.Cluster) -> pulumi.Output[str]:
+        """The cluster's ARN as the services must get it: with ``fargateSpot``, only once
+        FARGATE and FARGATE_SPOT are associated with the cluster (a service can name only an
+        associated capacity provider)."""
+        if not self._settings.fargate_spot:
+            return cluster.arn
+        providers = aws.ecs.ClusterCapacityProviders(
+            f"{self._name}-capacity", cluster_name=cluster.name,
+            capacity_providers=list(FARGATE_CAPACITY_PROVIDERS), opts=self._child)
+        return pulumi.Output.all(cluster.arn, providers.id).apply(lambda v: v[0])
 
     def _mesh_firewall(self, network: Vpc) -> aws.ec2.SecurityGroup:
         """The security group of every task: out to other tasks' Envoy ports and to 443 only."""
@@ -125,9 +172,10 @@ class EcsTopology(pulumi.ComponentResource):
             opts=child)
         return mesh_group
 
-    def _load_balancer(self, network: Vpc) -> tuple[LoadBalancerAttachment, aws.lb.LoadBalancer,
-                                                    aws.lb.TargetGroup]:
-        """The public load balancer in front of the entry service, its firewall and listeners."""
+    def _load_balancer(self, network: Vpc) -> tuple[LoadBalancerArgs, aws.lb.Listener,
+                                                    aws.lb.LoadBalancer, aws.lb.TargetGroup]:
+        """The public load balancer in front of the entry service, its firewall and listeners;
+        first what the entry service gets of it and the listener that forwards to it."""
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
         entry_spec = settings.service(settings.entry_service)
         alb_group = aws.ec2.SecurityGroup(
@@ -137,11 +185,13 @@ class EcsTopology(pulumi.ComponentResource):
         public_ports = [("internet", HTTP_PORT, "HTTP")]
         if settings.certificate_arn is not None:
             public_ports.append(("internet-https", HTTPS_PORT, "HTTPS"))
-        for label, port, protocol in public_ports:
-            aws.vpc.SecurityGroupIngressRule(
+        public_rules = {
+            port: aws.vpc.SecurityGroupIngressRule(
                 f"{name}-alb-from-{label}", security_group_id=alb_group.id,
                 cidr_ipv4=ANYWHERE, ip_protocol="tcp", from_port=port, to_port=port,
                 description=f"{protocol} from the internet", opts=child)
+            for label, port, protocol in public_ports
+        }
         load_balancer = aws.lb.LoadBalancer(
             f"{name}-alb", load_balancer_type="application", internal=False,
             security_groups=[alb_group.id], subnets=network.public_subnet_ids,
@@ -161,45 +211,57 @@ class EcsTopology(pulumi.ComponentResource):
                 protocol="HTTP", default_actions=forward, tags=tags, opts=child)
             scheme = "http://"
         else:
+            listener = aws.lb.Listener(
+                f"{name}-https", load_balancer_arn=load_balancer.arn, port=HTTPS_PORT,
+                protocol="HTTPS", ssl_policy=TLS_POLICY,
+                certificate_arn=settings.certificate_arn, default_actions=forward,
+                tags=tags, opts=child)
+            # Adding a certificate to a deployed stack turns port 80 into a redirect: only
+            # once 443 listens and the firewall lets clients reach it.
             aws.lb.Listener(
                 f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
                 protocol="HTTP",
                 default_actions=[{"type": "redirect", "redirect": {
                     "protocol": "HTTPS", "port": str(HTTPS_PORT),
                     "status_code": "HTTP_301"}}],
-                tags=tags, opts=child)
-            listener = aws.lb.Listener(
-                f"{name}-https", load_balancer_arn=load_balancer.arn, port=HTTPS_PORT,
-                protocol="HTTPS", ssl_policy=TLS_POLICY,
-                certificate_arn=settings.certificate_arn, default_actions=forward,
-                tags=tags, opts=child)
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[listener, public_rules[HTTPS_PORT]]))
             scheme = "https://"
-        entry = LoadBalancerAttachment(target_group_arn=target_group.arn,
-                                       security_group_id=alb_group.id, listener=listener)
+        entry = LoadBalancerArgs(target_group_arn=target_group.arn,
+                                 security_group_id=alb_group.id)
         self.url = pulumi.Output.concat(scheme, load_balancer.dns_name)
-        return entry, load_balancer, target_group
+        return entry, listener, load_balancer, target_group
 
     def _mesh_services(self, network: Vpc, cluster: aws.ecs.Cluster,
                        namespace: aws.servicediscovery.PrivateDnsNamespace,
-                       mesh_group: aws.ec2.SecurityGroup,
-                       entry: LoadBalancerAttachment | None) -> dict[str, EcsMeshService]:
-        """One ``EcsMeshService`` per service, the entry service attached to the load balancer."""
+                       mesh_group: aws.ec2.SecurityGroup, entry: LoadBalancerArgs | None,
+                       listener: aws.lb.Listener | None) -> dict[str, EcsMeshService]:
+        """One ``EcsMeshService`` per service, the entry service attached to the load balancer.
+
+        Each rolls out once its upstreams' ECS services are steady (so its new tasks never call
+        an upstream that is not up yet), the entry service once the listener forwards to its
+        target group (ECS refuses a target group that no load balancer uses yet).
+        """
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        services = {}
-        for service in settings.services:
-            services[service.name] = EcsMeshService(
-                f"{name}-{service.name}",
-                EcsMeshServiceArgs(
-                    settings=settings, service=service, cluster_arn=cluster.arn,
-                    vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
-                    mesh_security_group_id=mesh_group.id, namespace_id=namespace.id,
-                    account_id=identity.account_id, partition=partition.partition,
-                    load_balancer=entry if service.name == settings.entry_service else None,
-                    tags=tags),
-                opts=child)
-        return services
+        cluster_arn = self._capacity_providers(cluster)
+        mesh = mesh_args(settings)
+        # The stack's settings that are arguments of the component (region, dnsNamespace, ...).
+        placement = {key: getattr(settings, key) for key in EcsMeshServiceArgs.__annotations__
+                     if key in Settings.model_fields}
+        services: dict[str, EcsMeshService] = {}
+        for service, waits_for in upstreams_first(settings):
+            args = EcsMeshServiceArgs(
+                service=service_args(service), mesh=mesh, **placement, cluster_arn=cluster_arn,
+                vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                mesh_security_group_id=mesh_group.id, namespace_id=namespace.id, tags=tags)
+            rollout_after: list[pulumi.Resource] = [services[u].ecs_service for u in waits_for]
+            if service.name == settings.entry_service:
+                args["load_balancer"] = entry
+                rollout_after.append(listener)
+            services[service.name] = EcsMeshService(f"{name}-{service.name}", args, opts=child,
+                                                    rollout_after=rollout_after)
+        return {s.name: services[s.name] for s in settings.services}
 
     def _visibility(self, load_balancer: aws.lb.LoadBalancer | None,
                     target_group: aws.lb.TargetGroup | None) -> aws.cloudwatch.Dashboard:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from components.eks.objects import MONITORING_NAMESPACE, PART_OF, metadata
+from components.eks.objects import MONITORING_NAMESPACE, metadata
+from components.eks.tempo import tempo_datasource
 from components.settings.model import Settings
 from dashboards.grafana.dashboards import grafana_dashboards
 from dashboards.prometheus.rules import rules_file
@@ -19,17 +20,18 @@ from dashboards.prometheus.scrape import kubernetes_scrape_job
 
 CHART = "kube-prometheus-stack"
 # Pinned: a chart upgrade changes Prometheus, Grafana and the operator's CRDs at once, so it
-# is a reviewed change of this line, not something a `pulumi up` picks up by itself.
-CHART_VERSION = "93.9.0"
+# is a reviewed change of this line, not something a `pulumi up` picks up by itself. 88.5.3 is
+# the newest release whose sources could be read (prometheus-community/helm-charts, tag
+# kube-prometheus-stack-88.5.3, commit ea930baeebeba39f56d6b44e351f23b2a072a600; its files are
+# in ../shared/reference/, see its README.md); tests/unit/eks/test_monitoring_chart.py checks
+# these values against them. ("93" is the Prometheus operator's version, not the chart's.)
+CHART_VERSION = "88.5.3"
 CHART_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kps"
 PROMETHEUS_SERVICE = f"{RELEASE_NAME}-prometheus"
 PROMETHEUS_PORT = 9090
 GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"
 GRAFANA_PORT = 80
-# Prometheus loads the PrometheusRules that carry this label (and only in the monitoring
-# namespace), whatever the Helm release is called.
-RULE_SELECTOR = {"app.kubernetes.io/part-of": PART_OF}
 # Grafana's sidecar provisions every ConfigMap with this label (kube-prometheus-stack values);
 # the folder annotation puts the mesh's dashboards in their own folder.
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -46,8 +48,9 @@ def _resources(cpu: str, memory: str, memory_limit: str) -> dict:
 
 
 def monitoring_values(settings: Settings) -> dict:
-    """The values of the kube-prometheus-stack release for ``settings``' mesh."""
-    return {
+    """The values of the kube-prometheus-stack release for ``settings``' mesh (with
+    ``tracing``, Grafana also gets the Tempo data source)."""
+    values: dict = {
         "fullnameOverride": RELEASE_NAME,
         # EKS runs these control-plane parts out of reach of in-cluster scraping (and
         # kube-proxy binds its metrics to the node's loopback): their targets would only be
@@ -66,8 +69,13 @@ def monitoring_values(settings: Settings) -> dict:
                 "retentionSize": RETENTION_SIZE,
                 "resources": _resources("200m", "512Mi", "2Gi"),
                 "additionalScrapeConfigs": [kubernetes_scrape_job(settings.kubernetes_namespace)],
+                # Every PrometheusRule of the monitoring namespace: the chart's own (Watchdog,
+                # Kube*, the recording rules its dashboards read) and the mesh's. With no
+                # ruleSelector of ours and this false, the chart writes `ruleSelector: {}`
+                # (templates/prometheus.yaml, select all) instead of `release: <release>`;
+                # the namespace, which only the chart and this program write to, is the
+                # boundary, so the mesh's rule needs no label tied to the release's name.
                 "ruleSelectorNilUsesHelmValues": False,
-                "ruleSelector": {"matchLabels": RULE_SELECTOR},
                 "ruleNamespaceSelector": {
                     "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}},
             },
@@ -89,6 +97,9 @@ def monitoring_values(settings: Settings) -> dict:
             },
         },
     }
+    if settings.tracing:
+        values["grafana"]["additionalDataSources"] = [tempo_datasource(settings)]
+    return values
 
 
 def grafana_port_forward() -> str:
@@ -129,13 +140,11 @@ def dashboard_config_maps(settings: Settings) -> list[dict]:
 
 
 def prometheus_rule(settings: Settings) -> dict:
-    """The rule group as a PrometheusRule object that kube-prometheus-stack's Prometheus
-    selects (its ``ruleSelector`` labels, in the monitoring namespace)."""
+    """The rule group as a PrometheusRule object in the monitoring namespace, where
+    kube-prometheus-stack's Prometheus loads every rule (see ``monitoring_values``)."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {"name": f"{settings.mesh_name}-mesh-alerts",
-                     "namespace": MONITORING_NAMESPACE,
-                     "labels": dict(RULE_SELECTOR)},
+        "metadata": metadata(f"{settings.mesh_name}-mesh-alerts", MONITORING_NAMESPACE),
         "spec": rules_file(settings),
     }

@@ -5,9 +5,9 @@ render`` writes them as YAML, and the tests hand them to ``kubernetes-validate -
 
 Each service is a Deployment whose pods run the app next to an Envoy sidecar, a ConfigMap
 with that sidecar's bootstrap (the very document ECS passes on the command line), and a
-Service on the sidecar's ingress port 15000 (none for load generators), so that
-``<service>.<namespace>.svc.cluster.local:15000``, the address every upstream cluster of
-the bootstraps resolves, reaches the sidecars of that service.
+headless Service on the sidecar's ingress port 15000 (none for load generators), so that
+``<service>.<namespace>.svc.cluster.local.:15000``, the address every upstream cluster of
+the bootstraps resolves, reaches each ready sidecar of that service.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import hashlib
 import json
 
 from components.settings.model import ServiceSpec, Settings
-from components.settings.ports import INGRESS_PORT, METRICS_PORT
+from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.command import envoy_command
 from components.sidecar.demo_app import demo_app_environment
@@ -24,7 +24,7 @@ from dashboards.prometheus.scrape import METRICS_PORT_NAME
 
 MONITORING_NAMESPACE = "monitoring"
 PART_OF = "mesh-visibility"
-DEMO_APP_CONFIG_MAP = "demo-app"
+DEMO_APP_CONFIG_MAP_PREFIX = "demo-app"
 DEMO_APP_DIR = "/app"
 DEMO_APP_KEY = "app.py"
 # The demo app's own health endpoint: a probe on "/" of a service with upstreams would call
@@ -43,7 +43,18 @@ DEMO_APP_UID = 10001
 # limits leave 4x the memory and room for bursts near 1000 requests/s.
 ENVOY_RESOURCES = {"requests": {"cpu": "50m", "memory": "96Mi"},
                    "limits": {"cpu": "500m", "memory": "256Mi"}}
-CHECKSUM_ANNOTATION = "mesh-visibility/config-sha256"
+# Termination, a pod at a time on rollout and node drain: the app keeps serving for
+# APP_DRAIN_SECONDS after the pod leaves its headless Service (callers' STRICT_DNS clusters
+# stop resolving it within the cluster DNS TTL and their refresh), then stops; the native
+# sidecar is stopped after the app and first drains its listeners for ENVOY_DRAIN_SECONDS
+# (POST /drain_listeners?graceful on its admin port: keep-alive callers are told to close and
+# reconnect elsewhere). The grace period covers both with room for the app's own shutdown.
+APP_DRAIN_SECONDS = 10
+ENVOY_DRAIN_SECONDS = 5
+TERMINATION_GRACE_SECONDS = 30
+# The part of a content-addressed name that is the content's SHA-256: distinct for distinct
+# contents, and short enough for the 63-character names.
+CONTENT_HASH_LENGTH = 10
 
 
 def service_labels(settings: Settings, service: ServiceSpec) -> dict[str, str]:
@@ -112,38 +123,57 @@ def network_policy(settings: Settings) -> dict:
     }
 
 
-def envoy_config_map_name(service: ServiceSpec) -> str:
-    return f"{service.name}-envoy"
+def content_name(prefix: str, content: str) -> str:
+    """``<prefix>-<SHA-256 of content, CONTENT_HASH_LENGTH hex digits>``.
+
+    The ConfigMaps that pods mount are named by their content and immutable: a changed
+    document is a new ConfigMap, created before the Deployment that references it rolls, while
+    the old pods keep the one they mounted until they are gone (pulumi-kubernetes replaces an
+    object whose name changes create-before-delete, and deletes the old one only at the end of
+    the update). A fixed name would be replaced delete-first, and a pod scheduled in that gap
+    could not start. The name is also what rolls the pods: the pod template changes with it.
+    """
+    return f"{prefix}-{hashlib.sha256(content.encode()).hexdigest()[:CONTENT_HASH_LENGTH]}"
+
+
+def _bootstrap_document(settings: Settings, service: ServiceSpec) -> str:
+    return json.dumps(envoy_bootstrap(settings, service), indent=2, sort_keys=True)
+
+
+def envoy_config_map_name(settings: Settings, service: ServiceSpec) -> str:
+    """The name of ``service``'s bootstrap ConfigMap (``<service>-envoy-<content hash>``)."""
+    return content_name(f"{service.name}-envoy", _bootstrap_document(settings, service))
 
 
 def envoy_config_map(settings: Settings, service: ServiceSpec) -> dict:
-    """The ConfigMap holding ``service``'s sidecar bootstrap (JSON, which Envoy reads as YAML)."""
-    bootstrap = json.dumps(envoy_bootstrap(settings, service), indent=2, sort_keys=True)
+    """The ConfigMap holding ``service``'s sidecar bootstrap (JSON, which Envoy reads as YAML);
+    immutable and named by its content."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(envoy_config_map_name(service), settings.kubernetes_namespace,
-                              service_labels(settings, service)),
-        "data": {ENVOY_CONFIG_KEY: bootstrap},
+        "metadata": metadata(envoy_config_map_name(settings, service),
+                              settings.kubernetes_namespace, service_labels(settings, service)),
+        "immutable": True,
+        "data": {ENVOY_CONFIG_KEY: _bootstrap_document(settings, service)},
     }
+
+
+def demo_app_config_map_name(source: str) -> str:
+    """The name of the demo app's ConfigMap (``demo-app-<content hash>``)."""
+    return content_name(DEMO_APP_CONFIG_MAP_PREFIX, source)
 
 
 def demo_app_config_map(settings: Settings, source: str) -> dict:
-    """The ConfigMap that ships the demo app's source to the pods that run it."""
+    """The ConfigMap that ships the demo app's source to the pods that run it; immutable and
+    named by its content."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(DEMO_APP_CONFIG_MAP, settings.kubernetes_namespace,
+        "metadata": metadata(demo_app_config_map_name(source), settings.kubernetes_namespace,
                               {"mesh": settings.mesh_name}),
+        "immutable": True,
         "data": {DEMO_APP_KEY: source},
     }
-
-
-def _checksum(*documents: str) -> str:
-    digest = hashlib.sha256()
-    for document in documents:
-        digest.update(document.encode())
-    return digest.hexdigest()
 
 
 def _millicores(cpu_units: int) -> str:
@@ -177,7 +207,12 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
     so the app's first call to its egress listener finds Envoy ready, and stops the sidecar
     only after the app has exited, so in-flight calls drain.
     """
-    command = envoy_command(config_path=f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}")
+    # The drain the preStop hook starts: every response says `connection: close` at once, and
+    # the listeners close after ENVOY_DRAIN_SECONDS (Envoy's default is a gradual drain over
+    # 600 s, which would tell almost no caller within the hook's time).
+    command = envoy_command(config_path=f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}",
+                            extra=["--drain-strategy", "immediate",
+                                   "--drain-time-s", str(ENVOY_DRAIN_SECONDS)])
     ports = [{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}]
     if not service.is_load:
         ports.insert(0, {"name": INGRESS_PORT_NAME, "containerPort": INGRESS_PORT,
@@ -196,6 +231,13 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
         "securityContext": _restricted_container(ENVOY_UID, read_only_root=True),
         "volumeMounts": [{"name": "envoy-config", "mountPath": ENVOY_CONFIG_DIR,
                           "readOnly": True}],
+        # Runs when the pod stops, after the app has exited (see TERMINATION_GRACE_SECONDS).
+        # bash's /dev/tcp: the image has bash but no HTTP client; the admin port is loopback.
+        "lifecycle": {"preStop": {"exec": {"command": [
+            "/bin/bash", "-c",
+            f"exec 3<>/dev/tcp/127.0.0.1/{ADMIN_PORT} && printf 'POST /drain_listeners?graceful "
+            "HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3; "
+            f"sleep {ENVOY_DRAIN_SECONDS}"]}}},
     }
 
 
@@ -232,6 +274,8 @@ def _app_container(settings: Settings, service: ServiceSpec) -> dict:
             container["env"] = [{"name": k, "value": v} for k, v in service.env.items()]
         # The image's own user, which must not be root; its files may need writing (nginx).
         container["securityContext"] = _restricted_container(None, read_only_root=False)
+    # Keeps serving while the pod leaves DNS (a kubelet action: no binary needed in the image).
+    container["lifecycle"] = {"preStop": {"sleep": {"seconds": APP_DRAIN_SECONDS}}}
     if not service.is_load:
         container["ports"] = [{"name": APP_PORT_NAME, "containerPort": service.app_port,
                                "protocol": "TCP"}]
@@ -243,17 +287,16 @@ def _app_container(settings: Settings, service: ServiceSpec) -> dict:
 def deployment(settings: Settings, service: ServiceSpec, app_source: str) -> dict:
     """The Deployment of ``service``: ``replicas`` pods of the app plus its Envoy sidecar.
 
-    ``app_source`` is the demo app's source (see ``components.sidecar.demo_app.demo_app_source``); its checksum, with the
-    bootstrap's, is a pod annotation so that a changed configuration rolls the pods (a
-    mounted ConfigMap alone would change under running processes that never reread it).
+    ``app_source`` is the demo app's source (see ``components.sidecar.demo_app.demo_app_source``).
+    The pods mount the ConfigMaps by their content-addressed names, so a changed bootstrap or
+    demo app changes the pod template and rolls the pods (``content_name``).
     """
     labels = service_labels(settings, service)
-    checksum = _checksum(envoy_config_map(settings, service)["data"][ENVOY_CONFIG_KEY],
-                         app_source if service.uses_demo_app else "")
     volumes: list[dict] = [{"name": "envoy-config",
-                            "configMap": {"name": envoy_config_map_name(service)}}]
+                            "configMap": {"name": envoy_config_map_name(settings, service)}}]
     if service.uses_demo_app:
-        volumes.append({"name": "demo-app", "configMap": {"name": DEMO_APP_CONFIG_MAP}})
+        volumes.append({"name": "demo-app",
+                        "configMap": {"name": demo_app_config_map_name(app_source)}})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -264,14 +307,13 @@ def deployment(settings: Settings, service: ServiceSpec, app_source: str) -> dic
             "strategy": {"type": "RollingUpdate",
                          "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": {"app.kubernetes.io/part-of": PART_OF, **labels},
-                             "annotations": {CHECKSUM_ANNOTATION: checksum}},
+                "metadata": {"labels": {"app.kubernetes.io/part-of": PART_OF, **labels}},
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": {"runAsNonRoot": True,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     "topologySpreadConstraints": [{
                         "maxSkew": 1,
                         "topologyKey": "kubernetes.io/hostname",
@@ -288,7 +330,17 @@ def deployment(settings: Settings, service: ServiceSpec, app_source: str) -> dic
 
 
 def service_object(settings: Settings, service: ServiceSpec) -> dict:
-    """The Service on the sidecars' ingress port; its DNS name is the upstreams' address."""
+    """The headless Service on the sidecars' ingress port; its DNS name is the upstreams'
+    address.
+
+    Headless (``clusterIP: None``), its name resolves to the IP of every READY pod, so each
+    caller's STRICT_DNS cluster has one host per replica: ``membership_healthy`` and
+    ``membership_total`` count replicas, outlier detection ejects one bad pod rather than the
+    whole service, and requests spread over the pods. (Through a cluster IP every sidecar
+    would see one host, and keep-alive would pin each caller to one pod.) Pods that are not
+    ready stay out of the answers (``publishNotReadyAddresses: false``, said explicitly
+    because the alert rules and the host counts rely on it).
+    """
     if service.is_load:
         raise ValueError(f"{service.name!r} is a load generator and has no ingress")
     labels = service_labels(settings, service)
@@ -298,6 +350,8 @@ def service_object(settings: Settings, service: ServiceSpec) -> dict:
         "metadata": metadata(service.name, settings.kubernetes_namespace, labels),
         "spec": {
             "type": "ClusterIP",
+            "clusterIP": "None",
+            "publishNotReadyAddresses": False,
             "selector": labels,
             "ports": [{"name": "http", "port": INGRESS_PORT, "targetPort": INGRESS_PORT_NAME,
                        "protocol": "TCP", "appProtocol": "http"}],
@@ -305,11 +359,31 @@ def service_object(settings: Settings, service: ServiceSpec) -> dict:
     }
 
 
+def disruption_budget(settings: Settings, service: ServiceSpec) -> dict | None:
+    """At most one pod of ``service`` voluntarily evicted at a time (node drains, cluster
+    upgrades), for a service with more than one replica; None for a single replica, which a
+    budget would only make undrainable."""
+    if service.replicas < 2:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(service.name, settings.kubernetes_namespace,
+                              service_labels(settings, service)),
+        "spec": {"maxUnavailable": 1,
+                 "selector": {"matchLabels": service_labels(settings, service)}},
+    }
+
+
 def service_objects(settings: Settings, service: ServiceSpec, app_source: str) -> list[dict]:
-    """ConfigMap, Deployment and (for apps) Service of one service, in apply order."""
+    """ConfigMap, Deployment, (for apps) Service and (with replicas) PodDisruptionBudget of one
+    service, in apply order."""
     objects = [envoy_config_map(settings, service), deployment(settings, service, app_source)]
     if not service.is_load:
         objects.append(service_object(settings, service))
+    budget = disruption_budget(settings, service)
+    if budget is not None:
+        objects.append(budget)
     return objects
 
 

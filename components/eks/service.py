@@ -1,64 +1,111 @@
-"""One service of the mesh on EKS: its sidecar's bootstrap, its pods and its Service."""
+"""One service of the mesh on EKS: its sidecar's bootstrap, its pods and its Service.
 
-from __future__ import annotations
+``EksMeshService`` takes arguments of its own (``EksMeshServiceArgs``), so any program can add
+a mesh service to a namespace of its own cluster, and the component package (``provider/``)
+hosts it for every language. No ``from __future__ import annotations``: Pulumi's schema
+inference reads the annotations of the arguments and outputs as objects.
+"""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Optional, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.eks.objects import deployment, envoy_config_map, service_object
-from components.settings.model import ServiceSpec, Settings
+from components.eks.checks import check_env_sizes
+from components.eks.objects import (
+    deployment,
+    disruption_budget,
+    envoy_config_map,
+    service_object,
+)
 from components.settings.ports import INGRESS_PORT
+from components.settings.service_args import (
+    ArgumentError,
+    MeshArgs,
+    ServiceArgs,
+    component_settings,
+)
+from components.sidecar.demo_app import demo_app_source
 
 
-@dataclass
-class EksMeshServiceArgs:
-    """Inputs of an ``EksMeshService``.
+class EksMeshServiceArgs(TypedDict, total=False):
+    """Arguments of an ``EksMeshService``: the service, its mesh and the Kubernetes namespace it
+    runs in, which must exist. The cluster is the one of the component's Kubernetes provider
+    (the `providers` resource option). A service without `image` runs the built-in demo app,
+    which mounts the demo app's ConfigMap (``components.eks.objects.demo_app_objects``) that
+    the stack creates once per namespace: elsewhere, give every service an image."""
 
-    ``app_source`` is the demo app's source (``components.sidecar.demo_app.demo_app_source``); ``depends_on``
-    names what must exist before the pods can start (the namespace, the demo app's
-    ConfigMap, the nodes): the objects carry their namespace as a plain name, so Pulumi
-    cannot see that dependency by itself.
-    """
-
-    settings: Settings
-    service: ServiceSpec
-    provider: k8s.Provider
-    app_source: str
-    depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+    service: Required[ServiceArgs]
+    """The service."""
+    mesh: Required[MeshArgs]
+    """The settings every service of its mesh shares."""
+    kubernetes_namespace: Required[str]
+    """The namespace of its pods and Service: the sidecars reach an upstream at
+    `<upstream>.<kubernetes_namespace>.svc.cluster.local.`"""
 
 
 class EksMeshService(pulumi.ComponentResource):
-    """ConfigMap (Envoy bootstrap), Deployment (app + native Envoy sidecar) and, unless the
-    service is a load generator, a Service on the sidecars' ingress port 15000."""
+    """ConfigMap (Envoy bootstrap), Deployment (app + native Envoy sidecar), unless the
+    service is a load generator a Service on the sidecars' ingress port 15000, and with more
+    than one replica a PodDisruptionBudget.
+
+    Registered as ``meshvis:eks:MeshService`` wherever it is created (the type its deployed
+    stacks' URNs carry), also when the package hosts it as ``meshvis:index:EksMeshService``.
+    Python only: ``start_after`` names what every object waits for (the stack's namespace,
+    demo app ConfigMap and nodes: the objects carry their namespace as a plain name, so Pulumi
+    cannot see that dependency by itself), ``rollout_after`` what its Deployment waits for (its
+    upstreams' Deployments: pulumi-kubernetes waits for a rollout, so its pods roll only once
+    its upstreams' pods are ready). Other programs order whole components with `depends_on`.
+    """
 
     config_map: k8s.core.v1.ConfigMap
+    """The ConfigMap with the sidecar's Envoy bootstrap (content-addressed, immutable)."""
     deployment: k8s.apps.v1.Deployment
-    service: k8s.core.v1.Service | None
-    address: str | None
+    """The Deployment: the app and its native Envoy sidecar."""
+    kubernetes_service: Optional[k8s.core.v1.Service]
+    """The headless Service on the sidecars' ingress port 15000 (none for `load`)."""
+    address: Optional[str]
+    """Where the mesh reaches it: `<name>.<namespace>.svc.cluster.local.:15000` (none for
+    `load`)."""
 
     def __init__(self, name: str, args: EksMeshServiceArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None, *,
+                 start_after: Sequence[pulumi.Resource] = (),
+                 rollout_after: Sequence[pulumi.Resource] = ()) -> None:
+        # Every argument checked before any resource (the component's own included) exists;
+        # a RunError is reported as its one-line message, without a traceback.
+        try:
+            settings = component_settings("EksMeshService", name, args, EksMeshServiceArgs,
+                                          "eks", checks=[check_env_sizes])
+        except ArgumentError as err:
+            raise pulumi.RunError(str(err)) from None
+        spec = settings.services[0]
         super().__init__("meshvis:eks:MeshService", name, None, opts)
-        settings, spec = args.settings, args.service
-        placed = pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=list(args.depends_on))
+        # The objects' provider is the component's (`providers` or `provider`), by inheritance.
+        placed = pulumi.ResourceOptions(parent=self, depends_on=list(start_after))
 
         config = envoy_config_map(settings, spec)
+        # Content-addressed and immutable (objects.content_name): a new bootstrap is a new
+        # ConfigMap, created before the Deployment that mounts it rolls; the old one goes at
+        # the end of the update, when no pod mounts it any more.
         self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-envoy", metadata=config["metadata"], data=config["data"], opts=placed)
-        pods = deployment(settings, spec, args.app_source)
+            f"{name}-envoy", metadata=config["metadata"], data=config["data"],
+            immutable=config["immutable"], opts=placed)
+        pods = deployment(settings, spec, demo_app_source())
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=pods["metadata"], spec=pods["spec"],
             opts=pulumi.ResourceOptions.merge(
-                placed, pulumi.ResourceOptions(depends_on=[self.config_map])))
-        self.service = None
+                placed, pulumi.ResourceOptions(depends_on=[self.config_map, *rollout_after])))
+        budget = disruption_budget(settings, spec)
+        if budget is not None:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-budget", metadata=budget["metadata"], spec=budget["spec"], opts=placed)
+        self.kubernetes_service = None
         self.address = None
         if not spec.is_load:
             front = service_object(settings, spec)
-            self.service = k8s.core.v1.Service(
+            self.kubernetes_service = k8s.core.v1.Service(
                 f"{name}-service", metadata=front["metadata"], spec=front["spec"], opts=placed)
             self.address = f"{settings.upstream_host(spec.name)}:{INGRESS_PORT}"
 

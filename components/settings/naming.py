@@ -1,4 +1,4 @@
-"""Names that several documents must agree on (log groups, metric namespace)."""
+"""Names that several documents must agree on (log groups, metric namespace, cluster)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,26 @@ def log_group_name(mesh: str, service: str, container: str) -> str:
 
 
 def log_group_prefix(mesh: str) -> str:
-    """Common prefix of every log group of the mesh (IAM policies are scoped to it)."""
+    """Common prefix of every log group of the mesh."""
     return f"/mesh-visibility/{mesh}/"
 
 
 def metric_namespace(mesh: str) -> str:
     """CloudWatch namespace the agent publishes the mesh's Envoy metrics to."""
     return f"MeshVisibility/{mesh}"
+
+
+def cluster_name(mesh: str) -> str:
+    """Name of the mesh's ECS cluster.
+
+    Fixed, like the log groups, so the Container Insights log group can be created (and
+    destroyed) by the program under the name ECS writes to, before the cluster exists.
+    """
+    return f"mesh-visibility-{mesh}"
+
+
+def container_insights_log_group(cluster: str) -> str:
+    """The log group ECS Container Insights sends a cluster's performance events to
+    ("Container Insights performance log events for Amazon ECS", Amazon CloudWatch User
+    Guide: ``/aws/ecs/containerinsights/{CLUSTER_NAME}/performance``)."""
+    return f"/aws/ecs/containerinsights/{cluster}/performance"

@@ -13,8 +13,13 @@ MAX_UPSTREAMS = 99
 ADMIN_PORT = 9901
 METRICS_PORT = 9902
 STATSD_PORT = 8125
+# The CloudWatch agent's OTLP receivers in every ECS task (gRPC, HTTP; the agent's defaults,
+# aws/amazon-cloudwatch-agent translator/translate/otel/receiver/otlp/translator.go:26-27
+# @ab55b8da); the sidecar sends its spans to the HTTP one.
+OTLP_GRPC_PORT = 4317
+OTLP_HTTP_PORT = 4318
 RESERVED_PORTS = frozenset(
-    {INGRESS_PORT, ADMIN_PORT, METRICS_PORT, STATSD_PORT}
+    {INGRESS_PORT, ADMIN_PORT, METRICS_PORT, STATSD_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT}
     | set(range(EGRESS_BASE_PORT, EGRESS_BASE_PORT + MAX_UPSTREAMS))
 )
 

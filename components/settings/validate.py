@@ -7,9 +7,10 @@ everywhere with one message that names the key and the reason.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -53,6 +54,11 @@ def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> S
     """
     raw: dict[str, Any] = {}
     prefix = f"{project}:"
+    # A stack file's key without a namespace is the project's, as the Pulumi CLI reads it
+    # (pulumi/pulumi sdk/go/common/workspace/loaders.go:72-80 @1b5949891b3c).
+    config = {key if ":" in key else f"{prefix}{key}": value for key, value in config.items()}
+    for key in config:
+        _check_namespace(key, project)
     for key, value in config.items():
         if key == "aws:region":
             raw["region"] = value
@@ -63,18 +69,48 @@ def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> S
             raw[name] = _decode(name, value) if name == "services" else value
     if "services" not in raw:
         raise ConfigError("services", "required: list the services of the mesh")
+    return validated_settings(raw)
+
+
+def validated_settings(raw: Mapping[str, Any], region_required: bool = True) -> Settings:
+    """``Settings`` from values keyed by config key (``region`` for ``aws:region``), every rule
+    applied; raises ``ConfigError`` naming the key. The mesh-service components validate their
+    arguments with it too (``components/settings/service_args.py``); an EKS service's documents
+    name no region, so it has none to require."""
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
         raise ConfigError(_key_path(first["loc"]), _reason(first)) from None
-    _check_graph(settings)
+    _check_graph(settings, region_required)
     return settings
 
 
 _KNOWN_KEYS = frozenset(
     (field.alias or name) for name, field in Settings.model_fields.items() if name != "region"
 )
+# Namespaces besides the project's that a stack may set: the AWS provider's (every resource
+# uses the default provider; it reads `aws:region`, `aws:profile`, `aws:defaultTags`, ...) and
+# the CLI's own (`pulumi:tags`, `pulumi:autonaming`, `pulumi:disable-default-providers`: the
+# engine hands the program the whole stack config, these included; pulumi/pulumi
+# pkg/resource/deploy/source_eval.go:219 @1b5949891b3c). Nothing else is read: the EKS
+# topology gives its Kubernetes provider the cluster's kubeconfig explicitly, and pulumi-eks
+# declares no config (schema.json "config": {} @7bf0c1b179932), so `kubernetes:`/`eks:` keys
+# would be ignored just like a misspelt project namespace.
+OTHER_NAMESPACES = ("aws", "pulumi")
+
+
+def _check_namespace(key: str, project: str) -> None:
+    """A key of a namespace nothing reads is a mistake (``mesh-visibilty:meshName`` would
+    otherwise deploy with the default mesh name): stop, naming it and the likely intent."""
+    namespace = key.split(":", 1)[0]
+    known = (project, *OTHER_NAMESPACES)
+    if namespace in known:
+        return
+    guess = difflib.get_close_matches(namespace, known, n=1)
+    hint = f"did you mean '{guess[0]}'?" if guess else \
+        f"this program reads only {', '.join(f'{n}:' for n in known)} keys"
+    raise ConfigError(key, f"unknown namespace {namespace!r} ({hint})")
 
 
 def _decode(name: str, value: Any) -> Any:
@@ -84,6 +120,8 @@ def _decode(name: str, value: Any) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as err:
         raise ConfigError(name, f"not valid JSON/YAML structure ({err.msg})") from None
+    except RecursionError:
+        raise ConfigError(name, "nests too deeply to read") from None
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -111,9 +149,9 @@ def _reason(error: Mapping[str, Any]) -> str:
         error["input"], (dict, list)) else message
 
 
-def _check_graph(settings: Settings) -> None:
+def _check_graph(settings: Settings, region_required: bool = True) -> None:
     """The rules that span fields or services; each names the exact key at fault."""
-    if not settings.region:
+    if region_required and not settings.region:
         raise ConfigError("aws:region", "required (for example us-west-2)")
     _check_name("meshName", settings.mesh_name, MAX_MESH_NAME)
     for prefix in AWS_RESERVED_PREFIXES:
@@ -151,7 +189,7 @@ def _check_graph(settings: Settings) -> None:
                 raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
             if svc.app_port in RESERVED_PORTS:
                 raise ConfigError(f"{at}.port", f"{svc.app_port} is reserved for the Envoy sidecar "
-                                  f"(15000, 8125, 9001-9099, 9901, 9902)")
+                                  f"(15000, 8125, 4317, 4318, 9001-9099, 9901, 9902)")
         if not svc.health_path.startswith("/"):
             raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
         if svc.image is not None:
@@ -226,28 +264,34 @@ def _check_image(key: str, value: str) -> None:
 
 def _demo_cycle(settings: Settings) -> list[str]:
     """A call cycle through demo-app services only, as a list of names, or [] if none."""
-    edges = {s.name: [u for u in s.upstreams if settings.service(u).uses_demo_app]
-             for s in settings.services if s.uses_demo_app}
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    return call_cycle({s.name: [u for u in s.upstreams if settings.service(u).uses_demo_app]
+                       for s in settings.services if s.uses_demo_app})
 
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        stack.append(node)
-        for nxt in edges.get(node, ()):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return []
 
-    for name in edges:
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
+def call_cycle(calls: Mapping[str, Sequence[str]]) -> list[str]:
+    """A cycle in the call graph ``calls`` (service -> services it calls) as a list of names
+    that starts and ends with the same service, or [] if none.
+
+    An iterative depth-first search: a chain of a thousand services is as fine as a short one.
+    """
+    done: set[str] = set()
+    for root in calls:
+        if root in done:
+            continue
+        # The path from root, each service with an iterator over what it calls.
+        path = [root]
+        on_path = {root}
+        pending = [iter(calls.get(root, ()))]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                done.add(path[-1])
+                on_path.discard(path.pop())
+                pending.pop()
+            elif nxt in on_path:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in done:
+                path.append(nxt)
+                on_path.add(nxt)
+                pending.append(iter(calls.get(nxt, ())))
     return []

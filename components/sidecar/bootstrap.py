@@ -17,6 +17,7 @@ from components.sidecar.names import (
     egress_prefix,
 )
 from components.sidecar.stats import essential_stats_matcher
+from components.sidecar.tracing import with_tracing
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
@@ -53,6 +54,21 @@ ACCESS_LOG_FORMAT = {
     "user_agent": "%REQ(USER-AGENT)%",
 }
 
+# The access-log policy (``accessLog``) as Envoy's own access-log filters. A request failed if
+# it was answered 5xx or carries any response flag (UF, URX, UO, UT, UH, NR, DC: resets and
+# "no route" included); failed and slow requests are always logged. The sample is decided
+# from the request's x-request-id (``use_independent_randomness: false``: RuntimeFilter takes
+# the stream id's integer modulo the denominator, and the UUID request-id extension's integer
+# is the id's first 8 hex digits: envoyproxy/envoy source/common/access_log/access_log_impl.cc
+# and source/extensions/request_id/uuid/config.cc), which the apps forward, so every sidecar a
+# request passes makes the same decision and a sampled request is logged on each hop. Egress listeners log only
+# failed calls: the callee's ingress logs the healthy and slow ones. No runtime keys where
+# Envoy does not require one: every byte repeats per listener in the ECS task definition.
+FAILED_FILTERS = (
+    {"status_code_filter": {"comparison": {"op": "GE", "value": {"default_value": 500}}}},
+    {"response_flag_filter": {}},  # no flags listed: any flag matches
+)
+
 
 def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     """The bootstrap of ``service``'s sidecar on the stack's topology, as a plain dict.
@@ -65,12 +81,14 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     clusters = [_static_cluster(ADMIN_CLUSTER, ADMIN_PORT)]
     if not service.is_load:
         listeners.append(_listener(INGRESS_PREFIX, "0.0.0.0", INGRESS_PORT,
-                                   _route(LOCAL_APP_CLUSTER, retries=False), service))
+                                   _route(LOCAL_APP_CLUSTER, retries=False),
+                                   _access_log(settings, service, INGRESS_PREFIX, ingress=True)))
         clusters.append(_static_cluster(LOCAL_APP_CLUSTER, service.app_port))
     for upstream in service.upstreams:
         listeners.append(_listener(egress_prefix(upstream), "127.0.0.1",
-                                   service.egress_port(upstream),
-                                   _route(upstream, retries=True), service))
+                                   service.egress_port(upstream), _route(upstream, retries=True),
+                                   _access_log(settings, service, egress_prefix(upstream),
+                                               ingress=False)))
         clusters.append(_upstream_cluster(upstream, settings.upstream_host(upstream)))
     listeners.append(_metrics_listener())
 
@@ -99,7 +117,7 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     if settings.topology == "ecs":
         # Envoy's DogStatsD sink into the CloudWatch agent sidecar of the same task.
         bootstrap["stats_sinks"] = [dog_statsd_sink(STATSD_PORT)]
-    return bootstrap
+    return with_tracing(bootstrap, settings, service) if settings.tracing else bootstrap
 
 
 def dog_statsd_sink(port: int) -> dict:
@@ -116,15 +134,42 @@ def _address(host: str, port: int, protocol: str = "TCP") -> dict:
     return {"socket_address": socket}
 
 
-def _access_log(service: ServiceSpec, stat_prefix: str) -> list[dict]:
+def access_log_filter(settings: Settings, *, ingress: bool) -> dict | None:
+    """The Envoy access-log filter of an ingress or egress listener under ``accessLog``
+    (None: every request is logged)."""
+    if settings.access_log == "all":
+        return None
+    keep = list(FAILED_FILTERS)
+    if ingress:
+        keep.append({"duration_filter": {"comparison": {"op": "GE", "value": {
+            "default_value": settings.slow_request_ms}}}})
+        if settings.access_log == "sampled":
+            keep.append({"runtime_filter": {
+                "runtime_key": "meshvis.access_log.sample_percent",
+                "percent_sampled": {"numerator": settings.access_log_sample_percent,
+                                    "denominator": "HUNDRED"},
+                "use_independent_randomness": False,
+            }})
+    return {"or_filter": {"filters": keep}}
+
+
+def _access_log(settings: Settings, service: ServiceSpec, stat_prefix: str, *,
+                ingress: bool) -> list[dict]:
+    if settings.access_log == "off":
+        return []
     fields = {**ACCESS_LOG_FORMAT, "service": service.name, "listener": stat_prefix}
-    return [{
+    log: dict = {
         "name": "envoy.access_loggers.stdout",
         "typed_config": {"@type": STDOUT_LOG, "log_format": {"json_format": fields}},
-    }]
+    }
+    keep = access_log_filter(settings, ingress=ingress)
+    if keep is not None:
+        log["filter"] = keep
+    return [log]
 
 
-def _listener(stat_prefix: str, host: str, port: int, route: dict, service: ServiceSpec) -> dict:
+def _listener(stat_prefix: str, host: str, port: int, route: dict,
+              access_log: list[dict]) -> dict:
     return {
         "name": stat_prefix,
         "address": _address(host, port),
@@ -137,7 +182,7 @@ def _listener(stat_prefix: str, host: str, port: int, route: dict, service: Serv
                 "normalize_path": True,
                 "merge_slashes": True,
                 "generate_request_id": True,
-                "access_log": _access_log(service, stat_prefix),
+                "access_log": access_log,
                 "route_config": {
                     "name": stat_prefix,
                     "virtual_hosts": [{"name": stat_prefix, "domains": ["*"], "routes": [route]}],

@@ -9,6 +9,8 @@ LOCAL_APP_CLUSTER = "local_app"
 ADMIN_CLUSTER = "envoy_admin"
 INGRESS_PREFIX = "ingress"
 METRICS_PREFIX = "metrics"
+# Where the OpenTelemetry tracer sends its spans (components/sidecar/tracing.py).
+TRACE_COLLECTOR_CLUSTER = "otlp_collector"
 
 
 def egress_prefix(upstream: str) -> str:

@@ -68,6 +68,7 @@ def _stats(scope: str, *names: str) -> frozenset[Stat]:
 CLOUDWATCH = "the CloudWatch dashboard and alarms"
 GRAFANA = "the Grafana dashboards and alert rules"
 LIVE_VIEW = "the local live view and run summary"
+COMMUNITY = "the community Envoy dashboards (Grafana 11021, 11022, envoy-mixin)"
 
 # Every stat each reader reads (dashboards/cloudwatch_*.py, dashboards/grafana_*.py and
 # prometheus_rules.py, meshvis/local/signals.py and summary.py).
@@ -81,7 +82,8 @@ READS: dict[str, frozenset[Stat]] = {
     GRAFANA: (
         _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_rq_time",
                "downstream_cx_active")
-        | _stats(UPSTREAM, "upstream_rq_total", "upstream_rq_xx", "upstream_rq_retry",
+        | _stats(UPSTREAM, "upstream_rq_total", "upstream_rq_xx", "upstream_rq_time",
+                 "upstream_rq_retry",
                  "upstream_rq_timeout", "upstream_rq_pending_overflow",
                  "upstream_cx_connect_fail", "membership_healthy", "membership_total",
                  "outlier_detection.ejections_active",
@@ -94,12 +96,36 @@ READS: dict[str, frozenset[Stat]] = {
         _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_rq_time",
                "downstream_cx_active")
         | _stats(EGRESS, "downstream_rq_total", "downstream_rq_xx")
-        | _stats(UPSTREAM, "membership_healthy")
+        # The service map's edges (rate, 5xx share, p50/p99 per caller and upstream).
+        | _stats(UPSTREAM, "membership_healthy", "upstream_rq_xx", "upstream_rq_time")
     ),
 }
+# The community dashboards users of Prometheus import (README "Deploy on EKS"): what their
+# panels read for the features the mesh uses, in the listener or cluster a mesh reads it in:
+# cluster stats on the upstream clusters, HTTP stats on the ingress listener. Not kept: per
+# status code (the class is), HTTP/2 flood, TLS, TCP proxy and per-address listener stats
+# (the mesh speaks HTTP/1.1 in plain text through HTTP connection managers).
+# tests/support/community_dashboards.py holds their panels' selectors, with the sources.
+READS[COMMUNITY] = (
+    _stats(UPSTREAM, "upstream_rq_total", "upstream_rq_xx", "upstream_rq_time",
+           "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_timeout",
+           "upstream_cx_total", "upstream_cx_active", "upstream_cx_destroy",
+           "upstream_cx_connect_fail", "upstream_cx_overflow", "upstream_cx_rx_bytes_total",
+           "upstream_cx_tx_bytes_total", "membership_healthy", "membership_total",
+           "circuit_breakers.default.cx_open", "circuit_breakers.default.cx_pool_open",
+           "circuit_breakers.default.rq_open")
+    | _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_rq_time",
+             "downstream_rq_timeout", "downstream_rq_rx_reset", "downstream_rq_tx_reset",
+             "downstream_cx_total", "downstream_cx_active", "downstream_cx_destroy",
+             "downstream_cx_idle_timeout", "downstream_cx_rx_bytes_total",
+             "downstream_cx_tx_bytes_total")
+    | _stats(SERVER, "live", "uptime", "memory_allocated", "memory_heap_size")
+)
 # Who reads the sidecars' stats on each topology. The live view is the local mesh's, which
 # runs the stack's own bootstrap, so it must find its stats on either topology.
-READERS = {"ecs": (CLOUDWATCH, LIVE_VIEW), "eks": (GRAFANA, LIVE_VIEW)}
+# On eks the community dashboards too: Prometheus series are not billed per metric, so
+# their panels have data at a few dozen series more per sidecar.
+READERS = {"ecs": (CLOUDWATCH, LIVE_VIEW), "eks": (GRAFANA, COMMUNITY, LIVE_VIEW)}
 # The scopes read on the sidecar of each kind of service. A load generator has no ingress
 # listener and no app behind its sidecar. Egress listeners are read on load generators only:
 # the live view and run summary show there what a client gets back end to end, while an

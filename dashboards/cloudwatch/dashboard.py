@@ -14,7 +14,7 @@ import re
 from components.settings.model import Settings
 from components.settings.naming import metric_namespace
 from dashboards.cloudwatch.alarms import PERIOD_S, error_rate_expression, error_reads
-from dashboards.cloudwatch.logs_insights import query_by_title
+from dashboards.cloudwatch.logs_insights import query_by_title, sampling_note
 from dashboards.cloudwatch.metrics import (
     AFTER_4XX,
     AFTER_5XX,
@@ -33,7 +33,12 @@ GRID_WIDTH = 24
 HALF = GRID_WIDTH // 2
 GRAPH_HEIGHT = 6
 ALB_NAMESPACE = "AWS/ApplicationELB"
-_PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9_./]+$")
+# "You don't need to use quote marks inside the metric schema unless a namespace or dimension
+# name includes spaces or non-alphanumeric characters. In that case, you must enclose the name
+# that contains those characters with double quotes." (CloudWatch search expression syntax,
+# awsdocs/amazon-cloudwatch-user-guide doc_source/search-expression-syntax.md
+# @49a8dfe94df4812d7a2e1d8784db25f9892a2111; same text on docs.aws.amazon.com today.)
+_PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9]+$")
 # A dynamic label: the line's `service` dimension.
 SERVICE_LABEL = "${PROP('Dim.service')}"
 
@@ -141,29 +146,58 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
     # Upstream views: without a label each line is named by its service and cluster.
     one("Upstream call latency p99 (ms, caller's view incl. retries)",
         upstream(mesh, "upstream_rq_time", TIMING), "p99", "ms", legend=None)
+    _edge_table(w)
     one("Retries per upstream", upstream(mesh, "upstream_rq_retry", COUNTER, when=AFTER_RETRY),
         "Sum", "retries / min", legend=None)
     one("Healthy upstream hosts", upstream(mesh, "membership_healthy", GAUGE), "Minimum", "hosts",
         legend=None)
     one("Downstream connections total (ingress)", ingress(mesh, None, "downstream_cx_total"),
         "Sum", "connections / min")
-    one("Downstream connections active (ingress)",
-        ingress(mesh, None, "downstream_cx_active", GAUGE), "Average", "connections")
-    one("HTTP/1 active connections (ingress)",
-        ingress(mesh, None, "downstream_cx_http1_active", GAUGE), "Average", "connections")
+    # Every task of a service feeds one gauge metric (no host dimension: omit_hostname in
+    # components/ecs/agent.py), and the agent folds each task's 10 s samples into one datum a
+    # minute, so Sum would add about six samples per task: the honest figure is the mean per task.
+    one("Downstream connections active per task (ingress, mean of tasks)",
+        ingress(mesh, None, "downstream_cx_active", GAUGE), "Average",
+        "connections per task")
+    one("HTTP/1 active connections per task (ingress, mean of tasks)",
+        ingress(mesh, None, "downstream_cx_http1_active", GAUGE), "Average",
+        "connections per task")
     one("HTTP/2 connections total (ingress)",
         ingress(mesh, None, "downstream_cx_http2_total", when=AFTER_HTTP2), "Sum",
         "connections / min")
     if load_balancer:
         _alb_graphs(w, load_balancer, target_group)
 
-    errors = query_by_title(settings, "5xx responses")
-    sources = " | ".join(f"SOURCE '{group}'" for group in errors["log_group_names"])
-    w.full_row("log", GRAPH_HEIGHT, {
-        "title": "Latest 5xx responses (Envoy access logs)", "region": settings.region,
-        "view": "table", "query": f"{sources} | {errors['query_string']}",
-    })
+    if settings.access_log != "off":
+        # Every 5xx is logged under every policy; the title says what else is (or is not).
+        errors = query_by_title(settings, "5xx responses")
+        sources = " | ".join(f"SOURCE '{group}'" for group in errors["log_group_names"])
+        w.full_row("log", GRAPH_HEIGHT, {
+            "title": f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})",
+            "region": settings.region, "view": "table",
+            "query": f"{sources} | {errors['query_string']}",
+        })
     return w
+
+
+def _edge_table(w: _Widgets) -> None:
+    """The service map as a compact table: one row per caller and upstream (the dimensions
+    ``service`` and ``envoy.cluster_name``) with its calls, p50 and p99 over the time range,
+    from the callers' upstream request time (a data table widget, documented in "Using a data
+    table widget in a CloudWatch dashboard")."""
+    read = upstream(w.settings.mesh_name, "upstream_rq_time", TIMING)
+    w.reads.append(read)
+    metrics = [[{"expression": search_expression(read, w.namespace, stat), "id": f"e{i}",
+                 "label": label}]
+               for i, (stat, label) in enumerate((("SampleCount", "calls"), ("p50", "p50 ms"),
+                                                  ("p99", "p99 ms")), start=1)]
+    w.full_row("metric", GRAPH_HEIGHT, {
+        "title": "Service map: calls per caller → upstream (caller's sidecar)",
+        "view": "table", "region": w.settings.region, "period": PERIOD_S, "stat": "p99",
+        "metrics": metrics,
+        # Only the summaries over the dashboard's time range: calls summed, latencies averaged.
+        "table": {"summaryColumns": ["SUM", "AVG", "MAX"], "showTimeSeriesData": False},
+    })
 
 
 def _error_rate_graph(w: _Widgets) -> None:

@@ -10,9 +10,11 @@ from grafana_foundation_sdk.builders.dashboard import Row
 
 from components.settings.model import Settings
 from dashboards.grafana.panels import Query, dashboard, dashboard_queries, encode, time_series
+from dashboards.grafana.service_map import node_graph
 from dashboards.prometheus import promql
 
 BY_SERVICE = "{{service}}"
+BY_EDGE = "{{service}} → {{envoy_cluster_name}}"
 QUANTILES = (0.5, 0.9, 0.99)
 
 
@@ -27,6 +29,19 @@ def mesh_dashboard(settings: Settings) -> dict:
         dashboard(f"Mesh overview: {mesh}", mesh_dashboard_uid(settings), mesh,
                   "Request rate, success rate, latency and connections of every service, "
                   "measured by its Envoy sidecar's ingress listener.")
+        .with_row(Row("Service map"))
+        .with_panel(node_graph(mesh))
+        .with_panel(time_series(
+            "Calls per edge", "reqps", [Query(promql.edge_request_rate(mesh), BY_EDGE)],
+            "Responses per second each caller gets from each upstream (its sidecar's "
+            "upstream cluster).", width=8))
+        .with_panel(time_series(
+            "5xx share per edge", "percentunit", [Query(promql.edge_error_ratio(mesh), BY_EDGE)],
+            "Share of each caller's responses from each upstream that were 5xx.", width=8,
+            max_value=1))
+        .with_panel(time_series(
+            "p99 per edge", "ms", [Query(promql.edge_latency_quantile(mesh, 0.99), BY_EDGE)],
+            "p99 of each upstream's response time as each caller sees it.", width=8))
         .with_row(Row("Traffic"))
         .with_panel(time_series(
             "Request rate", "reqps", [Query(promql.request_rate(mesh), BY_SERVICE)],

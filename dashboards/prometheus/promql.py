@@ -12,6 +12,7 @@ from components.sidecar.names import (
     ADMIN_CLUSTER,
     INGRESS_PREFIX,
     LOCAL_APP_CLUSTER,
+    TRACE_COLLECTOR_CLUSTER,
     egress_prefix,
 )
 
@@ -23,7 +24,9 @@ def _ingress(mesh: str) -> str:
 
 
 def _upstreams(mesh: str) -> str:
-    return f'mesh="{mesh}",envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}"'
+    # Other services only: not the sidecar's own plumbing (its app, admin, trace collector).
+    return (f'mesh="{mesh}",'
+            f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}|{TRACE_COLLECTOR_CLUSTER}"')
 
 
 def _outbound(mesh: str) -> str:
@@ -128,3 +131,52 @@ def response_counts(mesh: str, outbound: bool = False) -> str:
     selector = _outbound(mesh) if outbound else _ingress(mesh)
     return (f"sum by (service, envoy_response_code_class) "
             f"(envoy_http_downstream_rq_xx{{{selector}}})")
+
+
+# The service map: one edge per caller and upstream, read from the caller's upstream cluster
+# (Envoy's `upstream_rq_<class>` and `upstream_rq_time`), so it exists on every topology and
+# without tracing. `service` is the caller, `envoy_cluster_name` the upstream.
+
+def edge_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Responses per second each caller gets from each upstream."""
+    return (f"sum by ({_BY_CLUSTER}) "
+            f"(rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}}}[{window}]))")
+
+
+def edge_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Share (0..1) of each caller's responses from each upstream that were 5xx: 0, not
+    absent, for an edge without any (the 5xx series only exists after the first one)."""
+    selector = _upstreams(mesh)
+    total = f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{selector}}}[{window}]))"
+    errors = (f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{selector},"
+              f'envoy_response_code_class="5"}}[{window}]))')
+    return f"({errors} or {total} * 0) / {total}"
+
+
+def edge_latency_quantile(mesh: str, quantile: float, window: str = DEFAULT_WINDOW) -> str:
+    """The ``quantile`` of each upstream's response time as each caller sees it, in ms."""
+    return (f"histogram_quantile({quantile}, sum by ({_BY_CLUSTER}, le) "
+            f"(rate(envoy_cluster_upstream_rq_time_bucket{{{_upstreams(mesh)}}}[{window}])))")
+
+
+def _as_edge(expr: str) -> str:
+    """``expr`` by (service, envoy_cluster_name) with the node graph's edge fields as labels:
+    ``source`` (the caller), ``target`` (the upstream) and ``id``."""
+    labelled = (f'label_replace(label_replace({expr}, "source", "$1", "service", "(.*)"), '
+                f'"target", "$1", "envoy_cluster_name", "(.*)")')
+    return f'label_join({labelled}, "id", " -> ", "source", "target")'
+
+
+def node_graph_edges(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Every edge of the service map with its request rate (Grafana's node graph)."""
+    return _as_edge(edge_request_rate(mesh, window))
+
+
+def node_graph_nodes(mesh: str, window: str = DEFAULT_WINDOW) -> str:
+    """Every service of the map with its rate: requests it serves, or (a load generator,
+    which serves none) the calls it makes; ``id`` and ``title`` are the service."""
+    sent = (f"sum by (service) "
+            f"(rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}}}[{window}]))")
+    served = f"{request_rate(mesh, window)} or {sent}"
+    with_id = f'label_replace({served}, "id", "$1", "service", "(.*)")'
+    return f'label_replace({with_id}, "title", "$1", "service", "(.*)")'

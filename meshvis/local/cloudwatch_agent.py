@@ -20,10 +20,12 @@ The mapping follows the agent's statsd input (amazon-cloudwatch-agent
 
 from __future__ import annotations
 
+import selectors
 import socket
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from components.settings.model import Settings
@@ -196,80 +198,105 @@ def missing_metrics(settings: Settings, metrics: Iterable[CloudWatchMetric], *,
 
 
 class DogStatsdReceiver:
-    """A UDP DogStatsD listener on 127.0.0.1 that records the CloudWatch metrics it would
-    create. Use as a context manager, or ``start()``/``stop()`` as often as needed: a restart
-    binds the same port again and keeps what was recorded.
+    """A UDP DogStatsD listener that records the CloudWatch metrics the agent would create.
+
+    It listens on every address in ``addresses`` (host, port; port 0 picks one on the first
+    start): the local mesh gives it each replica's loopback address and port 8125, where each
+    task's own agent listens on ECS. Use as a context manager, or ``start()``/``stop()`` as
+    often as needed: a restart binds the same addresses again and keeps what was recorded.
     """
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, settings: Settings,
+                 addresses: Sequence[tuple[str, int]] = (("127.0.0.1", 0),)) -> None:
         self.settings = settings
-        self.host = host
-        self._port = port
+        self._addresses = list(addresses)
         self._lock = threading.Lock()
         self._metrics: set[CloudWatchMetric] = set()
         self._samples = 0
         self._datagrams = 0
         self._rejected = 0
-        self._socket: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._last_datagram = time.monotonic()
+        # What ended the receiving thread, if anything but stop() did.
+        self.failure: BaseException | None = None
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The bound (host, port) pairs (as asked, ports picked on the first start)."""
+        if any(port == 0 for _, port in self._addresses):
+            raise RuntimeError("the receiver has not been started yet")
+        return list(self._addresses)
 
     @property
     def port(self) -> int:
-        """The bound UDP port (the one asked for, or the one picked on the first start)."""
-        if not self._port:
-            raise RuntimeError("the receiver has not been started yet")
-        return self._port
+        """The first address's UDP port."""
+        return self.addresses[0][1]
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> "DogStatsdReceiver":
-        """Bind and start receiving in a background thread (no-op if already running)."""
+        """Bind every address and receive in a background thread (no-op if running)."""
         if self.running:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            sock.bind((self.host, self._port))
+            for host, port in self._addresses:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self._sockets.append(sock)
+                sock.bind((host, port))
         except OSError:
-            sock.close()
+            self._close()
             raise
-        # A short timeout lets the thread notice stop() without closing the socket under it.
-        sock.settimeout(0.2)
-        self._port = sock.getsockname()[1]
-        self._socket = sock
+        self._addresses = [s.getsockname() for s in self._sockets]
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._receive, name=f"dogstatsd:{self._port}",
-                                        daemon=True)
+        self._last_datagram = time.monotonic()
+        self.failure = None
+        self._thread = threading.Thread(target=self._receive, daemon=True,
+                                        name=f"dogstatsd:{len(self._sockets)}")
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop receiving and release the port; what was recorded stays readable."""
+        """Stop receiving and release the ports; what was recorded stays readable."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        self._close()
+
+    def _close(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
 
     def _receive(self) -> None:
-        sock = self._socket
-        assert sock is not None
-        while not self._stopping.is_set():
-            try:
-                data = sock.recv(MAX_DATAGRAM)
-            except socket.timeout:
-                continue
-            samples, rejected = _parse(data)
-            metrics = {cloudwatch_metric(s, self.settings) for s in samples}
-            with self._lock:
-                self._datagrams += 1
-                self._samples += len(samples)
-                self._rejected += rejected
-                self._metrics |= metrics
+        try:
+            self._receive_until_stopped()
+        except Exception as err:
+            # The thread ends; the run reports why (``running`` is now False), in one line.
+            self.failure = err
+
+    def _receive_until_stopped(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            for sock in self._sockets:
+                selector.register(sock, selectors.EVENT_READ)
+            # A short timeout lets the thread notice stop() without closing sockets under it.
+            while not self._stopping.is_set():
+                for key, _ in selector.select(timeout=0.2):
+                    self._record(key.fileobj.recv(MAX_DATAGRAM))
+
+    def _record(self, data: bytes) -> None:
+        samples, rejected = _parse(data)
+        metrics = {cloudwatch_metric(s, self.settings) for s in samples}
+        with self._lock:
+            self._last_datagram = time.monotonic()
+            self._datagrams += 1
+            self._samples += len(samples)
+            self._rejected += rejected
+            self._metrics |= metrics
 
     def metrics(self) -> set[CloudWatchMetric]:
         """Distinct CloudWatch metrics seen so far."""
@@ -279,6 +306,11 @@ class DogStatsdReceiver:
     def names(self) -> set[str]:
         """Distinct CloudWatch metric names seen so far."""
         return {m.name for m in self.metrics()}
+
+    def silent_for(self) -> float:
+        """Seconds since the last datagram (or since the start, before the first one)."""
+        with self._lock:
+            return time.monotonic() - self._last_datagram
 
     def samples_received(self) -> int:
         with self._lock:

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from meshvis.local.signals import COLUMNS, WINDOW, Values
 
@@ -46,6 +47,7 @@ class LiveView:
         self.interactive = console.is_terminal
         self._last_plain = -PLAIN_EVERY
         self._values: Values = {}
+        self._notes: list[str] = []
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
             TextColumn("{task.completed:.0f}/{task.total:.0f} s") if duration else TextColumn(""),
@@ -66,11 +68,22 @@ class LiveView:
             table.add_row(name, *(_cell(row, c.key) for c in COLUMNS))
         return table
 
-    def update(self, values: Values, elapsed: float) -> None:
+    def _view(self) -> Group:
+        return Group(self.table(), *(Text(line) for line in self._notes), self._progress)
+
+    def update(self, values: Values, elapsed: float, notes: list[str] | None = None) -> None:
+        """Show ``values`` and, under the table, ``notes`` (None keeps the last ones; a
+        terminal that is not interactive prints them when they change)."""
         self._values = values
         self._progress.update(self._task, completed=min(elapsed, self.duration or elapsed))
+        if notes is not None and notes != self._notes:
+            self._notes = notes
+            if self._live is None:
+                for line in notes:
+                    self.console.print(f"[{elapsed:5.0f}s] {line}", highlight=False,
+                                       soft_wrap=True)
         if self._live is not None:
-            self._live.update(Group(self.table(), self._progress))
+            self._live.update(self._view())
         elif values and elapsed - self._last_plain >= PLAIN_EVERY:
             self._last_plain = elapsed
             for name in self.services:
@@ -82,7 +95,7 @@ class LiveView:
 
     def __enter__(self) -> "LiveView":
         if self.interactive:
-            self._live = Live(Group(self.table(), self._progress), console=self.console,
+            self._live = Live(self._view(), console=self.console,
                               refresh_per_second=4, transient=False)
             self._live.__enter__()
         return self

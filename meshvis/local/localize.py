@@ -1,85 +1,51 @@
-"""Rewrite a deployed sidecar bootstrap so that many sidecars share one host (127.0.0.1).
+"""Rewrite a deployed sidecar bootstrap for one replica of the local mesh.
 
-Only addresses and ports change: every listener binds 127.0.0.1 on a port of its own, the
-upstream clusters list each replica's ingress port instead of a DNS name, and the DogStatsD
-sink points at the local receiver. Routes, retries, timeouts, outlier detection, stats tags
-and the stats matcher are left exactly as deployed, which is what makes the local mesh a test
-of the real configuration.
+On AWS every task or pod has its own network namespace: its loopback (127.0.0.1) and "all
+interfaces" (0.0.0.0) are its own. Locally every replica gets its own loopback address
+(127.x.y.z; all of 127.0.0.0/8 reaches ``lo`` on Linux) instead, so only those two addresses
+change: ports, DNS names, routes, retries, timeouts, outlier detection, stats tags and the
+stats matcher stay exactly as deployed. The one addition is Envoy's DNS resolver, pointed at
+the local DNS server, which answers the deployed names (meshvis/local/dns.py).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-from components.sidecar.names import (
-    ADMIN_CLUSTER,
-    INGRESS_PREFIX,
-    LOCAL_APP_CLUSTER,
-    METRICS_PREFIX,
-    egress_prefix,
-)
-
-LOOPBACK = "127.0.0.1"
+# The addresses that mean "this task or pod" in a deployed bootstrap.
+TASK_ADDRESSES = ("127.0.0.1", "0.0.0.0")
+CARES = "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig"
+RESOLVER_KEY = "typed_dns_resolver_config"
 
 
-@dataclass(frozen=True)
-class SidecarPorts:
-    """The host ports one local sidecar uses in place of the contract's fixed ports."""
-
-    admin: int
-    metrics: int
-    ingress: int | None = None
-    egress: Mapping[str, int] = field(default_factory=dict)
-
-    def listener_port(self, listener: str) -> int:
-        if listener == INGRESS_PREFIX and self.ingress is not None:
-            return self.ingress
-        if listener == METRICS_PREFIX:
-            return self.metrics
-        for upstream, port in self.egress.items():
-            if listener == egress_prefix(upstream):
-                return port
-        raise KeyError(f"no local port for listener {listener!r}")
-
-
-def localize(bootstrap: Mapping, ports: SidecarPorts, *, app_port: int | None,
-             upstream_endpoints: Mapping[str, Sequence[int]],
-             statsd_port: int | None) -> dict:
-    """A copy of ``bootstrap`` for one host.
-
-    ``upstream_endpoints`` maps each upstream cluster to the 127.0.0.1 ingress ports of its
-    replicas; ``statsd_port`` is the DogStatsD receiver's UDP port (None drops the sink).
-    """
-    local = copy.deepcopy(dict(bootstrap))
-    local["admin"]["address"] = _address(ports.admin)
-    resources = local["static_resources"]
-    for listener in resources["listeners"]:
-        listener["address"] = _address(ports.listener_port(listener["name"]))
-    for cluster in resources["clusters"]:
-        name = cluster["name"]
-        if name == ADMIN_CLUSTER:
-            targets = [ports.admin]
-        elif name == LOCAL_APP_CLUSTER:
-            if app_port is None:
-                raise ValueError("the bootstrap has an ingress listener but no app port was given")
-            targets = [app_port]
-        else:
-            targets = list(upstream_endpoints[name])
-        cluster["load_assignment"]["endpoints"] = [{"lb_endpoints": [
-            {"endpoint": {"address": _address(port)}} for port in targets
-        ]}]
-    sinks = local.pop("stats_sinks", [])
-    if statsd_port is not None and sinks:
-        for sink in sinks:
-            sink["typed_config"]["address"] = _address(statsd_port, "UDP")
-        local["stats_sinks"] = sinks
+def localize(bootstrap: Mapping, address: str, resolver: tuple[str, int]) -> dict:
+    """A copy of ``bootstrap`` for the replica at ``address`` whose DNS server is ``resolver``
+    (host, port): every socket address on the task's loopback or on all interfaces moves to
+    ``address``; everything else is left as deployed."""
+    local = _readdress(copy.deepcopy(dict(bootstrap)), address)
+    local[RESOLVER_KEY] = dns_resolver(*resolver)
     return local
 
 
-def _address(port: int, protocol: str | None = None) -> dict:
-    socket: dict = {"address": LOOPBACK, "port_value": port}
-    if protocol:
-        socket["protocol"] = protocol
-    return {"socket_address": socket}
+def dns_resolver(host: str, port: int) -> dict:
+    """Envoy's c-ares resolver asking only ``host:port``: never the machine's own resolvers,
+    and no search domains (the deployed names are fully qualified)."""
+    return {"name": "envoy.network.dns_resolver.cares", "typed_config": {
+        "@type": CARES,
+        "resolvers": [{"socket_address": {"address": host, "port_value": port}}],
+        "use_resolvers_as_fallback": False,
+        "dns_resolver_options": {"no_default_search_domain": True},
+    }}
+
+
+def _readdress(node: object, address: str) -> object:
+    if isinstance(node, dict):
+        if node.get("address") in TASK_ADDRESSES and "port_value" in node:
+            node["address"] = address
+        for value in node.values():
+            _readdress(value, address)
+    elif isinstance(node, list):
+        for value in node:
+            _readdress(value, address)
+    return node

@@ -9,8 +9,11 @@ meets exactly the mesh a user runs::
         mesh.child("greeting-1 envoy").kill()
         mesh.restart("greeting-1 envoy")
 
-Leaving the ``with`` block stops every process (also on an exception), removes Prometheus's
-data and stops the DogStatsD receiver; what the receiver recorded stays readable.
+Every replica is a host at its own loopback address of a block the run claims; a real DNS
+server answers the deployed names with the healthy replicas (meshvis/local/dns.py). Leaving
+the ``with`` block stops every process (also on an exception), removes Prometheus's data,
+stops the DogStatsD receiver and gives the block back; what the receiver recorded stays
+readable.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ import threading
 from pathlib import Path
 
 from components.settings.model import Settings
+from components.settings.ports import ADMIN_PORT, INGRESS_PORT
 from components.sidecar.demo_app import DEMO_APP
 from dashboards.prometheus.rules import rules_file
 from meshvis.local.cloudwatch_agent import DogStatsdReceiver
-from meshvis.local.plan import LocalReplica, plan_mesh
+from meshvis.local.dns import HealthWatch, LocalDns
+from meshvis.local.entry import EntryBalancer
+from meshvis.local.plan import LocalReplica, claim_block, plan_mesh
 from meshvis.local.processes import Child, ChildExited, ProcessGroup, wait_http
 from meshvis.local.prometheus import Prometheus
+from meshvis.local.traces import OtlpReceiver
 
 STARTUP_TIMEOUT = 30.0
 
@@ -41,40 +48,69 @@ class Interrupted(Exception):
 
 
 class LocalMesh:
-    """Every process of one local run of ``settings``' mesh, on 127.0.0.1.
+    """Every process of one local run of ``settings``' mesh, on loopback.
 
-    Children are named ``<service>-<n> envoy`` and ``<service>-<n> app`` (and
-    ``prometheus``). Planning happens in the constructor, so a taken ``entry_port`` raises
-    ``topology.PortInUse`` before anything is written or started.
+    Children are named ``<service>-<n> envoy`` and ``<service>-<n> app`` (and ``dns``,
+    ``prometheus``). The constructor claims the run's loopback block and, with
+    ``entry_port``, binds the load balancer's port on 127.0.0.1, so a taken port raises
+    ``entry.PortInUse`` (and no free block ``plan.NoFreeBlock``) before anything is written
+    or started.
     """
 
     def __init__(self, settings: Settings, run_dir: Path, entry_port: int | None = None) -> None:
         self.settings = settings
-        self.plan = plan_mesh(settings, entry_port)
+        block, self._block_lock = claim_block()
+        try:
+            self.plan = plan_mesh(settings, block)
+            self.balancer = None if entry_port is None else EntryBalancer(
+                entry_port, [(r.address, INGRESS_PORT) for r in self.plan.of(
+                    self.plan.entry_service)])
+        except BaseException:
+            self._block_lock.close()
+            raise
         self.run_dir = run_dir
         self.logs = run_dir / "logs"
         self.group = ProcessGroup()
-        self.receiver = DogStatsdReceiver(settings)
+        self.receiver = DogStatsdReceiver(settings, self.plan.statsd_addresses())
+        # Where the CloudWatch agent (ecs) or Tempo (eks) receives the sidecars' spans.
+        self.traces: OtlpReceiver | None = None
+        self.dns = LocalDns(self.plan, run_dir)
+        self.health = HealthWatch(self.dns)
         self.prometheus: Prometheus | None = None
         self.load: list[Child] = []
+
+    @property
+    def entry_urls(self) -> list[str]:
+        """Where users reach the entry service: the load balancer's port (with ``--port``),
+        then every entry replica's ingress."""
+        return ([self.balancer.url] if self.balancer else []) + self.plan.entry_urls
 
     def __enter__(self) -> "LocalMesh":
         _clear(self.logs)
         self.prometheus = Prometheus(self.run_dir, self.plan.scrape_targets(),
                                      rules_file(self.settings))
         self.receiver.start()
+        self.traces = OtlpReceiver(*self.plan.trace_collector)
+        self.traces.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
+            self.health.stop()
+            if self.balancer is not None:
+                self.balancer.close()
             self.group.stop_all()
         finally:
             if self.prometheus is not None:
                 self.prometheus.close()
             self.receiver.stop()
+            if self.traces is not None:
+                self.traces.stop()
+            self._block_lock.close()
 
     def start(self, stop: threading.Event | None = None) -> None:
-        """Apps and sidecars, then Prometheus; returns once every one of them is ready.
+        """DNS, apps and sidecars, then Prometheus; returns once every one of them is ready,
+        with DNS following the replicas' health from then on.
 
         Raises ``StartupFailed`` (one line naming the process and its log) if a child exits
         or does not get ready in time, ``Interrupted`` as soon as ``stop`` is set.
@@ -85,6 +121,8 @@ class LocalMesh:
 
         assert self.prometheus is not None, "use LocalMesh as a context manager"
         try:
+            # First: every sidecar resolves its upstreams as it starts.
+            self.dns.start(self.group, self.logs / "dns.log", STARTUP_TIMEOUT)
             for replica in self.plan.replicas:
                 checkpoint()
                 self._start_envoy(replica)
@@ -97,6 +135,9 @@ class LocalMesh:
             for replica in self.plan.replicas:
                 checkpoint()
                 self.wait_ready(replica)
+            self.health.start()
+            if self.balancer is not None:
+                self.balancer.start()
         except ChildExited:
             raise StartupFailed(death_report(self.group, "while starting", tail=False)) from None
         except TimeoutError as err:
@@ -113,9 +154,9 @@ class LocalMesh:
 
     def wait_ready(self, replica: LocalReplica, timeout: float = STARTUP_TIMEOUT) -> None:
         """Wait until the replica's sidecar (and app, if it has an ingress) answer."""
-        wait_http(f"http://127.0.0.1:{replica.sidecar.admin}/ready", self.group, timeout)
+        wait_http(replica.url(ADMIN_PORT, "/ready"), self.group, timeout)
         if replica.app_port is not None:
-            wait_http(f"http://127.0.0.1:{replica.app_port}/health", self.group, timeout)
+            wait_http(replica.url(replica.app_port, "/health"), self.group, timeout)
 
     def replica(self, instance: str) -> LocalReplica:
         """The planned replica named ``instance`` (``greeting-1``)."""
@@ -126,12 +167,12 @@ class LocalMesh:
         return self.group.child(name)
 
     def restart(self, name: str) -> Child:
-        """Start ``name`` again exactly as before (same ports and configuration)."""
+        """Start ``name`` again exactly as before (same address and configuration)."""
         return self.group.restart(name)
 
     def _start_envoy(self, replica: LocalReplica) -> Child:
         return self.group.start_envoy(f"{replica.instance} envoy",
-                                      self.plan.bootstrap(replica, self.receiver.port),
+                                      self.plan.bootstrap(replica),
                                       self.logs / f"{replica.instance}.envoy.log")
 
     def _start_app(self, replica: LocalReplica) -> Child:

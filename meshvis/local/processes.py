@@ -1,15 +1,20 @@
 """Start and stop local processes (Envoy sidecars, demo apps, Prometheus) without leaks.
 
 Every child runs in its own session so that stopping it also stops anything it spawned, and
-``ProcessGroup`` stops all of them in reverse start order whatever happens (exceptions,
-Ctrl-C), which is what the runner and the tests rely on to leave nothing behind.
+``ProcessGroup`` stops all of them at once whatever happens (exceptions, Ctrl-C), which is what
+the runner and the tests rely on to leave nothing behind. If the runner itself is killed
+(SIGKILL leaves no chance to clean up), the kernel kills each child (``PR_SET_PDEATHSIG``)
+and the group's reaper (``meshvis/local/reaper.py``) kills the children's children and
+removes the group's scratch folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,12 +22,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from components.sidecar.command import envoy_command
+from meshvis.local import reaper
 
 ENVOY = Path(sys.executable).parent / "envoy"
+# How long stopping waits for every child's clean exit (all at once) before SIGKILL.
+STOP_GRACE = 5.0
+# prctl(2): PR_SET_PDEATHSIG, from <linux/prctl.h>.
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 # Ports to listen on are picked below the kernel's ephemeral range when it leaves room: a
@@ -88,6 +100,8 @@ class Child:
 
     def __init__(self, name: str, argv: Sequence[str], log_path: Path,
                  env: Mapping[str, str] | None = None) -> None:
+        """Start ``argv``; ``env`` is added to this process's environment (the run's tag in it,
+        from ``ProcessGroup``, is inherited by whatever the child starts)."""
         self.name = name
         self.argv = list(argv)
         self.env = dict(env or {})
@@ -97,6 +111,7 @@ class Child:
         self.process = subprocess.Popen(
             self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **self.env}, start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
 
     @property
@@ -118,18 +133,27 @@ class Child:
         _signal_group(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> None:
         """SIGTERM the child's process group, then SIGKILL after ``grace`` seconds."""
+        self.terminate()
+        self.finish(time.monotonic() + grace)
+
+    def terminate(self) -> None:
+        """Ask the child's process group to exit (a stopped one, SIGSTOP, is woken to do so)."""
         if self.alive():
             _signal_group(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process.pid, signal.SIGKILL)
-                self.process.wait(grace)
-        else:
-            # The leader is gone; its group may still hold children.
+            _signal_group(self.process.pid, signal.SIGCONT)
+
+    def finish(self, deadline: float) -> None:
+        """Wait for the child until ``deadline`` (monotonic), then SIGKILL it; in any case
+        SIGKILL what is left of its process group, and close its log."""
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        # The leader is gone; its group may still hold children.
+        _signal_group(self.process.pid, signal.SIGKILL)
         self._log.close()
 
 
@@ -140,17 +164,62 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
+def _die_with_parent():
+    """A ``preexec_fn`` making the kernel SIGKILL the child when the runner dies.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so children are
+    started from the thread that lives as long as the run (the runner's main thread). If the
+    runner died between fork and prctl, the child's parent has already changed: it exits.
+    """
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        if _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or \
+                os.getppid() != parent:
+            os._exit(1)
+
+    return set_death_signal
+
+
 class ProcessGroup:
-    """Children started together and always stopped together (a context manager)."""
+    """Children started together and always stopped together (a context manager).
+
+    Every child's environment carries ``MESHVIS_RUN=<tag>`` (a random id per group), which
+    its own children inherit: that is how the reaper, and the next run after a killed one
+    (``reap``), find every process of the group and only those. ``scratch`` is the group's
+    folder for temporary data, removed with the group.
+
+    Start children from the thread that lives as long as the group (see ``_die_with_parent``).
+    """
 
     def __init__(self) -> None:
         self.children: list[Child] = []
+        self.tag = uuid.uuid4().hex
+        self._scratch = reaper.scratch_folder(self.tag)
+        self._reaper: subprocess.Popen | None = None
+
+    @property
+    def scratch(self) -> Path:
+        """The group's folder for temporary data (created, with the reaper, on first use)."""
+        self._start_reaper()
+        return self._scratch
 
     def start(self, name: str, argv: Sequence[str], log_path: Path,
               env: Mapping[str, str] | None = None) -> Child:
-        child = Child(name, argv, log_path, env)
+        self._start_reaper()
+        child = Child(name, argv, log_path, {**(env or {}), reaper.RUN_TAG: self.tag})
         self.children.append(child)
         return child
+
+    def _start_reaper(self) -> None:
+        """The process that cleans up after this one if it dies (``meshvis/local/reaper.py``):
+        it holds the read end of a pipe only this process writes to, so it wakes up when this
+        process exits in any way."""
+        if self._reaper is None:
+            self._scratch.mkdir(parents=True, exist_ok=True)
+            self._reaper = subprocess.Popen(
+                [sys.executable, reaper.__file__, self.tag],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
 
     def start_envoy(self, name: str, bootstrap: Mapping, log_path: Path,
                     binary: Path = ENVOY) -> Child:
@@ -170,7 +239,7 @@ class ProcessGroup:
 
     def restart(self, name: str) -> Child:
         """Stop ``name`` if it still runs and start it again with the same command line,
-        environment and log (appended to), in its place in the stop order."""
+        environment and log (appended to), in its place among the children."""
         old = self.child(name)
         old.stop()
         new = Child(old.name, old.argv, old.log_path, old.env)
@@ -187,10 +256,20 @@ class ProcessGroup:
                 raise ChildExited(f"{child.name} exited with code {child.process.returncode}; "
                                   f"last lines of {child.log_path}:\n{child.log_tail()}")
 
-    def stop_all(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
+    def stop_all(self, grace: float = STOP_GRACE) -> None:
+        """Stop every child at once: SIGTERM to all, one ``grace`` period for all of them,
+        then SIGKILL to what is left; then remove the scratch folder and end the reaper."""
+        for child in self.children:
+            child.terminate()
+        deadline = time.monotonic() + grace
+        for child in self.children:
+            child.finish(deadline)
         self.children.clear()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._reaper is not None:
+            self._reaper.stdin.close()  # it finds nothing left, and exits
+            self._reaper.wait()
+            self._reaper = None
 
     def __enter__(self) -> "ProcessGroup":
         return self

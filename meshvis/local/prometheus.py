@@ -20,7 +20,7 @@ RETENTION = "2h"
 
 
 class Prometheus:
-    """Prometheus on 127.0.0.1:<free port> with its data in a temporary directory.
+    """Prometheus on 127.0.0.1:<free port> with its data in its process group's scratch folder.
 
     The configuration and the log go to ``run_dir``; the TSDB is removed by ``close``.
     """
@@ -47,7 +47,8 @@ class Prometheus:
 
     def start(self, group: ProcessGroup, log_path: Path, timeout: float = 30.0) -> None:
         """Start it in ``group`` and wait until it is ready to serve queries."""
-        self._data = tempfile.mkdtemp(prefix="meshvis-prometheus-")
+        # In the group's scratch folder: removed with the group even if this process is killed.
+        self._data = tempfile.mkdtemp(prefix="prometheus-", dir=group.scratch)
         self.port = free_port()
         group.start("prometheus", [
             str(PROMETHEUS), f"--config.file={self.config_path}",

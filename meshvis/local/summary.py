@@ -10,9 +10,14 @@ from rich.table import Table
 
 from components.settings.model import Settings
 from dashboards.prometheus import promql
+from meshvis.local.discovery import discovery_lines
 from meshvis.local.prometheus import Prometheus
 
 FIVE_XX = "5"
+# CloudWatch Logs standard-class ingestion, $ per GB (2^30 bytes) (aws.amazon.com/cloudwatch/
+# pricing, as copied by third parties: /tmp/research facts Q5; check the price list).
+LOGS_USD_PER_GB = 0.50
+GB = 2**30
 
 
 def _counts(prometheus: Prometheus, mesh: str, outbound: bool) -> dict[str, tuple[int, int]]:
@@ -57,6 +62,35 @@ def traffic_summary(prometheus: Prometheus, settings: Settings, seconds: float) 
     return {"services": services, "end_to_end": end_to_end}
 
 
+def access_log_lines(logs: Path) -> list[str]:
+    """Every access-log line the sidecars of a run wrote (JSON objects, one a line; Envoy's
+    own log lines share the ``*.envoy.log`` files and start with ``[``). Read once the
+    sidecars stopped: Envoy buffers its access log and flushes it on exit."""
+    return [line for path in sorted(logs.glob("*.envoy.log"))
+            for line in path.read_text(errors="replace").splitlines() if line.startswith("{")]
+
+
+def access_log_summary(logs: Path, end_to_end_requests: int) -> dict:
+    """``logs``: what the sidecars' access logs would ship to CloudWatch Logs for the run.
+
+    Bytes are the lines' UTF-8 bytes without the newline: the message size awslogs sends
+    (what CloudWatch's IncomingBytes counts and ingestion is billed on).
+    """
+    lines = access_log_lines(logs)
+    size = sum(len(line.encode()) for line in lines)
+    per_request = size / end_to_end_requests if end_to_end_requests else None
+    return {"access_log_lines": len(lines), "access_log_bytes": size,
+            "end_to_end_requests": end_to_end_requests,
+            "bytes_per_request": None if per_request is None else round(per_request, 1),
+            "usd_per_million_requests": None if per_request is None
+            else round(ingest_usd_per_million(per_request), 4)}
+
+
+def ingest_usd_per_million(bytes_per_request: float) -> float:
+    """CloudWatch Logs ingestion, in $, of a million requests at ``bytes_per_request``."""
+    return bytes_per_request * 1e6 / GB * LOGS_USD_PER_GB
+
+
 def write_summary(summary: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2) + "\n")
@@ -95,6 +129,17 @@ def print_summary(console: Console, summary: dict) -> None:
             f"CloudWatch ({where}): {cloudwatch['metrics']} metrics, about "
             f"${cloudwatch['monthly_usd']:.2f}/month; dashboard and alarm metrics missing: "
             f"{', '.join(missing) if missing else 'none'}", highlight=False)
+    if "discovery" in summary:
+        for line in discovery_lines(summary["discovery"]):
+            console.print(line, highlight=False, soft_wrap=True)
+    logs = summary.get("logs")
+    if logs and logs["bytes_per_request"] is not None:
+        console.print(
+            f"Access logs (accessLog: {summary['run'].get('access_log', '?')}): "
+            f"{logs['access_log_lines']} lines, {logs['access_log_bytes']} bytes, "
+            f"{logs['bytes_per_request']:.1f} bytes per end-to-end request, about "
+            f"${logs['usd_per_million_requests']:.4f} of CloudWatch Logs ingestion per "
+            "million requests", highlight=False)
     prometheus = summary.get("prometheus")
     if prometheus:
         empty = prometheus["queries_without_data"]

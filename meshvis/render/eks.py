@@ -4,7 +4,9 @@
 release, numbered in apply order: with the release installed (``helm install kps
 prometheus-community/kube-prometheus-stack --version <CHART_VERSION> -n monitoring -f
 monitoring-values.yaml``), ``kubectl apply -f k8s/`` deploys the mesh on any cluster.
-``prometheus.yml`` with ``prometheus-rules.yaml`` is a Prometheus configuration with the same
+With ``tracing``, ``tempo-values.yaml`` are the values of the Tempo release (``helm install
+tempo grafana-community/tempo --version <tempo CHART_VERSION> -n monitoring -f
+tempo-values.yaml``). ``prometheus.yml`` with ``prometheus-rules.yaml`` is a Prometheus configuration with the same
 scrape job and alert rules, for a Prometheus outside the operator.
 """
 
@@ -16,6 +18,7 @@ import yaml
 
 from components.eks.monitoring import dashboard_config_maps, monitoring_values, prometheus_rule
 from components.eks.objects import mesh_objects
+from components.eks.tempo import tempo_network_policy, tempo_values
 from components.settings.model import Settings
 from components.sidecar.demo_app import demo_app_source
 from dashboards.grafana.dashboards import grafana_dashboards
@@ -49,7 +52,8 @@ def to_yaml(document: object) -> str:
 def kubernetes_objects(settings: Settings, app_source: str) -> list[dict]:
     """Every Kubernetes object of the stack besides the cluster and the Helm release, in
     apply order (the PrometheusRule last: its kind comes with the release)."""
-    return [*mesh_objects(settings, app_source), *dashboard_config_maps(settings),
+    tracing = [tempo_network_policy(settings)] if settings.tracing else []
+    return [*mesh_objects(settings, app_source), *dashboard_config_maps(settings), *tracing,
             prometheus_rule(settings)]
 
 
@@ -67,6 +71,8 @@ def eks_documents(settings: Settings) -> dict[str, str]:
         name = f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}"
         documents[f"k8s/{name}.yaml"] = to_yaml(obj)
     documents["monitoring-values.yaml"] = to_yaml(monitoring_values(settings))
+    if settings.tracing:
+        documents["tempo-values.yaml"] = to_yaml(tempo_values())
     for filename, dashboard in grafana_dashboards(settings).items():
         documents[f"grafana/{filename}"] = json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
     documents[RULES_FILE] = to_yaml(rules_file(settings))

@@ -6,10 +6,14 @@ it observed; each test below asserts one requirement on that record. The sidecar
 stack's own (eks) bootstrap, so Prometheus sees exactly the stats that the Grafana dashboards
 and the alert rules read. Phases, in order:
 
-1. replica: one nginx replica (its app and its sidecar) is killed under load;
+1. replica: one nginx replica (its app and its sidecar) is killed under load, stays down
+   until DNS no longer answers it and every caller's Envoy dropped it, then comes back;
 2. statsd: the DogStatsD receiver (where the CloudWatch agent stands) stops, then restarts;
 3. outage: both nginx replicas are killed, then restarted on the same ports.
 
+Discovery is real: the callers' STRICT_DNS clusters resolve the deployed headless Service
+name through the local DNS server, which takes a replica out after its readiness probes fail
+(meshvis/local/dns.py), so the phases see what production sees while DNS catches up.
 Requests are counted by the load generators' own sidecars (their egress listeners: what the
 clients got back after the mesh's retries), read from their admin interfaces, which is exact
 and immediate. Every wait is bounded; nothing asserts on how long something took.
@@ -32,11 +36,14 @@ from pathlib import Path
 
 import pytest
 
+from components.settings.ports import INGRESS_PORT
 from components.sidecar.bootstrap import PER_TRY_TIMEOUT
 from components.stack import stack_settings
 from dashboards.prometheus import promql
 from dashboards.prometheus.rules import NO_HEALTHY_HOSTS, rule_group
+from meshvis.local.discovery import discovery_report
 from meshvis.local.mesh import LocalMesh
+from meshvis.local.plan import LocalReplica
 from tests.local.test_local_mesh import TAG, tagged_pids
 
 pytestmark = pytest.mark.integration
@@ -71,9 +78,9 @@ def _until(condition: Callable[[], object], timeout: float, step: float = 0.5) -
         time.sleep(step)
 
 
-def _admin_stats(port: int, pattern: str) -> dict[str, int]:
-    url = f"http://127.0.0.1:{port}/stats?filter={pattern}"
-    with urllib.request.urlopen(url, timeout=5) as response:
+def _admin_stats(replica: LocalReplica, pattern: str) -> dict[str, int]:
+    with urllib.request.urlopen(replica.admin_url(f"/stats?filter={pattern}"),
+                                timeout=5) as response:
         lines = response.read().decode().splitlines()
     return {name: int(value) for name, _, value in (line.partition(": ") for line in lines)
             if value.isdigit()}
@@ -85,7 +92,7 @@ class Observer:
     def __init__(self, mesh: LocalMesh) -> None:
         self.mesh = mesh
         self.prometheus = mesh.prometheus
-        self.client_admins = [r.sidecar.admin for r in mesh.plan.of(CALLER)]
+        self.clients = mesh.plan.of(CALLER)
         mesh_name = mesh.settings.mesh_name
         self.no_healthy_expr = next(r["expr"] for r in rule_group(mesh.settings)["rules"]
                                     if r["alert"] == NO_HEALTHY_HOSTS)
@@ -97,8 +104,8 @@ class Observer:
         """The clients' answers so far: ``ok`` (not 5xx) and ``failed`` (5xx)."""
         prefix = f"http.egress_{UPSTREAM}.downstream_rq_"
         totals = {"ok": 0, "failed": 0}
-        for admin in self.client_admins:
-            stats = _admin_stats(admin, f"^{re.escape(prefix)}[1-5]xx$")
+        for client in self.clients:
+            stats = _admin_stats(client, f"^{re.escape(prefix)}[1-5]xx$")
             failed = stats[f"{prefix}5xx"]
             totals["ok"] += sum(stats.values()) - failed
             totals["failed"] += failed
@@ -114,6 +121,13 @@ class Observer:
             if labels.get("service") == CALLER and labels.get("envoy_cluster_name") == UPSTREAM:
                 return value
         return None
+
+    def resolving(self, instance: str) -> list[str]:
+        """The callers whose Envoy has ``instance`` among the upstream's hosts."""
+        host = f"{self.mesh.replica(instance).address}:{INGRESS_PORT}"
+        report = discovery_report(self.mesh.plan, self.mesh.dns.rules)
+        return [caller for caller, hosts in report["upstreams"][UPSTREAM]["resolved"].items()
+                if hosts is None or host in hosts]
 
     def alert_state(self) -> str | None:
         """State of the no-healthy-upstream alert for caller -> upstream, if active."""
@@ -142,21 +156,36 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: after[k] - before[k] for k in before}
 
 
+def _since(start: float) -> float:
+    return round(time.monotonic() - start, 1)
+
+
 def _replica_phase(mesh: LocalMesh, see: Observer) -> dict:
+    victim = f"{UPSTREAM}-1"
     base = see.outcomes()
-    _kill_replica(mesh, f"{UPSTREAM}-1")
+    killed = time.monotonic()
+    _kill_replica(mesh, victim)
+    record: dict = {"resolved_before": see.resolving(victim)}
+    # DNS follows the readiness probes; the callers' Envoys follow DNS at their next refresh.
+    record["dns_removed_after_s"] = _until(
+        lambda: (victim, "removed") in [e[1:] for e in mesh.dns.events] and _since(killed), 40)
+    record["unresolved_after_s"] = _until(lambda: not see.resolving(victim) and _since(killed),
+                                          20)
     _until(lambda: see.requests_since(base) >= 12 * LOAD_RATE, timeout=40)
-    record = {"outcomes": _delta(base, see.outcomes())}
+    record["outcomes"] = _delta(base, see.outcomes())
     # Scraped every 5 s: the counters show up in a rate() within a few scrapes.
     record["retries_per_s"] = _until(lambda: see.caller_series(see.retries_expr), 30)
     record["ejections_per_s"] = _until(lambda: see.caller_series(see.ejections_expr), 30)
-    _restart_replicas(mesh, f"{UPSTREAM}-1")
+    _restart_replicas(mesh, victim)
+    restarted = time.monotonic()
+    record["resolved_again_after_s"] = _until(
+        lambda: len(see.resolving(victim)) == len(see.clients) and _since(restarted), 30)
     return record
 
 
 def _statsd_phase(mesh: LocalMesh, see: Observer) -> dict:
     receiver = mesh.receiver
-    port = receiver.port
+    addresses = receiver.addresses
     base = see.outcomes()
     receiver.stop()
     stopped_at = receiver.samples_received()
@@ -167,7 +196,7 @@ def _statsd_phase(mesh: LocalMesh, see: Observer) -> dict:
     record = {"alive_while_down": [c.name for c in mesh.group.dead()] == [],
               "received_while_down": receiver.samples_received() - stopped_at}
     receiver.start()
-    record["same_port"] = receiver.port == port
+    record["same_port"] = receiver.addresses == addresses
     record["resumed_samples"] = _until(
         lambda: receiver.samples_received() - stopped_at, timeout=3 * STATS_FLUSH_SECONDS)
     record["outcomes"] = _delta(base, see.outcomes())
@@ -237,6 +266,17 @@ def test_killing_one_replica_costs_at_most_one_percent(faults):
     total = outcomes["ok"] + outcomes["failed"]
     assert total >= 12 * LOAD_RATE, faults["replica"]
     assert outcomes["ok"] >= 0.99 * total, faults["replica"]
+
+
+def test_dns_drops_a_dead_replica_after_its_probes_fail_and_takes_it_back(faults):
+    """Every caller resolved the replica; DNS removed it once its readiness probes had failed
+    3 times 5 s apart (not before the second failure), every caller's Envoy dropped it at its
+    next DNS refresh, and the restarted replica was resolved again by all of them."""
+    replica = faults["replica"]
+    assert sorted(replica["resolved_before"]) == faults["callers"], replica
+    assert 10 <= replica["dns_removed_after_s"] <= 25, replica
+    assert replica["dns_removed_after_s"] <= replica["unresolved_after_s"], replica
+    assert replica["resolved_again_after_s"], replica
 
 
 def test_retries_and_ejection_show_in_prometheus(faults):

@@ -24,15 +24,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.settings.ports import INGRESS_PORT
 from components.settings.stack_files import stack_config
 from components.stack import stack_settings
 from demoapp.app import DEFAULT_WORDS
 from meshvis.local import mesh as mesh_module
 from meshvis.local import runner
+from meshvis.local.reaper import scratch_folder
+from meshvis.local.summary import access_log_lines
 from tests.conftest import ROOT
 
 TAG = "MESHVIS_TEST_RUN"
-ENTRY_LINE = re.compile(r"^entry \(greeter\): (http://127\.0\.0\.1:\d+/)")
+ENTRY_LINE = re.compile(r"^entry \(greeter\): (http://127\.\d+\.\d+\.\d+:15000/)")
 
 pytestmark = pytest.mark.integration
 
@@ -183,11 +186,53 @@ def test_dev_stack_runs_locally_and_proves_both_telemetry_paths(mesh, tmp_path):
     assert summary["prometheus"]["rules_with_errors"] == []
 
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    logs = Path(tmp_path / summary["run"]["logs"])
-    access = [json.loads(line) for line in
-              (logs / "greeter-1.envoy.log").read_text().splitlines() if line.startswith("{")]
-    assert {e["listener"] for e in access} == {"ingress", "egress_greeting", "egress_name"}
+    # The default access-log policy on healthy traffic: failed, slow and 1 % of the rest
+    # (tests/local/test_access_log_policy.py proves what is kept); the summary counts what the
+    # sidecars wrote, which is what CloudWatch Logs would ingest.
+    logs = summary["logs"]
+    assert logs["end_to_end_requests"] == end_to_end["requests"], logs
+    assert logs["bytes_per_request"] <= 100, logs
+    written = access_log_lines(Path(tmp_path / summary["run"]["logs"]))
+    assert logs["access_log_bytes"] == sum(len(line.encode()) for line in written)
     assert "summary: summary.json" in run.stdout and "chart: chart.png" in run.stdout
+    assert_discovered_every_replica(summary, {"name": 2, "greeting": 2, "greeter": 2})
+
+
+def assert_discovered_every_replica(summary: dict, replicas: dict[str, int]) -> None:
+    """Every caller's Envoy resolved, through the local DNS server, exactly the replicas of
+    each upstream: each at an address of its own on the deployed ingress port."""
+    discovery = summary["discovery"]
+    assert discovery["mismatches"] == [], discovery
+    assert discovery["dns_events"] == [], discovery
+    assert set(discovery["upstreams"]) == set(replicas)
+    for upstream, entry in discovery["upstreams"].items():
+        hosts = entry["configured"]
+        assert len(hosts) == len({h.split(":")[0] for h in hosts}) == replicas[upstream]
+        assert all(re.fullmatch(r"127\.\d+\.\d+\.\d+:15000", h) for h in hosts), hosts
+        assert entry["resolved"] and all(r == hosts for r in entry["resolved"].values()), entry
+
+
+def test_eks_stack_resolves_the_headless_service_through_the_load_balancers_port(mesh, tmp_path):
+    """dev-eks: the load generators resolve nginx's headless Service name; ``--port`` is the
+    load balancer's place on 127.0.0.1, spreading connections over the entry replicas."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = mesh("--stack", "dev-eks", "--duration", "15", "--summary", "summary.json",
+               "--port", str(port))
+    run.wait_for(re.compile(r"^DNS: 127\.\d+\.0\.1:10053 answers 1 names "
+                            r"\(nginx\.mesh\.svc\.cluster\.local\)"), 60)
+    served = set()
+    for _ in range(4):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            served.add(response.headers["x-envoy-upstream-service-time"] is not None)
+    assert served == {True}
+    assert run.finish(timeout=120) == 0, run.output()
+    nothing_left(run, tmp_path / "out" / "run-dev-eks")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["run"]["entry_url"] == f"http://127.0.0.1:{port}/"
+    assert summary["end_to_end"]["load-generator"]["success_rate"] >= 0.99, summary
+    assert_discovered_every_replica(summary, {"nginx": 2})
 
 
 def test_sigterm_stops_the_run_with_a_summary(mesh, tmp_path):
@@ -246,9 +291,11 @@ def test_envoy_that_cannot_bind_is_one_clear_error(tmp_path, monkeypatch, capsys
     monkeypatch.setenv(TAG, tag)
     plan_mesh = mesh_module.plan_mesh
     with socket.socket() as taken:
-        def plan_then_take(settings, entry_port=None):
-            plan = plan_mesh(settings, entry_port)
-            taken.bind(("127.0.0.1", plan.of("greeting")[1].sidecar.ingress))
+        def plan_then_take(settings, block):
+            plan = plan_mesh(settings, block)
+            # As Envoy binds: connections of an earlier run in TIME_WAIT do not hold the port.
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            taken.bind((plan.of("greeting")[1].address, INGRESS_PORT))
             taken.listen()
             return plan
 
@@ -280,3 +327,55 @@ def test_malformed_stack_is_one_clear_error(mesh, tmp_path):
         "(known: greeter, greeting, load-generator, name)"], run.output()
     assert run.leftovers() == []
     assert not (tmp_path / "out").exists()
+
+
+# The smallest mesh with traffic: one app, one load generator (4 processes and Prometheus).
+TINY_STACK = {"config": {
+    "aws:region": "us-west-2",
+    "mesh-visibility:meshName": "tiny",
+    "mesh-visibility:services": [{"name": "word", "port": 3000},
+                                 {"name": "load", "kind": "load", "upstreams": ["word"]}],
+}}
+STARTED = re.compile(r"^Prometheus: http://")
+
+
+def tiny_stack(folder: Path) -> list[str]:
+    (folder / "Pulumi.tiny.yaml").write_text(yaml.safe_dump(TINY_STACK))
+    return ["--stack", "tiny", "--root", str(folder)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGKILL],
+                         ids=lambda s: s.name)
+def test_no_way_of_ending_the_runner_leaves_anything(mesh, tmp_path, sig):
+    """A closed terminal, Ctrl-\\, kill and kill -9: no process and no temp data is left."""
+    run = mesh(*tiny_stack(tmp_path))
+    run.wait_for(STARTED, 60)
+    run_dir = tmp_path / "out" / "run-tiny"
+    tag = json.loads((run_dir / "runner.pid").read_text())["tag"]
+    assert scratch_folder(tag).is_dir()  # Prometheus's TSDB
+    run.process.send_signal(sig)
+    code = run.finish(timeout=60)
+    if sig == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+        deadline = time.monotonic() + 10  # the reaper is at work
+        while run.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    else:
+        assert code == 0, run.output()
+        assert run.stdout.index("stopping…") < run.stdout.index("everything is stopped")
+    nothing_left(run, run_dir)
+    assert not scratch_folder(tag).exists()
+
+
+def test_a_second_run_of_the_same_stack_is_refused_while_the_first_runs(mesh, tmp_path):
+    first = mesh(*tiny_stack(tmp_path))
+    first.wait_for(STARTED, 60)
+    second = mesh(*tiny_stack(tmp_path), "--duration", "5")
+    assert second.finish(timeout=30) == 1
+    assert second.stderr == [f"error: out/run-tiny is in use by another meshvis run (pid "
+                             f"{first.process.pid}); wait for it to end or stop it first"]
+    assert second.leftovers() == []
+    assert first.process.poll() is None, first.output()
+    first.process.send_signal(signal.SIGINT)
+    assert first.finish(timeout=60) == 0, first.output()
+    nothing_left(first, tmp_path / "out" / "run-tiny")

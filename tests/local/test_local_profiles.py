@@ -41,8 +41,11 @@ from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.sidecar.stats import (
     EGRESS,
+    GRAFANA,
     INGRESS,
+    LIVE_VIEW,
     LOCAL_APP,
+    READS,
     SERVER,
     UPSTREAM,
     essential_stats,
@@ -54,7 +57,14 @@ from dashboards.prometheus.scrape import SCRAPE_INTERVAL
 from meshvis.local.cloudwatch_agent import metrics_per_service
 from meshvis.local.mesh import LocalMesh
 from meshvis.local.signals import live_signals, read_signals, without_data
-from tests.support.stat_scopes import MAX_METRICS_PER_SERVICE, cloudwatch_stat, keys, series_stat
+from tests.support import community_dashboards
+from tests.support.stat_scopes import (
+    MAX_METRICS_PER_SERVICE,
+    PRESENT,
+    cloudwatch_stat,
+    keys,
+    series_stat,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +128,7 @@ class Scenario:
                 if any(v in r.service.upstreams for v in self.victims)]
 
     def _admin(self, replica, path: str) -> str:
-        return _get(f"http://127.0.0.1:{replica.sidecar.admin}{path}")[1]
+        return _get(replica.admin_url(path))[1]
 
     def _retries(self) -> dict[str, int]:
         """upstream_rq_retry of every caller's cluster to a faulty service (kept by every
@@ -138,7 +148,7 @@ class Scenario:
         for caller in self.callers():
             for upstream in sorted(services & set(caller.service.upstreams)):
                 for _ in range(per_caller):
-                    codes[_get(f"http://127.0.0.1:{caller.sidecar.egress[upstream]}/")[0]] += 1
+                    codes[_get(caller.egress_url(upstream))[0]] += 1
         for _ in range(entry):
             codes[_get(self.mesh.plan.entry_urls[0])[0]] += 1
         return codes
@@ -176,13 +186,13 @@ class Scenario:
 
     def _ejected(self) -> set[tuple[str, str]]:
         """(caller, upstream replica) pairs that outlier detection ejected, from /clusters."""
-        by_port = {r.sidecar.ingress: r.instance for r in self.mesh.plan.replicas}
+        by_address = {r.address: r.instance for r in self.mesh.plan.replicas}
         ejected = set()
         for caller in self.callers():
             for line in self._admin(caller, "/clusters").splitlines():
-                match = re.match(r"^[a-z0-9-]+::127\.0\.0\.1:(\d+)::health_flags::(.*)$", line)
+                match = re.match(r"^[a-z0-9-]+::([\d.]+):15000::health_flags::(.*)$", line)
                 if match and "failed_outlier_check" in match.group(2):
-                    ejected.add((caller.instance, by_port[int(match.group(1))]))
+                    ejected.add((caller.instance, by_address[match.group(1)]))
         return ejected
 
     def outcome(self) -> dict:
@@ -304,6 +314,40 @@ def test_real_envoys_keep_exactly_the_essential_stats(scenarios, variant):
         kept = {s for s in essential_stats(mesh.settings.topology, service.kind)
                 if s.scope in present}
         assert stats == keys(kept), name
+
+
+def _answered(mesh: LocalMesh, selectors: list[str]) -> set[str]:
+    return {s for s in selectors if mesh.prometheus.query_series(f"group({s})")}
+
+
+def _series_per_sidecar(mesh: LocalMesh, stats: set | None = None) -> float:
+    """Envoy series per sidecar, all of them or those of ``stats`` (on the sidecar's kind)."""
+    series = mesh.prometheus.query_series('{__name__=~"envoy_.+"}')
+    kinds = {s.name: s.kind for s in mesh.settings.services}
+    if stats is not None:
+        series = [(labels, v) for labels, v in series
+                  if series_stat(labels) in keys(s for s in stats
+                                                 if s.scope in PRESENT[kinds[labels["service"]]])]
+    return len(series) / len(mesh.plan.replicas)
+
+
+def test_eks_default_feeds_the_community_dashboards(scenarios):
+    """The community Envoy dashboards' panel selectors (tests/support/community_dashboards.py,
+    cited there) answer on the eks default profile for at least 90 % of what ``full`` answers,
+    at most twice the series the eks profile kept for our own readers, far under ``full``."""
+    selectors = community_dashboards.all_selectors()
+    full = _answered(scenarios["dev full"].mesh, selectors)
+    eks_mesh = scenarios["dev eks essential"].mesh
+    eks = _answered(eks_mesh, selectors)
+    assert len(eks & full) >= 0.9 * len(full), sorted(full - eks)
+    ours = READS[GRAFANA] | READS[LIVE_VIEW]
+    series = {"eks default": _series_per_sidecar(eks_mesh),
+              "eks, our readers only": _series_per_sidecar(eks_mesh, ours),
+              "full": _series_per_sidecar(scenarios["dev full"].mesh)}
+    print(f"community selectors answered: full {len(full)} of {len(selectors)}, eks default "
+          f"{len(eks & full)} of those; Envoy series per sidecar: {series}")
+    assert series["eks default"] <= 2 * series["eks, our readers only"], series
+    assert series["eks default"] <= 0.25 * series["full"], series
 
 
 def test_ecs_sidecars_send_only_read_stats_to_cloudwatch(scenarios):

@@ -1,6 +1,6 @@
 """Every metric the CloudWatch dashboard and alarms read arrives from real Envoys.
 
-The dev stack's sidecars run from their deployed bootstraps (localized to 127.0.0.1) in front
+The dev stack's sidecars run from their deployed bootstraps (localized to their own loopback addresses, resolving each other through the local DNS server) in front
 of stub apps (tests/support/stub_app.py), for both stats profiles at once. Requests go in through the
 load generator's egress listener, as the load generator would send them, including a few 4xx
 and 5xx (which also make the sidecars retry) and one HTTP/2 connection per service, so that
@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from components.settings.model import Settings
+from components.settings.ports import INGRESS_PORT
 from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import ACCESS_LOG_FORMAT
@@ -39,7 +40,8 @@ from meshvis.local.cloudwatch_agent import (
     missing_metrics,
     monthly_cost_usd,
 )
-from meshvis.local.plan import plan_mesh
+from meshvis.local.dns import LocalDns
+from meshvis.local.plan import claim_block, plan_mesh
 from meshvis.local.processes import ProcessGroup, wait_http
 from tests.support.stat_scopes import MAX_METRICS_PER_SERVICE, cloudwatch_stat, keys
 
@@ -53,79 +55,88 @@ SETTLE_DEADLINE_S = 30.0
 
 def _settings(profile: str) -> Settings:
     """The dev stack with one replica a service (metrics carry no host dimension, so more
-    replicas would only add processes, not metrics)."""
+    replicas would only add processes, not metrics), logging every request (``accessLog:
+    all``), so the access-log fields are checked on 200, 404 and 503 lines alike (what the
+    default policy keeps: tests/local/test_access_log_policy.py)."""
     config = stack_config("dev")
     config["mesh-visibility:statsProfile"] = profile
+    config["mesh-visibility:accessLog"] = "all"
     settings = settings_from_config(config)
     return settings.model_copy(update={"services": tuple(
         s.model_copy(update={"replicas": 1}) for s in settings.services)})
 
 
-def _wait_tcp(port: int, group: ProcessGroup, timeout: float = 15.0) -> None:
+def _wait_tcp(address: str, port: int, group: ProcessGroup, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         group.check_alive()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((address, port), timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+    raise TimeoutError(f"nothing listens on {address}:{port}")
 
 
 class LocalMesh:
     """The stack's sidecars, as the local mesh plans and localizes them, in front of stub apps
-    (which can answer 4xx/5xx on demand), with a DogStatsD receiver."""
+    (which can answer 4xx/5xx on demand), with the local DNS server and a DogStatsD receiver
+    on every replica's address."""
 
     def __init__(self, settings: Settings, logs: Path, stack: ExitStack) -> None:
         self.settings = settings
         self.logs = logs
-        self.receiver = stack.enter_context(DogStatsdReceiver(settings))
+        block, lock = claim_block()
+        stack.callback(lock.close)
+        self.plan = plan_mesh(settings, block)
+        self.receiver = stack.enter_context(DogStatsdReceiver(settings,
+                                                              self.plan.statsd_addresses()))
         self.group = stack.enter_context(ProcessGroup())
-        self.plan = plan_mesh(settings)
         self.replicas = {r.service.name: r for r in self.plan.replicas}
 
     def start(self) -> None:
+        LocalDns(self.plan, self.logs).start(self.group, self.logs / "dns.log", 15)
         for replica in self.plan.replicas:
             name = replica.service.name
             if replica.app_port is not None:
-                upstream_urls = [f"http://127.0.0.1:{replica.sidecar.egress[u]}"
+                upstream_urls = [replica.egress_url(u).rstrip("/")
                                  for u in replica.service.upstreams]
                 self.group.start(f"{name}-app", [sys.executable, str(STUB_APP),
                                                  str(replica.app_port), *upstream_urls],
-                                 self.logs / f"{name}-app.log")
-            bootstrap = self.plan.bootstrap(replica, self.receiver.port)
+                                 self.logs / f"{name}-app.log", {"HOST": replica.address})
+            bootstrap = self.plan.bootstrap(replica)
             bootstrap["stats_flush_interval"] = TEST_FLUSH_INTERVAL
             self.group.start_envoy(f"{name}-envoy", bootstrap, self.logs / f"{name}-envoy.log")
 
     def wait_ready(self) -> None:
         for replica in self.plan.replicas:
-            wait_http(f"http://127.0.0.1:{replica.sidecar.admin}/ready", self.group)
+            wait_http(replica.admin_url("/ready"), self.group)
             if replica.app_port is not None:
-                _wait_tcp(replica.app_port, self.group)
+                _wait_tcp(replica.address, replica.app_port, self.group)
 
     def send_traffic(self) -> dict[int, int]:
         """The requests of TRAFFIC through the load generator; answers counted by status."""
         load = next(s for s in self.settings.services if s.is_load)
-        entry = self.replicas[load.name].sidecar.egress[load.upstreams[0]]
+        entry = self.replicas[load.name].egress_url(load.upstreams[0]).rstrip("/")
         codes: dict[int, int] = {}
         for path, count in TRAFFIC.items():
             for _ in range(count):
                 try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{entry}{path}",
+                    with urllib.request.urlopen(f"{entry}{path}",
                                                 timeout=10) as response:
                         code = response.status
                 except urllib.error.HTTPError as err:
                     code = err.code
                 codes[code] = codes.get(code, 0) + 1
         for svc in self.settings.app_services:
-            self._http2_connection(self.replicas[svc.name].sidecar.ingress)
+            self._http2_connection(self.replicas[svc.name].address)
         return codes
 
     @staticmethod
-    def _http2_connection(port: int) -> None:
-        """Open one prior-knowledge HTTP/2 connection and wait for the server's SETTINGS."""
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+    def _http2_connection(address: str) -> None:
+        """Open one prior-knowledge HTTP/2 connection to the ingress listener and wait for the
+        server's SETTINGS."""
+        with socket.create_connection((address, INGRESS_PORT), timeout=5) as conn:
             conn.sendall(HTTP2_PREFACE)
             assert conn.recv(9)[3] == 0x4, "Envoy did not answer with an HTTP/2 SETTINGS frame"
 

@@ -10,11 +10,17 @@ from __future__ import annotations
 import json
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from components.ecs.containers import ENVOY, container_definitions, task_definition
+from components.ecs.discovery import DNS_TTL, MAX_ANSWERS
 from components.settings.model import Settings
-from components.settings.naming import log_group_name
+from components.settings.naming import (
+    cluster_name,
+    container_insights_log_group,
+    log_group_name,
+)
 from components.settings.stack_files import stack_config, stack_names
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
@@ -28,6 +34,7 @@ ECS_STACKS = [s for s in stack_names() if stack_config(s).get("mesh-visibility:t
 CONFIGS = {**{s: stack_config(s) for s in ECS_STACKS},
            "shop": shop_config(), "shop-no-alb": shop_config(entryService=None)}
 
+AZ_INVOKE = "aws:index/getAvailabilityZones:getAvailabilityZones"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ECS_SERVICE = "aws:ecs/service:Service"
 DISCOVERY = "aws:servicediscovery/service:Service"
@@ -97,7 +104,13 @@ def test_network_cluster_and_namespace(stack):
     vpc = run.of_type("aws:ec2/vpc:Vpc")[0]
     assert vpc.inputs["enableDnsHostnames"] and vpc.inputs["enableDnsSupport"]
     cluster = run.of_type("aws:ecs/cluster:Cluster")[0]
-    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    # Container Insights is off unless `containerInsights` asks for it (and pays for it).
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "disabled"}]
+    assert cluster.inputs["name"] == cluster_name(settings.mesh_name)
+    # Availability Zones only, never a Local Zone the region may have enabled.
+    [(_, zones)] = [c for c in run.calls if c[0] == AZ_INVOKE]
+    assert zones == {"state": "available",
+                     "filters": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]}
     namespace = run.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")[0]
     assert namespace.inputs["name"] == settings.dns_namespace
     assert namespace.inputs["vpc"] == _id(vpc)
@@ -105,7 +118,9 @@ def test_network_cluster_and_namespace(stack):
         assert discovery.inputs["dnsConfig"]["routingPolicy"] == "MULTIVALUE"
         assert [r["type"] for r in discovery.inputs["dnsConfig"]["dnsRecords"]] == ["A"]
         assert discovery.inputs["dnsConfig"]["namespaceId"] == _id(namespace)
-        assert "healthCheckCustomConfig" in discovery.inputs
+        assert discovery.inputs["dnsConfig"]["dnsRecords"][0]["ttl"] == DNS_TTL == 10
+        # Non-empty, or the provider drops the block and DNS answers with unhealthy tasks.
+        assert discovery.inputs["healthCheckCustomConfig"] == {"failureThreshold": 1}
 
 
 def test_task_definitions_carry_the_generated_containers(stack):
@@ -138,8 +153,11 @@ def test_ecs_services(stack):
         ecs = run.one(ECS_SERVICE, f"{mesh}-{service.name}-service").inputs
         assert ecs["name"] == service.name
         assert ecs["desiredCount"] == service.replicas
-        assert ecs["launchType"] == "FARGATE"
-        assert ecs["waitForSteadyState"] is False
+        if settings.fargate_spot:
+            assert "launchType" not in ecs and ecs["capacityProviderStrategies"]
+        else:
+            assert ecs["launchType"] == "FARGATE"
+        assert ecs["waitForSteadyState"] is True
         assert ecs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
         network = ecs["networkConfiguration"]
         assert network["assignPublicIp"] is False and set(network["subnets"]) == private
@@ -209,11 +227,15 @@ def test_stack_outputs(stack):
         f"#dashboards:name=mesh-visibility-{mesh}")
     assert sorted(outputs["logGroups"]) == sorted(g.inputs["name"]
                                                   for g in run.of_type(LOG_GROUP))
-    assert outputs["clusterName"] == f"{mesh}-cluster"
+    assert outputs["clusterName"] == cluster_name(mesh) == f"mesh-visibility-{mesh}"
     if settings.entry_service:
         assert outputs["url"] == f"http://{mesh}-alb.us-west-2.elb.amazonaws.com"
     else:
         assert "url" not in outputs
+    # Tracing is on by default: the sidecars' spans are on the X-Ray trace map.
+    assert outputs["traceMapUrl"] == (
+        "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
+        "#xray:service-map/map")
 
 
 @pytest.mark.parametrize("config, message", [
@@ -231,3 +253,72 @@ def test_bad_config_registers_nothing(config, message):
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
     assert run.resources == []
+
+
+def test_container_insights_log_group_is_the_stacks_and_exists_first(monkeypatch):
+    """With `containerInsights`, the cluster's performance log group is created by the program
+    (the stack's retention; `pulumi destroy` removes it) before the cluster, which depends on it;
+    without it, no such group."""
+    depends_on: list = []
+
+    class Cluster(aws.ecs.Cluster):
+        def __init__(self, resource_name, *args, opts=None, **kwargs):
+            depends_on.extend(opts.depends_on or [])
+            super().__init__(resource_name, *args, opts=opts, **kwargs)
+
+    monkeypatch.setattr(aws.ecs, "Cluster", Cluster)
+    config = {**stack_config("dev"), "mesh-visibility:containerInsights": True,
+              "mesh-visibility:logRetentionDays": 14}
+    run = run_program(config, "insights")
+    group_name = container_insights_log_group(cluster_name("greeting"))
+    assert group_name == "/aws/ecs/containerinsights/mesh-visibility-greeting/performance"
+    [group] = [g for g in run.of_type(LOG_GROUP) if g.inputs["name"] == group_name]
+    assert group.inputs["retentionInDays"] == 14
+    [cluster] = run.of_type("aws:ecs/cluster:Cluster")
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert [type(d) for d in depends_on] == [aws.cloudwatch.LogGroup]
+    # Not a stack output: it holds ECS's events, not the mesh's logs.
+    assert group_name not in run.outputs["logGroups"]
+
+    depends_on.clear()
+    run = run_program(stack_config("dev"), "no-insights")
+    assert not [g for g in run.of_type(LOG_GROUP) if "containerinsights" in g.inputs["name"]]
+    assert depends_on == []
+
+
+def test_fargate_spot_runs_every_service_on_fargate_spot_capacity():
+    """``fargateSpot``: FARGATE and FARGATE_SPOT associated with the mesh's cluster, and every
+    service placed by a FARGATE_SPOT strategy (no launch type: the two exclude each other),
+    registered only after the association (a service can name only an associated provider).
+    By default none of it: launch type FARGATE and no association resource."""
+    capacity = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
+    run = run_program({**stack_config("dev"), "mesh-visibility:fargateSpot": True}, "spot")
+    [providers] = run.of_type(capacity)
+    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    assert providers.inputs["clusterName"] == cluster_name("greeting")
+    for service in run.of_type(ECS_SERVICE):
+        assert "launchType" not in service.inputs
+        assert service.inputs["capacityProviderStrategies"] == [
+            {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+        assert (capacity, providers.name) in run.options[(ECS_SERVICE, service.name)].dependencies
+    run = run_program({**stack_config("dev"), "mesh-visibility:fargateSpot": False},
+                      "on-demand")
+    assert run.of_type(capacity) == []
+    assert {s.inputs["launchType"] for s in run.of_type(ECS_SERVICE)} == {"FARGATE"}
+    assert not [s for s in run.of_type(ECS_SERVICE) if "capacityProviderStrategies" in s.inputs]
+
+
+def test_more_replicas_than_cloud_map_answers_is_allowed():
+    """Cloud Map's MULTIVALUE answers name at most eight healthy tasks. A service may still have
+    more replicas (README "Limits"): ECS runs them all, and each caller's Envoy re-resolves
+    the name (every 5 s; answers cached for the 10 s TTL), so callers spread over all tasks
+    over time while each balances over at most eight at once."""
+    config = shop_config()
+    config["mesh-visibility:services"][0]["replicas"] = 12
+    name = config["mesh-visibility:services"][0]["name"]
+    run = run_program(config, "wide")
+    [service] = [r for r in run.of_type(ECS_SERVICE) if r.inputs["name"] == name]
+    assert service.inputs["desiredCount"] == 12 > MAX_ANSWERS == 8
+    [discovery] = [r for r in run.of_type(DISCOVERY) if r.inputs["name"] == name]
+    assert discovery.inputs["dnsConfig"]["routingPolicy"] == "MULTIVALUE"
+    assert discovery.inputs["dnsConfig"]["dnsRecords"] == [{"type": "A", "ttl": DNS_TTL}]

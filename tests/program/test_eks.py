@@ -9,6 +9,7 @@ import json
 import pulumi
 import pytest
 
+from components.eks import tempo
 from components.eks.monitoring import (
     CHART,
     CHART_REPOSITORY,
@@ -20,8 +21,8 @@ from components.eks.monitoring import (
     prometheus_rule,
 )
 from components.eks.objects import (
-    DEMO_APP_CONFIG_MAP,
     MONITORING_NAMESPACE,
+    demo_app_config_map_name,
     deployment,
     envoy_config_map,
     namespaces,
@@ -111,8 +112,14 @@ def test_namespaces(stack):
                                         for o in namespaces(stack.settings)}
 
 
+def _release(stack, name: str):
+    [release] = [r for r in stack.run.of_type("kubernetes:helm.sh/v3:Release")
+                 if r.inputs["name"] == name]
+    return release
+
+
 def test_monitoring_release(stack):
-    [release] = stack.run.of_type("kubernetes:helm.sh/v3:Release")
+    release = _release(stack, RELEASE_NAME)
     inputs = release.inputs
     assert (inputs["chart"], inputs["version"], inputs["name"]) == (CHART, CHART_VERSION,
                                                                     RELEASE_NAME)
@@ -124,6 +131,24 @@ def test_monitoring_release(stack):
         kubernetes_scrape_job(stack.settings.kubernetes_namespace)]
     assert spec["retention"] and spec["resources"]["requests"]
     assert inputs["values"]["grafana"]["sidecar"]["dashboards"]["enabled"] is True
+
+
+def test_tempo_release_and_its_network_policy(stack):
+    """With tracing (the default) Tempo runs beside kube-prometheus-stack and only the mesh's
+    spans and Grafana's queries reach it; without it neither exists."""
+    release = _release(stack, tempo.RELEASE_NAME)
+    inputs = release.inputs
+    assert (inputs["chart"], inputs["version"]) == (tempo.CHART, tempo.CHART_VERSION)
+    assert inputs["repositoryOpts"] == {"repo": tempo.CHART_REPOSITORY}
+    assert inputs["namespace"] == MONITORING_NAMESPACE
+    assert inputs["values"] == tempo.tempo_values()
+    [policy] = [p for p in stack.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if p.inputs["metadata"]["name"] == tempo.NETWORK_POLICY]
+    assert policy.inputs == tempo.tempo_network_policy(stack.settings)
+    config = {**stack.config, "mesh-visibility:tracing": "false"}
+    off = run_program(config, "no-tracing")
+    assert [r.inputs["name"] for r in off.of_type("kubernetes:helm.sh/v3:Release")] == \
+        [RELEASE_NAME]
 
 
 def test_dashboards_and_alert_rules(stack):
@@ -162,9 +187,9 @@ def test_a_deployment_config_map_and_service_per_service(stack):
         if not spec.is_load:
             assert services[spec.name] == service_object(settings, spec)
     demo = [s for s in settings.services if s.uses_demo_app]
-    assert (DEMO_APP_CONFIG_MAP in config_maps) == bool(demo)
+    assert (demo_app_config_map_name(source) in config_maps) == bool(demo)
     if demo:
-        assert config_maps[DEMO_APP_CONFIG_MAP]["data"] == {"app.py": source}
+        assert config_maps[demo_app_config_map_name(source)]["data"] == {"app.py": source}
 
 
 def test_stack_outputs(stack):

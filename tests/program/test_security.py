@@ -23,8 +23,10 @@ from components.ecs.containers import AGENT, APP, ENVOY
 from components.eks.iam import NODE_POLICIES
 from components.eks.monitoring import CHART_VERSION
 from components.eks.objects import MONITORING_NAMESPACE, network_policy
+from components.eks.tempo import CHART_VERSION as TEMPO_CHART_VERSION
+from components.eks.tempo import NETWORK_POLICY as TEMPO_NETWORK_POLICY
 from components.settings.model import Settings
-from components.settings.naming import log_group_name, log_group_prefix, metric_namespace
+from components.settings.naming import log_group_name, metric_namespace
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.settings.stack_files import stack_config, stack_names
 from components.settings.validate import IMAGE_REF, settings_from_config
@@ -53,7 +55,8 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ACCOUNT = "123456789012"
 ANYWHERE = "0.0.0.0/0"
 # APIs that take no resource ARN: "Resource": "*" is the only way to grant them.
-RESOURCELESS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
+RESOURCELESS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken",
+                "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # Who assumes each kind of role (by the suffix of the role's resource name).
 TRUSTED = {"-task": "ecs-tasks.amazonaws.com", "-exec": "ecs-tasks.amazonaws.com",
            "-node-role": "ec2.amazonaws.com"}
@@ -149,14 +152,16 @@ def test_put_metric_data_only_into_the_mesh_namespace(graph):
     assert publishing == sorted(expected)
 
 
-def test_task_roles_write_only_the_mesh_logs_and_pull_only_their_images(ecs_graph):
+def test_task_roles_only_publish_metrics_and_pull_only_their_images(ecs_graph):
     graph = ecs_graph
     mesh, region = graph.mesh, graph.settings.region
     policies = _permissions(graph)
     for service in graph.settings.services:
+        # The agent only publishes metrics; no logs permission (no EMF listener, and container
+        # logs are the execution role's).
         task = policies[f"{mesh}-{service.name}-task"]
-        logs = [r for s in task if s["Sid"] != "MeshMetrics" for r in _as_list(s["Resource"])]
-        assert logs and all(f":log-group:{log_group_prefix(mesh)}" in r for r in logs)
+        assert "MeshMetrics" in [s["Sid"] for s in task]
+        assert not [a for s in task for a in _as_list(s["Action"]) if a.startswith("logs:")]
         execution = policies[f"{mesh}-{service.name}-exec"]
         [container_logs] = [s for s in execution if s["Sid"] == "ContainerLogs"]
         assert sorted(container_logs["Resource"]) == sorted(
@@ -168,6 +173,25 @@ def test_task_roles_write_only_the_mesh_logs_and_pull_only_their_images(ecs_grap
         else:
             # Public images need no permission; no ECR statement at all.
             assert [s for s in execution if s["Sid"].startswith("Ecr")] == []
+
+
+def test_task_roles_send_traces_with_exactly_the_agents_x_ray_calls(ecs_graph):
+    """The agent's awsxray exporter calls PutTraceSegments and PutTelemetryRecords
+    (components/ecs/iam.py says where that was read); no sampling or read API, and nothing
+    when tracing is off."""
+    graph = ecs_graph
+    for name, statements in _permissions(graph).items():
+        xray = sorted(a for s in statements for a in _as_list(s["Action"]) if a.startswith("xray:"))
+        expected = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"] \
+            if name.endswith("-task") and graph.settings.tracing else []
+        assert xray == expected, name
+
+
+def test_no_x_ray_permission_without_tracing():
+    config = {**GRAPHS["dev"], "mesh-visibility:tracing": "false"}
+    run = run_program(config, "dev-no-tracing")
+    assert not [a for p in run.of_type(ROLE_POLICY) for s in _statements(p, "policy")
+                for a in _as_list(s["Action"]) if a.startswith("xray:")]
 
 
 def test_roles_trust_only_the_services_that_assume_them(graph):
@@ -292,8 +316,12 @@ def test_eks_pods_admit_only_envoy_ingress_and_metrics(eks_graph):
     [cluster] = graph.run.of_type("eks:index:Cluster")
     assert cluster.inputs["useDefaultVpcCni"] is False
     assert cluster.inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
-    [policy] = graph.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    policies = {p.inputs["metadata"]["name"]: p
+                for p in graph.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
     expected = network_policy(graph.settings)
+    # The other one guards Tempo in the monitoring namespace (tests/unit/eks/test_tempo.py).
+    assert set(policies) == {expected["metadata"]["name"], TEMPO_NETWORK_POLICY}
+    policy = policies[expected["metadata"]["name"]]
     assert policy.inputs == expected
     spec = policy.inputs["spec"]
     assert spec["policyTypes"] == ["Ingress"]
@@ -432,8 +460,10 @@ def test_every_image_is_pinned(graph):
     else:
         images = [c["image"] for pod in _pods(graph).values()
                   for c in pod["initContainers"] + pod["containers"]]
-        [release] = graph.run.of_type("kubernetes:helm.sh/v3:Release")
-        assert release.inputs["version"] == CHART_VERSION and CHART_VERSION[0].isdigit()
+        releases = graph.run.of_type("kubernetes:helm.sh/v3:Release")
+        assert sorted(r.inputs["version"] for r in releases) == sorted(
+            [CHART_VERSION, TEMPO_CHART_VERSION])
+        assert all(r.inputs["version"][0].isdigit() for r in releases)
     assert images
     for image in images:
         match = IMAGE_REF.match(image)
@@ -452,7 +482,8 @@ def test_no_secret_in_environment_variables_or_plain_outputs(graph):
     else:
         variables = {e["name"]: e.get("value") for pod in _pods(graph).values()
                      for c in pod["initContainers"] + pod["containers"] for e in c.get("env", [])}
-        [release] = graph.run.of_type("kubernetes:helm.sh/v3:Release")
+        [release] = [r for r in graph.run.of_type("kubernetes:helm.sh/v3:Release")
+                     if "grafana" in r.inputs["values"]]
         assert release.inputs["values"]["grafana"]["adminPassword"] == ""
     assert variables
     assert [name for name in variables if SECRET_NAME.search(name)] == []

@@ -10,6 +10,7 @@ everywhere; one case also runs ``python -m meshvis`` as a real subprocess.
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,12 @@ def _service(index: int, **changes) -> dict:
             service.pop(key, None)
         else:
             service[key] = value
+    return config
+
+
+def _eks_service(index: int, **changes) -> dict:
+    config = copy.deepcopy(stack_config("dev-eks"))
+    config[f"{P}:services"][index].update(changes)
     return config
 
 
@@ -113,6 +120,11 @@ BAD = [
     ("bad-dns-namespace", _with(dnsNamespace="Internal Zone"), "dnsNamespace", "not a DNS name"),
     ("bad-retention", _with(logRetentionDays=10), "logRetentionDays", "not one of"),
     ("bad-stats-profile", _with(statsProfile="minimal"), "statsProfile", "'essential' or 'full'"),
+    ("bad-access-log", _with(accessLog="some"), "accessLog", "'errors', 'sampled', 'all' or 'off'"),
+    ("sample-over-100", _with(accessLogSamplePercent=101), "accessLogSamplePercent",
+     "less than or equal to 100"),
+    ("sample-fraction", _with(accessLogSamplePercent=0.5), "accessLogSamplePercent", "integer"),
+    ("slow-negative", _with(accessLogSlowMs=-1), "accessLogSlowMs", "greater than or equal to 0"),
     ("node-count-zero", _with(nodeCount=0), "nodeCount", "greater than or equal to 1"),
     ("services-bad-json", _with(services="[{name: a"), "services", "not valid JSON"),
     # Names that break AWS or Kubernetes rules once prefixed into resource names.
@@ -161,10 +173,27 @@ BAD = [
      "less than or equal to 100"),
     ("latency-alarm-zero", _with(latencyAlarmMs=0), "latencyAlarmMs",
      "greater than or equal to 1"),
+    ("trace-rate-over-100", _with(traceSampleRate=150), "traceSampleRate",
+     "less than or equal to 100"),
+    ("trace-rate-negative", _with(traceSampleRate=-1), "traceSampleRate",
+     "greater than or equal to 0"),
+    ("tracing-not-bool", _with(tracing="sometimes"), "tracing", "valid boolean"),
+    ("app-port-otlp", _service(0, port=4318), "services[0].port", "reserved"),
     ("image-bad-digest", _service(0, image="nginx@sha256:abc"), "services[0].image",
      "with a tag or digest"),
     ("agent-image-latest", _with(cloudwatchAgentImage="amazon/cloudwatch-agent:latest"),
      "cloudwatchAgentImage", "instead of 'latest'"),
+    # YAML's `true` is not a number (lax pydantic took it for 1).
+    ("port-bool", _service(0, port=True), "services[0].port", "valid integer"),
+    ("rate-bool", _service(3, rate=True), "services[3].rate", "valid number"),
+    ("replicas-bool", _service(0, replicas=True), "services[0].replicas", "valid integer"),
+    # The key that makes a document too big is the one named.
+    ("task-definition-env-too-big", _service(0, env={"BIG": "x" * 70_000}), "services[0].env",
+     "over ECS's limit"),
+    ("eks-env-variable-too-big", _eks_service(0, env={"BIG": "x" * 200_000}), "services[0].env",
+     "MAX_ARG_STRLEN"),
+    ("eks-env-object-too-big", _eks_service(0, env={f"V{i}": "x" * 100_000 for i in range(12)}),
+     "services[0].env", "over the 1048576 a Kubernetes object may hold"),
 ]
 
 
@@ -241,17 +270,67 @@ def test_pulumi_strings_parse_like_yaml_values():
 
 
 def test_pulumi_yaml_defaults_match_settings():
-    """Pulumi.yaml declares each scalar key with the default the program itself applies."""
+    """Pulumi.yaml declares each scalar key with the default the program itself applies.
+
+    Keys whose default is "none" are not declared: the Pulumi CLI makes a declared key without
+    a default required (tests/program/test_pulumi_cli_rules.py applies its rules)."""
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     fields = {(f.alias or n): f for n, f in Settings.model_fields.items()}
-    assert set(declared) == set(fields) - {"region", "services"}
+    optional = {key for key, field in fields.items() if field.default is None}
+    assert optional == {"region", "entryService", "certificateArn"}
+    assert set(declared) == set(fields) - optional - {"services"}
     for key, spec in declared.items():
         assert spec.get("description"), key
         default = fields[key].default
-        if "default" in spec:
-            assert type(default)(spec["default"]) == default, key
-        else:
-            assert default is None, key
+        assert "default" in spec and type(default)(spec["default"]) == default, key
+
+
+# A key in a namespace nothing reads would otherwise be ignored without a word.
+NAMESPACE_TYPO = "mesh-visibilty:meshName"
+NAMESPACE_MESSAGE = ("mesh-visibilty:meshName: unknown namespace 'mesh-visibilty' "
+                     "(did you mean 'mesh-visibility'?)")
+
+
+@pytest.mark.parametrize("key, message", [
+    (NAMESPACE_TYPO, NAMESPACE_MESSAGE),
+    ("pulumni:tags", "pulumni:tags: unknown namespace 'pulumni' (did you mean 'pulumi'?)"),
+    ("kubernetes:context", "kubernetes:context: unknown namespace 'kubernetes' (this program "
+                           "reads only mesh-visibility:, aws:, pulumi: keys)"),
+])
+def test_unknown_namespace_stops_with_one_line(key, message):
+    config = {**_dev(), key: "prod"}
+    with pytest.raises(ConfigError) as caught:
+        checked_settings(config)
+    assert str(caught.value) == message and caught.value.key == key
+
+
+def test_provider_and_cli_namespaces_are_accepted():
+    """`aws:` (the provider every resource uses) and `pulumi:` (keys the CLI itself sets,
+    such as `pulumi:tags`) pass; a key without a namespace is the project's, as the CLI reads
+    a stack file."""
+    config = {**_dev(), "aws:profile": "dev", "pulumi:tags": {"team": "mesh"},
+              "pulumi:disable-default-providers": ["kubernetes"], "meshName": "plain"}
+    del config[f"{P}:meshName"]
+    assert settings_from_config(config).mesh_name == "plain"
+
+
+def test_unknown_namespace_registers_nothing_and_writes_nothing(tmp_path, capsys):
+    """The same line from the program under mocks (nothing registered) and `meshvis render`
+    (nothing written), in process and as `python -m meshvis render`."""
+    config = {**_dev(), NAMESPACE_TYPO: "prod"}
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError, match=f"^{re.escape(NAMESPACE_MESSAGE)}$"):
+        run_program(config, run=run)
+    assert run.resources == []
+    (tmp_path / "Pulumi.typo.yaml").write_text(yaml.safe_dump({"config": config}))
+    out = tmp_path / "out"
+    command = ["render", "--stack", "typo", "--root", str(tmp_path), "--out", str(out)]
+    assert meshvis_main(command) == 2
+    assert capsys.readouterr().err == f"error: {NAMESPACE_MESSAGE}\n"
+    done = subprocess.run([sys.executable, "-m", "meshvis", *command], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (2, f"error: {NAMESPACE_MESSAGE}\n")
+    assert not out.exists()
 
 
 def test_dev_stack_is_the_original_demo():

@@ -9,6 +9,7 @@ finished before the assertions look at it.
 from __future__ import annotations
 
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,55 @@ class Registered:
     provider: str | None
 
 
+@dataclass(frozen=True)
+class RegisteredOptions:
+    """A resource's registration as the engine receives it, beyond its inputs: what it
+    depends on (per input property and in all, as (type, name) pairs), its parent, its
+    ``deleteBeforeReplace`` option (None when the program left it to the provider) and the
+    inputs whose changes it ignores."""
+
+    parent: tuple[str, str] | None
+    dependencies: frozenset[tuple[str, str]]
+    property_dependencies: dict[str, frozenset[tuple[str, str]]]
+    delete_before_replace: bool | None
+    ignore_changes: tuple[str, ...] = ()
+
+
+def _key(urn: str) -> tuple[str, str]:
+    # urn:pulumi:<stack>::<project>::<parent types $ type>::<name>
+    _, _, qualified, name = urn.split("::", 3)
+    return qualified.split("$")[-1], name
+
+
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The mock engine, also recording each registration's dependencies and options."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, run: ProgramRun) -> None:
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request):  # noqa: N802 (the engine's RPC name)
+        def keys(urns) -> frozenset[tuple[str, str]]:
+            return frozenset(_key(u) for u in urns)
+
+        self.run.options[(request.type, request.name)] = RegisteredOptions(
+            parent=_key(request.parent) if request.parent else None,
+            dependencies=keys(request.dependencies),
+            property_dependencies={k: keys(v.urns)
+                                   for k, v in request.propertyDependencies.items()},
+            delete_before_replace=(request.deleteBeforeReplace
+                                   if request.deleteBeforeReplaceDefined else None),
+            ignore_changes=tuple(request.ignoreChanges))
+        return super().RegisterResource(request)
+
+
 @dataclass
 class ProgramRun:
     """Everything one run of the program registered, plus its stack outputs."""
 
     resources: list[Registered] = field(default_factory=list)
+    # What the engine would learn besides the inputs, per (type, name), in registration order.
+    options: dict[tuple[str, str], RegisteredOptions] = field(default_factory=dict)
     calls: list[tuple[str, dict]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     # Stack outputs that Pulumi would store and show as secrets.
@@ -110,20 +155,33 @@ def run_program(config: dict[str, Any], stack: str = "test",
     Raises whatever the program raises (``pulumi.RunError`` for a bad configuration); pass
     ``run`` to inspect what had been registered by then.
     """
+    def main() -> dict[str, Any]:
+        return runpy.run_path(str(MAIN), run_name="__main__")["topology"].stack_outputs()
+
+    return run_under_mocks(main, config, stack=stack, run=run)
+
+
+def run_under_mocks(main: Callable[[], dict[str, Any]], config: dict[str, Any],
+                    stack: str = "test", run: ProgramRun | None = None,
+                    project: str = "mesh-visibility",
+                    mocks: type[RecordingMocks] = RecordingMocks) -> ProgramRun:
+    """Run ``main`` as a Pulumi program of ``project`` with a config map (native values) and
+    return what it registered; ``main`` returns the stack's outputs. ``mocks`` may add invoke
+    results (a subclass of ``RecordingMocks``). Raises whatever ``main`` raises."""
     run = run if run is not None else ProgramRun()
-    pulumi.runtime.set_mocks(RecordingMocks(run), project="mesh-visibility", stack=stack,
-                             preview=False)
+    recording = mocks(run)
+    pulumi.runtime.set_mocks(recording, project=project, stack=stack, preview=False,
+                             monitor=RecordingMonitor(recording, run))
     pulumi.runtime.set_all_config(as_pulumi_config(config))
     failure: list[BaseException] = []
 
     @pulumi.runtime.test
     def program():
         try:
-            namespace = runpy.run_path(str(MAIN), run_name="__main__")
+            outputs = main()
         except BaseException as err:  # re-raised below, outside Pulumi's event loop
             failure.append(err)
             return None
-        outputs = namespace["topology"].stack_outputs()
 
         async def secret_keys() -> set[str]:
             return {key for key, value in outputs.items()

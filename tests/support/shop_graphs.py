@@ -12,7 +12,7 @@ from typing import Any
 
 ECS_PRIVATE_IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/shop/cart:1.4.2"
 EKS_PRIVATE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/cart:1.4.2"
-PUBLIC_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.29-alpine"
+PUBLIC_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.30-alpine"
 
 
 def _services(custom: str, private_image: str, cart: dict[str, Any]) -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ def shop_eks_config(**changes: Any) -> dict[str, Any]:
         "mesh-visibility:topology": "eks",
         "mesh-visibility:meshName": "shop",
         "mesh-visibility:kubernetesNamespace": "shop-mesh",
-        "mesh-visibility:eksVersion": "1.33",
+        "mesh-visibility:eksVersion": "1.35",
         "mesh-visibility:nodeInstanceType": "m6i.large",
         "mesh-visibility:nodeCount": 3,
         "mesh-visibility:statsProfile": "full",

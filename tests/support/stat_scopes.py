@@ -20,6 +20,7 @@ from components.sidecar.names import (
 )
 from components.sidecar.stats import (
     CLOUDWATCH,
+    COMMUNITY,
     EGRESS,
     GRAFANA,
     INGRESS,
@@ -37,7 +38,9 @@ from dashboards.grafana import mesh as grafana_mesh
 from dashboards.prometheus import promql
 from dashboards.prometheus.rules import rule_group
 from meshvis.local.cloudwatch_agent import CloudWatchMetric
+from meshvis.local.service_map import edge_queries
 from meshvis.local.signals import live_signals
+from tests.support import community_dashboards
 
 StatKey = tuple[str, str]  # (scope, metric name)
 # The budget of CloudWatch metrics per service of the dev stack with the essential profile.
@@ -101,7 +104,7 @@ def promql_stats(expr: str) -> set[StatKey]:
             scope = INGRESS
         elif f'envoy_http_conn_manager_prefix=~"{egress_prefix("")}.+"' in matchers:
             scope = EGRESS
-        elif f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}"' in matchers:
+        elif f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}|' in matchers:
             scope = UPSTREAM
         elif f'envoy_cluster_name="{LOCAL_APP_CLUSTER}"' in matchers:
             scope = LOCAL_APP
@@ -148,12 +151,17 @@ def reader_stats(settings: Settings) -> dict[str, ByKind]:
         _on_services(promql_stats(promql.response_counts(mesh)), settings, apps),
         _on_services(promql_stats(promql.latency_quantile(mesh, 0.5, "60s")), settings, apps),
         _on_services(promql_stats(promql.response_counts(mesh, outbound=True)), settings, loads),
+        # The service map's edges, read on every caller's sidecar.
+        *(_on_services(promql_stats(q), settings, [s.name for s in settings.services
+                                                   if s.upstreams])
+          for q in edge_queries(settings, "60s").values()),
     ]
     cloudwatch = {read_stat(r) for r in [*dashboard_reads(settings), *alarm_reads(settings)]}
     return {
         CLOUDWATCH: _on_services(cloudwatch, settings),
         GRAFANA: _on_services(set().union(*(promql_stats(q) for q in grafana)), settings),
         LIVE_VIEW: _merge(*live, *summary),
+        COMMUNITY: _on_services(community_dashboards.kept_reads(), settings),
     }
 
 

@@ -1,6 +1,6 @@
 """A stand-in app behind a test sidecar: ``python tests/support/stub_app.py PORT [UPSTREAM_URL ...]``.
 
-Listens on 127.0.0.1:PORT. ``GET /status/<code>`` answers ``<code>`` on a leaf; with upstreams
+Listens on $HOST:PORT (default 127.0.0.1; the local mesh gives each replica its own address). ``GET /status/<code>`` answers ``<code>`` on a leaf; with upstreams
 it forwards the path to each (through the sidecar's egress listeners) and answers 200 if all
 of them did, else the first failing code, so a test can make errors travel the mesh the way a
 real call graph would. Any other path answers 200 (joined upstream answers on a caller).
@@ -8,6 +8,7 @@ real call graph would. Any other path answers 200 (joined upstream answers on a 
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> None:
         def log_message(self, *args) -> None:  # the sidecar's access log is the record
             pass
 
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    ThreadingHTTPServer((os.environ.get("HOST", "127.0.0.1"), port), Handler).serve_forever()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from dashboards.cloudwatch.dashboard import (
     dashboard_metric_names,
     dashboard_reads,
 )
-from dashboards.cloudwatch.logs_insights import query_definitions, query_fields
+from dashboards.cloudwatch.logs_insights import query_definitions, query_fields, sampling_note
 from dashboards.cloudwatch.metrics import upstream
 
 LB = "app/greeting-alb/0123456789abcdef"
@@ -64,6 +64,12 @@ def body(settings):
 
 def _widgets(body, widget_type):
     return [w for w in body["widgets"] if w["type"] == widget_type]
+
+
+def _variant(**changes):
+    config = stack_config("dev")
+    config.update({f"mesh-visibility:{k}": v for k, v in changes.items()})
+    return settings_from_config(config)
 
 
 def _expression_ids(expression: str) -> set[str]:
@@ -155,7 +161,22 @@ def test_dashboard_follows_the_service_list(settings):
     changed = [a["properties"].get("title") for b, a in zip(before["widgets"], after["widgets"])
                if a != b]
     assert changed == ["5xx rate per service (%, as the alarms see it)",
-                       "Latest 5xx responses (Envoy access logs)"]
+                       f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})"]
+
+
+def test_log_queries_and_widget_say_what_is_sampled(settings):
+    """Under the default policy every 5xx/flagged/slow request is logged and healthy ones are
+    sampled: each saved query and the log widget say so; with accessLog off there are none."""
+    assert "healthy requests are a 1% sample" in sampling_note(settings)
+    assert "every request of 1000 ms or more" in sampling_note(settings)
+    for query in query_definitions(settings):
+        assert query["query_string"].endswith(f"\n# Access logs: {sampling_note(settings)}.")
+    (widget,) = _widgets(dashboard_body(settings, LB, TG), "log")
+    assert "healthy requests are a 1% sample" in widget["properties"]["title"]
+    assert "not logged" in sampling_note(_variant(accessLog="errors"))
+    off = _variant(accessLog="off")
+    assert query_definitions(off) == []
+    assert _widgets(dashboard_body(off, LB, TG), "log") == []
 
 
 def test_error_rate_widget_is_the_alarms_math(settings, body):
@@ -343,17 +364,42 @@ def test_queries_read_the_envoy_log_groups_and_access_log_fields(settings):
 
 def test_query_fields_sees_fields_not_keywords_or_literals():
     assert query_fields('filter ispresent(a) and b = "c d" and e like /f g/\n'
-                        "| stats count(*) as n by h\n| sort n desc") == {"a", "b", "e", "h"}
+                        "| stats count(*) as n by h\n| sort n desc\n# x y") == {"a", "b", "e", "h"}
 
 
 def test_search_quotes_names_that_need_it():
+    """"You must enclose the name that contains those characters with double quotes": every
+    namespace or dimension name in the schema with a character other than a letter or digit
+    (CloudWatch search expression syntax; dashboards/cloudwatch/dashboard.py cites it)."""
     config = stack_config("dev")
     config["mesh-visibility:meshName"] = "my-mesh"
     body = dashboard_body(settings_from_config(config), None, None)
     expression = body["widgets"][1]["properties"]["metrics"][0][0]["expression"]
     assert expression.startswith(
-        "SEARCH('{\"MeshVisibility/my-mesh\",envoy.http_conn_manager_prefix,")
+        "SEARCH('{\"MeshVisibility/my-mesh\",\"envoy.http_conn_manager_prefix\",mesh,")
     assert 'mesh="my-mesh"' in expression and SEARCH.match(expression)
+    for widget in _widgets(body, "metric"):
+        for entry in widget["properties"]["metrics"]:
+            if isinstance(entry[0], dict) and entry[0]["expression"].startswith("SEARCH"):
+                schema = SEARCH.match(entry[0]["expression"])["schema"].split(",")
+                assert all(name.isalnum() or (name[0] == name[-1] == '"' and
+                                              not name[1:-1].isalnum()) for name in schema)
+                assert "envoy.cluster_name" not in schema
+
+
+def test_gauges_shared_by_tasks_are_shown_per_task():
+    """Active-connection gauges have no host dimension: every task of a service feeds one
+    metric, ~6 samples per task and minute, so Sum would not be a total. The widgets show
+    the mean per task and say so."""
+    body = dashboard_body(stack_settings("dev"), None, None)
+    gauges = [w["properties"] for w in _widgets(body, "metric")
+              if "downstream_cx_active" in json.dumps(w) or "http1_active" in json.dumps(w)]
+    assert len(gauges) == 2
+    for properties in gauges:
+        assert "per task" in properties["title"]
+        assert properties["yAxis"]["left"]["label"] == "connections per task"
+        expression = properties["metrics"][0][0]["expression"]
+        assert properties["stat"] == "Average" and expression.endswith(", 'Average', 60)")
 
 
 def test_upstream_reads_leave_out_the_sidecars_own_clusters():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.eks.monitoring import RULE_SELECTOR, monitoring_values, prometheus_rule
+from components.eks.monitoring import monitoring_values, prometheus_rule
 from components.settings.validate import settings_from_config
 from components.stack import stack_settings
 from dashboards.prometheus import rules
@@ -59,9 +59,9 @@ def test_prometheus_rule_object_carries_the_same_group_where_prometheus_looks(se
     rule = prometheus_rule(settings)
     assert rule["spec"] == rules.rules_file(settings)
     assert [r["alert"] for r in rule["spec"]["groups"][0]["rules"]] == list(rules.ALERTS)
+    # That the chart's Prometheus selects this object (and the chart's own rules):
+    # tests/unit/eks/test_monitoring_chart.py, from the chart's template.
     spec = monitoring_values(settings)["prometheus"]["prometheusSpec"]
-    assert spec["ruleSelector"] == {"matchLabels": rule["metadata"]["labels"]} == {
-        "matchLabels": RULE_SELECTOR}
     assert spec["ruleNamespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": rule["metadata"]["namespace"]}
 
@@ -124,6 +124,18 @@ def _rule_tests(settings) -> list[dict]:
                                    envoy_cluster_name=cluster_name))
                 for i, value in enumerate(values)]
 
+    def replicas_seen(healthy_hosts: int, total_hosts: int) -> list[dict]:
+        # One caller sidecar's view of a headless Service: one host per ready replica.
+        labels = _sidecar(settings, caller, envoy_cluster_name=upstream)
+        return [_series("envoy_cluster_membership_healthy", f"{healthy_hosts}x10", **labels),
+                _series("envoy_cluster_membership_total", f"{total_hosts}x10", **labels)]
+
+    no_healthy_host = {
+        "exp_labels": {"severity": "critical", "mesh": mesh, "service": caller, **cluster},
+        "exp_annotations": {
+            "summary": "A sidecar has no healthy host for an upstream.",
+            "description": f"{caller} -> {upstream}: at least one sidecar of the caller "
+                           "sees no healthy host; its requests to that upstream fail with 503."}}
     up = _sidecar(settings, caller)
     # histogram_quantile interpolates linearly inside the bucket that holds the 99th request.
     p99 = fast + (slow - fast) * 0.99
@@ -141,15 +153,13 @@ def _rule_tests(settings) -> list[dict]:
                     "description": f"{upstream} answers 1% of its requests in more than "
                                    f"{p99:.0f} ms (threshold {threshold} ms)."}}]),
         _case(rules.HIGH_LATENCY, "15m", latency(fast), []),
-        _case(rules.NO_HEALTHY_HOSTS, "5m", healthy("1x10", "0x10"),
-              [{"exp_labels": {"severity": "critical", "mesh": mesh, "service": caller,
-                               **cluster},
-                "exp_annotations": {
-                    "summary": "A sidecar has no healthy host for an upstream.",
-                    "description": f"{caller} -> {upstream}: at least one sidecar of the caller "
-                                   "sees no healthy host; its requests to that upstream fail "
-                                   "with 503."}}]),
+        _case(rules.NO_HEALTHY_HOSTS, "5m", healthy("1x10", "0x10"), [no_healthy_host]),
         _case(rules.NO_HEALTHY_HOSTS, "5m", healthy("1x10", "1x10"), []),
+        # One of two replicas down (not ready, or ejected): the other still serves.
+        _case(rules.NO_HEALTHY_HOSTS, "5m", replicas_seen(1, 2), []),
+        # Both down: ejected, or no longer in the Service's DNS answer at all.
+        _case(rules.NO_HEALTHY_HOSTS, "5m", replicas_seen(0, 2), [no_healthy_host]),
+        _case(rules.NO_HEALTHY_HOSTS, "5m", replicas_seen(0, 0), [no_healthy_host]),
         _case(rules.NO_HEALTHY_HOSTS, "5m", healthy("0x10", cluster_name="envoy_admin"), []),
         _case(rules.SIDECAR_DOWN, "6m", [_series("up", "1 1 0 0 0 0 0", **up)],
               [{"exp_labels": {"severity": "critical", **up},

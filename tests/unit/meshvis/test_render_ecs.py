@@ -18,7 +18,7 @@ from components.stack import stack_settings
 from dashboards.cloudwatch.alarms import alarm_specs
 from dashboards.cloudwatch.dashboard import dashboard_body
 from dashboards.cloudwatch.logs_insights import query_definitions
-from meshvis.render import stack_documents
+from meshvis.render import MARKER, stack_documents
 from tests.support.shop_graphs import shop_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,7 +40,7 @@ def test_render_dev_writes_every_ecs_document(tmp_path):
                 "logs-insights-queries.json"}
     written = {str(Path(line).relative_to(out)) for line in done.stdout.splitlines()}
     assert written == expected
-    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == expected
+    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == {*expected, MARKER}
 
     for service in settings.services:
         bootstrap = yaml.safe_load((out / f"envoy/{service.name}.yaml").read_text())

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.eks.monitoring import monitoring_values
+from components.eks.tempo import tempo_values
 from components.settings.errors import ConfigError
 from components.settings.validate import settings_from_config
 from components.sidecar.demo_app import demo_app_source
@@ -44,7 +45,8 @@ def test_render_dev_eks_writes_every_document(tmp_path):
     assert len(k8s_files) == len(objects)
     assert set(written) - set(k8s_files) == {
         "monitoring-values.yaml", "grafana/mesh-overview.json", "grafana/envoy-detail.json",
-        RULES_FILE, "prometheus.yml"}
+        RULES_FILE, "prometheus.yml", "tempo-values.yaml"}
+    assert yaml.safe_load((out / "tempo-values.yaml").read_text()) == tempo_values()
     # Numbered in apply order: `kubectl apply -f k8s/` creates namespaces first.
     assert [yaml.safe_load((out / f).read_text()) for f in k8s_files] == objects
 

@@ -54,8 +54,11 @@ def test_ports_follow_the_sidecar_contract():
     assert set(_listeners(load)) == {"egress_greeter", "metrics"}
 
 
+# EKS: fully qualified (trailing dot), so the pods' `ndots:5` search list is never tried;
+# --mode validate accepts it (test_every_bootstrap_passes_envoy_validate, tests/unit/eks/
+# test_objects.py) and a real Envoy resolves it (tests/local/test_envoy_dns.py).
 @pytest.mark.parametrize("topology, host", [("ecs", "greeting.internal"),
-                                            ("eks", "greeting.mesh.svc.cluster.local")])
+                                            ("eks", "greeting.mesh.svc.cluster.local.")])
 def test_upstreams_are_strict_dns_with_resilience(topology, host):
     settings = _variant("dev", topology=topology)
     cluster = _clusters(envoy_bootstrap(settings, settings.service("greeter")))["greeting"]
@@ -105,6 +108,48 @@ def test_access_log_is_json_on_stdout():
                 "upstream_host"} <= set(fields)
 
 
+def _access_logs(settings, service: str) -> dict[str, list[dict]]:
+    """Each traffic listener's ``access_log`` list (absent: [])."""
+    return {l["name"]: _hcm(l).get("access_log", [])
+            for l in envoy_bootstrap(settings, settings.service(service))["static_resources"][
+                "listeners"] if l["name"] != "metrics"}
+
+
+FAILED = [{"status_code_filter": {"comparison": {"op": "GE", "value": {"default_value": 500}}}},
+          {"response_flag_filter": {}}]
+
+
+def _slow(ms: int) -> dict:
+    return {"duration_filter": {"comparison": {"op": "GE", "value": {"default_value": ms}}}}
+
+
+def test_default_access_log_keeps_failed_slow_and_a_request_id_sample():
+    """Ingress: 5xx or any response flag, at least latencyAlarmMs, or 1 % decided from the
+    x-request-id (the same on every hop); egress (the load generator's too): failed only."""
+    settings = stack_settings("dev")
+    assert (settings.access_log, settings.access_log_sample_percent) == ("sampled", 1)
+    sample = {"runtime_filter": {"runtime_key": "meshvis.access_log.sample_percent",
+                                 "percent_sampled": {"numerator": 1, "denominator": "HUNDRED"},
+                                 "use_independent_randomness": False}}
+    logs = _access_logs(settings, "greeter")
+    assert logs["ingress"][0]["filter"] == {"or_filter": {"filters": [
+        *FAILED, _slow(settings.latency_alarm_ms), sample]}}
+    for egress in ("egress_greeting", "egress_name"):
+        assert logs[egress][0]["filter"] == {"or_filter": {"filters": FAILED}}
+    load = _access_logs(settings, "load-generator")["egress_greeter"]
+    assert load[0]["filter"] == {"or_filter": {"filters": FAILED}}
+
+
+def test_access_log_policies():
+    errors = _access_logs(_variant("dev", accessLog="errors", accessLogSlowMs=250), "greeter")
+    assert errors["ingress"][0]["filter"] == {"or_filter": {"filters": [*FAILED, _slow(250)]}}
+    assert errors["egress_name"][0]["filter"] == {"or_filter": {"filters": FAILED}}
+    every = _access_logs(_variant("dev", accessLog="all"), "greeter")
+    assert all(len(log) == 1 and "filter" not in log[0] for log in every.values())
+    off = _access_logs(_variant("dev", accessLog="off"), "greeter")
+    assert off == {"ingress": [], "egress_greeting": [], "egress_name": []}
+
+
 def test_metrics_listener_serves_only_stats_and_ready():
     settings = stack_settings("dev")
     metrics = next(l for l in envoy_bootstrap(settings, settings.service("name"))
@@ -121,6 +166,10 @@ def _all_bootstraps():
             settings = _variant(stack, statsProfile=profile)
             for service in settings.services:
                 yield f"{stack}-{profile}-{service.name}", envoy_bootstrap(settings, service)
+    for policy in ("errors", "all", "off"):
+        settings = _variant("dev", accessLog=policy)
+        for service in ("greeter", "load-generator"):
+            yield f"dev-{policy}-{service}", envoy_bootstrap(settings, settings.service(service))
 
 
 @pytest.mark.parametrize("name, bootstrap", list(_all_bootstraps()),
@@ -134,3 +183,43 @@ def test_real_envoy_validates_bootstrap(name, bootstrap, envoy_binary):
     assert done.returncode == 0, done.stderr[-2000:]
     # Deprecated fields would break on the next Envoy upgrade; keep the document clean.
     assert "Deprecated" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("topology, collector", [
+    ("ecs", ("127.0.0.1", 4318, "STATIC")),
+    ("eks", ("tempo.monitoring.svc.cluster.local.", 4318, "STRICT_DNS"))])
+def test_every_request_listener_traces_with_opentelemetry(topology, collector):
+    settings = _variant("dev", topology=topology, traceSampleRate=12.5)
+    boot = envoy_bootstrap(settings, settings.service("greeter"))
+    for listener in boot["static_resources"]["listeners"]:
+        hcm = _hcm(listener)
+        if listener["name"] == "metrics":
+            assert "tracing" not in hcm
+            continue
+        tracing = hcm["tracing"]
+        assert tracing["random_sampling"] == {"value": 12.5}
+        # Retries to another replica show as their own spans under the caller's hop.
+        assert tracing["spawn_upstream_span"] is (listener["name"] != "ingress")
+        config = tracing["provider"]["typed_config"]
+        assert tracing["provider"]["name"] == "envoy.tracers.opentelemetry"
+        assert config["service_name"] == "greeter"
+        assert config["http_service"]["http_uri"]["cluster"] == "otlp_collector"
+        [detector] = config["resource_detectors"]
+        assert detector["typed_config"]["attributes"] == {"mesh": "greeting", "service": "greeter"}
+        [route] = hcm["route_config"]["virtual_hosts"][0]["routes"]
+        assert route["decorator"] == {"operation": f"greeter {listener['name']}"}
+    cluster = _clusters(boot)["otlp_collector"]
+    address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    socket = address["address"]["socket_address"]
+    assert (socket["address"], socket["port_value"], cluster["type"]) == collector
+
+
+def test_tracing_off_leaves_no_tracer(envoy_binary):
+    settings = _variant("dev", tracing=False)
+    boot = envoy_bootstrap(settings, settings.service("greeter"))
+    assert "otlp_collector" not in _clusters(boot)
+    assert all("tracing" not in _hcm(l) for l in boot["static_resources"]["listeners"])
+    done = subprocess.run([str(envoy_binary), "--mode", "validate", "--config-yaml",
+                           json.dumps(boot), "--log-level", "warn"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]

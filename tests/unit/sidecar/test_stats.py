@@ -17,6 +17,7 @@ from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.stats import (
     CLOUDWATCH,
+    COMMUNITY,
     GRAFANA,
     LIVE_VIEW,
     READERS,
@@ -36,7 +37,7 @@ STACKS = {"dev": stack_settings("dev"), "dev-eks": stack_settings("dev-eks"),
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
-@pytest.mark.parametrize("reader", [CLOUDWATCH, GRAFANA, LIVE_VIEW])
+@pytest.mark.parametrize("reader", [CLOUDWATCH, GRAFANA, COMMUNITY, LIVE_VIEW])
 def test_each_reader_reads_exactly_its_listed_stats(stack, reader):
     read = set().union(*reader_stats(STACKS[stack])[reader].values())
     listed = keys(READS[reader])
@@ -57,11 +58,13 @@ def test_essential_keeps_what_the_topologys_readers_read_and_nothing_else(stack,
 
 
 def test_topologies_keep_different_stats():
-    """The point of the split: eks keeps no CloudWatch-only stat and ecs no Grafana-only one."""
+    """The point of the split: eks keeps no CloudWatch-only stat and ecs no Grafana-only one
+    (eks's Grafana: ours and the community dashboards)."""
     ecs, eks = essential_stats("ecs"), essential_stats("eks")
-    assert READS[CLOUDWATCH] - READS[GRAFANA] - READS[LIVE_VIEW] <= ecs - eks
-    assert READS[GRAFANA] - READS[CLOUDWATCH] - READS[LIVE_VIEW] <= eks - ecs
-    assert ecs & eks == READS[LIVE_VIEW] | (READS[CLOUDWATCH] & READS[GRAFANA])
+    grafana = READS[GRAFANA] | READS[COMMUNITY]
+    assert READS[CLOUDWATCH] - grafana - READS[LIVE_VIEW] <= ecs - eks
+    assert grafana - READS[CLOUDWATCH] - READS[LIVE_VIEW] <= eks - ecs
+    assert ecs & eks == READS[LIVE_VIEW] | (READS[CLOUDWATCH] & grafana)
 
 
 def test_metric_names_are_what_the_cloudwatch_agent_publishes():

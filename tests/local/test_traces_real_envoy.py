@@ -1,0 +1,129 @@
+"""Traces and the service map from real Envoys: the dev mesh (one replica a service) as the
+local runner starts it (meshvis.local.mesh.LocalMesh: the deployed bootstraps, localized; only
+the tracer's collector address points at the run's OTLP receiver), with requests sent by the
+test through the load generator's egress listener, as the load generator sends them.
+
+Bounded: three meshes of four replicas, about 25 s in all.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import urllib.request
+
+import pytest
+
+from components.settings.model import Settings
+from components.settings.stack_files import stack_config
+from components.settings.validate import settings_from_config
+from components.sidecar.names import INGRESS_PREFIX, egress_prefix
+from components.sidecar.tracing import span_name
+from meshvis.local.mesh import LocalMesh
+from meshvis.local.service_map import configured_edges, service_map
+from meshvis.local.traces import Span, root_span, trace_report
+
+pytestmark = pytest.mark.integration
+# Envoy exports every 5 s; wait a little longer than that after the last span.
+QUIET, WAIT = 6.0, 20.0
+
+
+def _settings(**changes: object) -> Settings:
+    config = stack_config("dev")
+    config.update({f"mesh-visibility:{k}": v for k, v in changes.items()})
+    settings = settings_from_config(config)
+    return settings.model_copy(update={"services": tuple(
+        s.model_copy(update={"replicas": 1}) for s in settings.services)})
+
+
+def _run(settings: Settings, requests: int, tmp_path) -> tuple[list[Span], LocalMesh]:
+    """Start the mesh (no load generator process), send ``requests`` through the load
+    generator's sidecar, wait for the spans; the mesh is stopped on return."""
+    with LocalMesh(settings, tmp_path) as mesh:
+        mesh.start()
+        [load] = mesh.plan.of("load-generator")
+        url = load.egress_url("greeter")
+        for _ in range(requests):
+            with urllib.request.urlopen(url, timeout=10) as response:
+                assert response.status == 200
+        assert mesh.traces is not None
+        mesh.traces.wait_quiet(QUIET, WAIT)
+        spans = mesh.traces.spans()
+        if settings.tracing and settings.trace_sample_rate == 100:
+            _check_service_map(settings, mesh, url)  # after the spans were taken
+    return spans, mesh
+
+
+def _check_service_map(settings: Settings, mesh: LocalMesh, url: str) -> None:
+    """The summary's service map from this Prometheus: exactly the configured edges, each with
+    a rate (traffic goes on while Prometheus scrapes: a burst before the first scrape of a new
+    counter has no rate)."""
+    assert mesh.prometheus is not None
+    deadline = time.monotonic() + 25
+    graph: dict = {"edges": []}
+    while time.monotonic() < deadline:
+        for _ in range(3):
+            urllib.request.urlopen(url, timeout=10).close()
+        graph = service_map(settings, mesh.prometheus.query_series, "60s", {})
+        if len(graph["edges"]) == len(configured_edges(settings)) and all(
+                (e.get("rate_per_s") or 0) > 0 and e.get("p99_ms") is not None
+                for e in graph["edges"]):
+            break
+        time.sleep(1)
+    assert [(e["source"], e["target"]) for e in graph["edges"]] == \
+        sorted(configured_edges(settings))
+    for edge in graph["edges"]:
+        assert edge["rate_per_s"] > 0 and edge["error_ratio"] == 0
+        assert 0 < edge["p50_ms"] <= edge["p99_ms"]
+
+
+def test_every_hop_is_one_trace_with_the_right_parents(tmp_path):
+    settings = _settings(traceSampleRate=100)
+    requests = 20
+    spans, _ = _run(settings, requests, tmp_path)
+    report = trace_report(settings, spans)
+    assert report["received"] == report["entry_traces"] == requests
+    assert report["complete_share"] >= 0.95
+    assert report["spans_per_service"]["name"] == requests
+    traces: dict[str, list[Span]] = {}
+    for span in spans:
+        traces.setdefault(span.trace_id, []).append(span)
+    # The call tree: each hop's nearest traced ancestor hop (router upstream spans between).
+    expected_parent = {
+        span_name("greeter", INGRESS_PREFIX): span_name("load-generator", egress_prefix("greeter")),
+        span_name("greeter", egress_prefix("greeting")): span_name("greeter", INGRESS_PREFIX),
+        span_name("greeter", egress_prefix("name")): span_name("greeter", INGRESS_PREFIX),
+        span_name("greeting", INGRESS_PREFIX): span_name("greeter", egress_prefix("greeting")),
+        span_name("name", INGRESS_PREFIX): span_name("greeter", egress_prefix("name")),
+    }
+    for trace in traces.values():
+        by_id = {s.span_id: s for s in trace}
+        root = root_span(trace)
+        assert root is not None and not root.parent_id
+        assert root.name == span_name("load-generator", egress_prefix("greeter"))
+        for span in trace:
+            if span.name not in expected_parent:
+                continue
+            parent = by_id[span.parent_id]
+            while parent.name.startswith("router "):  # the caller's upstream attempt
+                parent = by_id[parent.parent_id]
+            assert parent.name == expected_parent[span.name], trace
+            # Only the start is ordered: a callee's span ends when its stream is done, which can
+            # be a few ms after its caller has read the whole answer (seen: 1.5 ms).
+            assert parent.start_ns <= span.start_ns
+
+
+def test_sampling_keeps_about_the_configured_share(tmp_path):
+    rate, requests = 20, 250
+    spans, _ = _run(_settings(traceSampleRate=rate), requests, tmp_path)
+    report = trace_report(_settings(traceSampleRate=rate), spans)
+    # Binomial(250, 0.2): mean 50, sd 6.3; 4 sd either side fails by chance once in 15,000.
+    mean, sd = requests * rate / 100, math.sqrt(requests * rate / 100 * (1 - rate / 100))
+    assert mean - 4 * sd <= report["received"] <= mean + 4 * sd, report["received"]
+    # The decision is made once, at the entry: a sampled request is traced on every hop.
+    assert report["complete_share"] == 1.0
+
+
+def test_tracing_off_sends_nothing(tmp_path):
+    spans, _ = _run(_settings(tracing=False), 10, tmp_path)
+    assert spans == []
