@@ -1,7 +1,7 @@
 # One command each: `make demo` runs the local mesh, `make test` runs the tests.
 # Both set up everything first (a venv with the pinned packages, Debian's prometheus and
-# dnsmasq-base: the dnsmasq binary only, no system service; the local mesh's DNS server; hey
-# and nginx-light: bench/sidecar_vs_bare_envoy.py's load tool and upstream, not ours).
+# dnsmasq-base: the dnsmasq binary only, no system service; the local mesh's DNS server).
+# `make bench-tools` adds what bench/sidecar_vs_bare_envoy.py needs: hey and nginx-light.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -9,15 +9,24 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STACK  ?= dev
 OUT    ?= out
 
-.PHONY: setup test test-unit demo render golden clean
+.PHONY: setup bench-tools test test-unit demo render golden clean
 
 setup: $(STAMP)
-	@{ command -v promtool && test -x /usr/sbin/dnsmasq && command -v hey && \
-	   test -x /usr/sbin/nginx; } >/dev/null 2>&1 || { \
-	  echo "installing prometheus, dnsmasq-base, hey and nginx-light (Debian packages)"; \
+	@{ command -v promtool && test -x /usr/sbin/dnsmasq; } >/dev/null 2>&1 || { \
+	  echo "installing prometheus and dnsmasq-base (Debian packages)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-	    prometheus dnsmasq-base hey nginx-light >/dev/null; }
+	    prometheus dnsmasq-base >/dev/null; }
+
+# nginx-light's package would start a system nginx on port 80: a policy-rc.d that refuses every
+# service start keeps it off while it installs (the bench runs its own, on loopback only).
+bench-tools: setup
+	@{ command -v hey && test -x /usr/sbin/nginx; } >/dev/null 2>&1 || { \
+	  printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
+	  $(SUDO) chmod +x /usr/sbin/policy-rc.d && \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    hey nginx-light >/dev/null; status=$$?; $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$status; }
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)

@@ -110,16 +110,25 @@ def task_definition(settings: Settings, service: ServiceSpec) -> dict:
 # The capacity providers a cluster must have associated before a service can name one of them
 # (ECS PutClusterCapacityProviders); AWS owns both.
 FARGATE_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+# Every Linux capability dropped, and `add` written out empty: ECS returns the stored container
+# definitions with `"add": []`, and the provider compares them with ours as JSON
+# (containerDefinitionsAreEquivalent in internal/service/ecs/container_definitions.go @108f85fd
+# normalises nothing under linuxParameters), so a missing list would make every plan replace the
+# task definition (observed: braintrustdata/terraform-aws-braintrust-data-plane PR #335).
+LINUX_PARAMETERS = {"capabilities": {"add": [], "drop": ["ALL"]}}
 
 
 def service_placement(settings: Settings) -> dict:
-    """Where an ECS service runs its tasks, in ``CreateService``'s own fields: Fargate, or
-    with ``fargateSpot`` only Fargate Spot (a capacity provider strategy; the two fields
-    exclude each other). Fargate Spot takes Linux tasks of either CPU architecture on platform
-    version 1.4.0 or later (ECS API reference, CapacityProviderStrategyItem)."""
-    if settings.fargate_spot:
-        return {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
-    return {"launchType": "FARGATE"}
+    """Where an ECS service runs its tasks, in ``CreateService``'s own fields: always a
+    capacity provider strategy, ``FARGATE`` or with ``fargateSpot`` ``FARGATE_SPOT``. Never
+    ``launchType``: switching between the two fields replaces the service (``launch_type`` is
+    ForceNew in the Terraform AWS provider), while one strategy changed to another is an update
+    in place (with ``force_new_deployment``, which the provider requires for it:
+    ``capacityProviderStrategyCustomizeDiff`` in internal/service/ecs/service.go @8f59f682).
+    Fargate Spot takes Linux tasks of either CPU architecture on platform version 1.4.0 or
+    later (ECS API reference, CapacityProviderStrategyItem)."""
+    provider = "FARGATE_SPOT" if settings.fargate_spot else "FARGATE"
+    return {"capacityProviderStrategy": [{"capacityProvider": provider, "weight": 1}]}
 
 
 def fargate_size(cpu: int, memory: int) -> tuple[int, int]:
@@ -170,7 +179,7 @@ def _app(settings: Settings, service: ServiceSpec) -> dict:
         container["environment"] = _environment(demo_app_environment(service, "127.0.0.1"))
         container["user"] = DEMO_APP_USER
         container["readonlyRootFilesystem"] = True
-        container["linuxParameters"] = {"capabilities": {"drop": ["ALL"]}}
+        container["linuxParameters"] = LINUX_PARAMETERS
     else:
         if service.command:
             container["command"] = list(service.command)
@@ -193,7 +202,7 @@ def _envoy(settings: Settings, service: ServiceSpec) -> dict:
         "environment": _environment(ENVOY_ENVIRONMENT),
         "user": ENVOY_USER,
         "readonlyRootFilesystem": True,
-        "linuxParameters": {"capabilities": {"drop": ["ALL"]}},
+        "linuxParameters": LINUX_PARAMETERS,
         "portMappings": [{"containerPort": p, "protocol": "tcp"} for p in ports],
         "healthCheck": {"command": envoy_health_command(), "interval": 5, "timeout": 3,
                         "retries": 3, "startPeriod": 10},

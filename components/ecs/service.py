@@ -260,10 +260,11 @@ class EcsMeshService(pulumi.ComponentResource):
             cluster=args["cluster_arn"],
             task_definition=definition.arn,
             desired_count=service.replicas,
-            launch_type=placement.get("launchType"),
             capacity_provider_strategies=[
                 {"capacity_provider": item["capacityProvider"], "weight": item["weight"]}
-                for item in placement.get("capacityProviderStrategy", [])] or None,
+                for item in placement["capacityProviderStrategy"]],
+            # The provider refuses a changed strategy (fargateSpot switched) without it.
+            force_new_deployment=True,
             network_configuration={"subnets": args["subnet_ids"], "assign_public_ip": False,
                                    "security_groups": [args["mesh_security_group_id"], group.id]},
             service_registries=registries,

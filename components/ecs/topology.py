@@ -142,11 +142,9 @@ class EcsTopology(pulumi.ComponentResource):
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
     def _capacity_providers(self, cluster: aws.ecs.Cluster) -> pulumi.Output[str]:
-        """The cluster's ARN as the services must get it: with ``fargateSpot``, only once
-        FARGATE and FARGATE_SPOT are associated with the cluster (a service can name only an
-        associated capacity provider)."""
-        if not self._settings.fargate_spot:
-            return cluster.arn
+        """The cluster's ARN as the services must get it: only once FARGATE and FARGATE_SPOT
+        are associated with the cluster (a service can name only an associated capacity
+        provider, and every service names one; ``fargateSpot`` picks which)."""
         providers = aws.ecs.ClusterCapacityProviders(
             f"{self._name}-capacity", cluster_name=cluster.name,
             capacity_providers=list(FARGATE_CAPACITY_PROVIDERS), opts=self._child)

@@ -43,12 +43,16 @@ DEMO_APP_UID = 10001
 # limits leave 4x the memory and room for bursts near 1000 requests/s.
 ENVOY_RESOURCES = {"requests": {"cpu": "50m", "memory": "96Mi"},
                    "limits": {"cpu": "500m", "memory": "256Mi"}}
-# Termination, a pod at a time on rollout and node drain: the app keeps serving for
-# APP_DRAIN_SECONDS after the pod leaves its headless Service (callers' STRICT_DNS clusters
-# stop resolving it within the cluster DNS TTL and their refresh), then stops; the native
-# sidecar is stopped after the app and first drains its listeners for ENVOY_DRAIN_SECONDS
-# (POST /drain_listeners?graceful on its admin port: keep-alive callers are told to close and
-# reconnect elsewhere). The grace period covers both with room for the app's own shutdown.
+# Termination, a pod at a time on rollout and node drain. The kubelet runs every container's
+# preStop hook at once when the pod is deleted, and holds only the native sidecar's SIGTERM
+# back until the app has exited (kubernetes pkg/kubelet/kuberuntime/kuberuntime_container.go
+# killContainer @fbba6b47: hook first, then the termination-order wait). So at deletion the
+# app keeps serving for APP_DRAIN_SECONDS while the pod leaves its headless Service (callers'
+# STRICT_DNS clusters stop resolving it within the cluster DNS TTL and their refresh), and the
+# sidecar's hook starts a drain that never closes its listeners
+# (POST /drain_listeners?skip_exit: keep-alive callers are told to close and reconnect
+# elsewhere, the app's egress listeners keep working); the sidecar stops once the app is gone.
+# The grace period covers the app's drain with room for its own shutdown.
 APP_DRAIN_SECONDS = 10
 ENVOY_DRAIN_SECONDS = 5
 TERMINATION_GRACE_SECONDS = 30
@@ -207,9 +211,9 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
     so the app's first call to its egress listener finds Envoy ready, and stops the sidecar
     only after the app has exited, so in-flight calls drain.
     """
-    # The drain the preStop hook starts: every response says `connection: close` at once, and
-    # the listeners close after ENVOY_DRAIN_SECONDS (Envoy's default is a gradual drain over
-    # 600 s, which would tell almost no caller within the hook's time).
+    # The drain the preStop hook starts: every response says `connection: close` at once
+    # (Envoy's default is a gradual drain over 600 s, which would tell almost no caller before
+    # the app stops); the listeners stay open until SIGTERM.
     command = envoy_command(config_path=f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}",
                             extra=["--drain-strategy", "immediate",
                                    "--drain-time-s", str(ENVOY_DRAIN_SECONDS)])
@@ -231,13 +235,15 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
         "securityContext": _restricted_container(ENVOY_UID, read_only_root=True),
         "volumeMounts": [{"name": "envoy-config", "mountPath": ENVOY_CONFIG_DIR,
                           "readOnly": True}],
-        # Runs when the pod stops, after the app has exited (see TERMINATION_GRACE_SECONDS).
+        # Runs when the pod is deleted, next to the app's (see TERMINATION_GRACE_SECONDS).
+        # `skip_exit`: drain the connections but never stop the listeners (Envoy 1.40's admin
+        # /help), so the app's calls and late callers are still served until SIGTERM.
         # bash's /dev/tcp: the image has bash but no HTTP client; the admin port is loopback.
         "lifecycle": {"preStop": {"exec": {"command": [
             "/bin/bash", "-c",
-            f"exec 3<>/dev/tcp/127.0.0.1/{ADMIN_PORT} && printf 'POST /drain_listeners?graceful "
-            "HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3; "
-            f"sleep {ENVOY_DRAIN_SECONDS}"]}}},
+            f"exec 3<>/dev/tcp/127.0.0.1/{ADMIN_PORT} && printf 'POST /drain_listeners?skip_exit "
+            "HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && "
+            "read -r -t 2 status <&3"]}}},
     }
 
 

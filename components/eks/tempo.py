@@ -35,9 +35,18 @@ RETENTION = "72h"
 NETWORK_POLICY = "tempo-otlp-and-queries"
 
 
+TEMPO_DATA_VOLUME = "tempo-data"
+# Traces of RETENTION at the demo's rates fit easily; the bound keeps a burst from filling the
+# node's disk (the kubelet evicts the pod instead).
+TEMPO_DATA_SIZE = "5Gi"
+# Just under the container's 1 GiB memory limit.
+TEMPO_GOMEMLIMIT = "900MiB"
+
+
 def tempo_values() -> dict:
     """The values of the Tempo release: OTLP/HTTP where the sidecars send, a few days of
-    traces on the pod's disk, no usage report to Grafana Labs."""
+    traces in an emptyDir on the node's disk (kept across container restarts, not across pod
+    rescheduling), a Go memory limit under the container's, no usage report to Grafana Labs."""
     return {
         # The fixed name the sidecars' collector cluster resolves.
         "fullnameOverride": TEMPO_NAME,
@@ -51,7 +60,16 @@ def tempo_values() -> dict:
             # The NetworkPolicy admits nothing to their ports.
             "receivers": {"otlp": {"protocols": {
                 "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"}}}},
+            # The chart's default 1 GiB ballast (values.yaml `memBallastSizeMbs`, passed as
+            # -mem-ballast-size-mbs by its statefulset.yaml) puts Go's collection target near
+            # 2 GiB, over the 1 GiB limit; a soft memory limit keeps the heap under it instead.
+            "memBallastSizeMbs": 0,
+            "extraEnv": [{"name": "GOMEMLIMIT", "value": TEMPO_GOMEMLIMIT}],
+            # With persistence off the chart mounts nothing at /var/tempo: the WAL and blocks
+            # would live in the container's writable layer and vanish with every restart.
+            "extraVolumeMounts": [{"name": TEMPO_DATA_VOLUME, "mountPath": "/var/tempo"}],
         },
+        "extraVolumes": [{"name": TEMPO_DATA_VOLUME, "emptyDir": {"sizeLimit": TEMPO_DATA_SIZE}}],
     }
 
 

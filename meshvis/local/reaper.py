@@ -27,13 +27,14 @@ RUN_TAG = "MESHVIS_RUN"
 ROUNDS = 20
 
 
-def tagged_pids(tag: str) -> list[int]:
-    """Live processes (not zombies) whose environment has ``MESHVIS_RUN=<tag>``.
+def tagged_pids(tag: str, variable: str = RUN_TAG) -> list[int]:
+    """Live processes (not zombies) whose environment has ``<variable>=<tag>``
+    (``MESHVIS_RUN=<tag>`` by default).
 
     The tag is a random id, so a match is a process of that run and never someone else's:
     a pid reused by another program does not carry it.
     """
-    marker = f"{RUN_TAG}={tag}".encode()
+    marker = f"{variable}={tag}".encode()
     found = []
     for environ in Path("/proc").glob("[0-9]*/environ"):
         try:

@@ -1,6 +1,8 @@
 """The EKS sidecar's preStop drain, run against a real Envoy started with the pod's own
 arguments: the hook's request reaches the admin port, every response then tells its caller to
-close the connection, and the ingress listener closes after ``ENVOY_DRAIN_SECONDS``."""
+close the connection, and the listeners keep serving past the drain time (the kubelet runs the
+hook when the pod is deleted, while the app still serves; only SIGTERM, after the app has
+exited, stops the sidecar)."""
 
 from __future__ import annotations
 
@@ -52,20 +54,12 @@ def test_prestop_drains_the_sidecar(tmp_path, envoy_binary):
         group.start("nginx-envoy", [str(envoy_binary), *args], tmp_path / "envoy.log")
         wait_http(f"http://{address}:{ADMIN_PORT}/ready", group)
         assert b"connection: close" not in _get(address, INGRESS_PORT).lower()
-        started = time.monotonic()
-        hook_run = subprocess.Popen([*hook[:-1], script])
-        try:
-            time.sleep(1)
-            # Draining: callers are told to close and reconnect to another pod...
-            assert b"connection: close" in _get(address, INGRESS_PORT).lower()
-            assert hook_run.wait(timeout=ENVOY_DRAIN_SECONDS + 10) == 0
-        finally:
-            if hook_run.poll() is None:
-                hook_run.kill()
-                hook_run.wait()
-        # The hook holds the pod for the drain time before Kubernetes sends SIGTERM.
-        assert time.monotonic() - started >= ENVOY_DRAIN_SECONDS
-        # ...and once the drain time is over, the ingress listener no longer accepts.
-        time.sleep(1)
-        with pytest.raises(OSError):
-            _get(address, INGRESS_PORT)
+        hook_run = subprocess.run([*hook[:-1], script], timeout=10)
+        assert hook_run.returncode == 0
+        # Draining: callers are told to close and reconnect to another pod...
+        assert b"connection: close" in _get(address, INGRESS_PORT).lower()
+        # ...and past the drain time the listeners still serve: the app's egress calls and
+        # callers that still resolve this pod are answered until SIGTERM.
+        time.sleep(ENVOY_DRAIN_SECONDS + 1)
+        answer = _get(address, INGRESS_PORT).lower()
+        assert answer.startswith(b"http/1.1 ") and b"connection: close" in answer

@@ -29,7 +29,7 @@ from components.settings.stack_files import stack_config
 from components.stack import stack_settings
 from demoapp.app import DEFAULT_WORDS
 from meshvis.local import mesh as mesh_module
-from meshvis.local import runner
+from meshvis.local import reaper, runner
 from meshvis.local.reaper import scratch_folder
 from meshvis.local.summary import access_log_lines
 from tests.conftest import ROOT
@@ -41,16 +41,8 @@ pytestmark = pytest.mark.integration
 
 
 def tagged_pids(tag: str) -> list[int]:
-    """Live processes whose environment carries ``TAG=tag``."""
-    marker = f"{TAG}={tag}".encode()
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker in environ.read_bytes().split(b"\0"):
-                found.append(int(environ.parent.name))
-        except OSError:
-            continue  # gone meanwhile, or a zombie
-    return found
+    """Live processes whose environment carries ``TAG=tag`` (every process a test run started)."""
+    return reaper.tagged_pids(tag, TAG)
 
 
 def pid_of(tag: str, variable: str) -> int:

@@ -153,10 +153,12 @@ def test_ecs_services(stack):
         ecs = run.one(ECS_SERVICE, f"{mesh}-{service.name}-service").inputs
         assert ecs["name"] == service.name
         assert ecs["desiredCount"] == service.replicas
-        if settings.fargate_spot:
-            assert "launchType" not in ecs and ecs["capacityProviderStrategies"]
-        else:
-            assert ecs["launchType"] == "FARGATE"
+        assert "launchType" not in ecs
+        assert ecs["capacityProviderStrategies"] == [{
+            "capacityProvider": "FARGATE_SPOT" if settings.fargate_spot else "FARGATE",
+            "weight": 1}]
+        # The provider refuses a changed strategy without it (fargateSpot switched).
+        assert ecs["forceNewDeployment"] is True
         assert ecs["waitForSteadyState"] is True
         assert ecs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
         network = ecs["networkConfiguration"]
@@ -287,10 +289,10 @@ def test_container_insights_log_group_is_the_stacks_and_exists_first(monkeypatch
 
 
 def test_fargate_spot_runs_every_service_on_fargate_spot_capacity():
-    """``fargateSpot``: FARGATE and FARGATE_SPOT associated with the mesh's cluster, and every
-    service placed by a FARGATE_SPOT strategy (no launch type: the two exclude each other),
-    registered only after the association (a service can name only an associated provider).
-    By default none of it: launch type FARGATE and no association resource."""
+    """``fargateSpot``: every service placed by a FARGATE_SPOT strategy, registered only after
+    FARGATE and FARGATE_SPOT are associated with the mesh's cluster (a service can name only an
+    associated provider). Off: the same association and a FARGATE strategy, so switching it
+    updates the services in place instead of replacing them (no launch type ever)."""
     capacity = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
     run = run_program({**stack_config("dev"), "mesh-visibility:fargateSpot": True}, "spot")
     [providers] = run.of_type(capacity)
@@ -303,9 +305,11 @@ def test_fargate_spot_runs_every_service_on_fargate_spot_capacity():
         assert (capacity, providers.name) in run.options[(ECS_SERVICE, service.name)].dependencies
     run = run_program({**stack_config("dev"), "mesh-visibility:fargateSpot": False},
                       "on-demand")
-    assert run.of_type(capacity) == []
-    assert {s.inputs["launchType"] for s in run.of_type(ECS_SERVICE)} == {"FARGATE"}
-    assert not [s for s in run.of_type(ECS_SERVICE) if "capacityProviderStrategies" in s.inputs]
+    [providers] = run.of_type(capacity)
+    for service in run.of_type(ECS_SERVICE):
+        assert "launchType" not in service.inputs
+        assert service.inputs["capacityProviderStrategies"] == [
+            {"capacityProvider": "FARGATE", "weight": 1}]
 
 
 def test_more_replicas_than_cloud_map_answers_is_allowed():

@@ -200,3 +200,11 @@ def test_a_stack_value_of_the_wrong_type_is_refused_before_the_program(key, valu
     stack["config"][f"{P}:{key}"] = value
     assert _fails(project=_project(), stack=stack).message == \
         f"Stack 'dev' with configuration key '{key}' must be of type '{type_name}'"
+
+
+def test_every_update_refreshes_first():
+    """A rollout the ECS circuit breaker rolled back is recorded as deployed by the provider;
+    only a refresh before the next update lets `pulumi up` see that and roll again."""
+    project = _project()
+    assert project["options"] == {"refresh": "always"}
+    validate_project(project)

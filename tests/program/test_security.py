@@ -411,11 +411,11 @@ def test_containers_run_as_non_root(graph):
         for service, containers in _ecs_containers(graph).items():
             envoy = containers[ENVOY]
             assert envoy["user"] == "101:101", service
-            assert envoy["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+            assert envoy["linuxParameters"]["capabilities"] == {"add": [], "drop": ["ALL"]}
             app = containers[APP]
             if graph.settings.service(service).uses_demo_app:
                 assert app["user"] == "65534:65534", service
-                assert app["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+                assert app["linuxParameters"]["capabilities"] == {"add": [], "drop": ["ALL"]}
             else:
                 assert "user" not in app, service
             assert "user" not in containers[AGENT] and "portMappings" not in containers[AGENT]

@@ -245,13 +245,15 @@ def test_default_cpu_architecture_is_arm64_and_a_typo_is_a_config_error():
 
 @pytest.mark.parametrize("spot", [False, True])
 def test_service_placement_is_a_valid_create_service_request(spot):
-    """Fargate, or with ``fargateSpot`` a FARGATE_SPOT capacity provider strategy; never both
-    (CreateService refuses a launch type next to a strategy)."""
+    """Always a capacity provider strategy, FARGATE or with ``fargateSpot`` FARGATE_SPOT, and
+    never a launch type: switching between the two fields would replace the service, while one
+    strategy to another is an update in place."""
     settings = settings_from_config({**shop_config(), "mesh-visibility:fargateSpot": spot})
     placement = service_placement(settings)
-    assert ("launchType" in placement) != ("capacityProviderStrategy" in placement)
-    strategy = placement.get("capacityProviderStrategy", [])
-    assert [item["capacityProvider"] for item in strategy] == (["FARGATE_SPOT"] if spot else [])
+    assert "launchType" not in placement
+    strategy = placement["capacityProviderStrategy"]
+    assert [item["capacityProvider"] for item in strategy] == (
+        ["FARGATE_SPOT"] if spot else ["FARGATE"])
     assert {item["capacityProvider"] for item in strategy} <= set(FARGATE_CAPACITY_PROVIDERS)
     shape = botocore.session.get_session().get_service_model("ecs").operation_model(
         "CreateService").input_shape

@@ -17,7 +17,6 @@ from components.eks.objects import (
     DEMO_APP_HEALTH_PATH,
     ENVOY_CONFIG_DIR,
     ENVOY_CONFIG_KEY,
-    ENVOY_DRAIN_SECONDS,
     MONITORING_NAMESPACE,
     demo_app_config_map_name,
     deployment,
@@ -268,10 +267,12 @@ def test_pods_drain_before_they_stop_and_replicated_services_have_a_budget():
         [sidecar], [app] = pod["initContainers"], pod["containers"]
         assert app["lifecycle"]["preStop"] == {"sleep": {"seconds": APP_DRAIN_SECONDS}}
         drain = sidecar["lifecycle"]["preStop"]["exec"]["command"]
-        assert "drain_listeners?graceful" in drain[-1]
-        assert drain[-1].endswith(f"sleep {ENVOY_DRAIN_SECONDS}")
-        # The sidecar stops after the app: both drains and the app's own exit fit the grace.
-        assert pod["terminationGracePeriodSeconds"] >= APP_DRAIN_SECONDS + ENVOY_DRAIN_SECONDS + 10
+        # Both hooks run at deletion: the sidecar's drain must never close its listeners
+        # while the app still serves and calls through them.
+        assert "drain_listeners?skip_exit" in drain[-1] and "sleep" not in drain[-1]
+        assert "--drain-time-s" in sidecar["args"]
+        # The sidecar stops after the app: the app's drain and its own exit fit the grace.
+        assert pod["terminationGracePeriodSeconds"] >= APP_DRAIN_SECONDS + 10
         budget = disruption_budget(settings, service)
         if service.replicas > 1:
             assert budget["spec"] == {"maxUnavailable": 1,

@@ -107,3 +107,27 @@ def test_network_policy_admits_exactly_the_spans_and_grafana():
     assert queries["ports"] == [{"protocol": "TCP", "port": QUERY_PORT}]
     # The mesh's own policy restricts ingress only: the sidecars may send to Tempo.
     assert network_policy(settings)["spec"]["policyTypes"] == ["Ingress"]
+
+
+@needs_reference
+def test_tempo_keeps_its_heap_under_its_limit_and_its_data_across_restarts():
+    """The chart's defaults would run a 1 GiB ballast in a 1 GiB container and keep the WAL in
+    the container's writable layer; ours turn the ballast off, set a Go memory limit under the
+    container's, and mount a volume where Tempo writes (the chart's own paths)."""
+    chart = chart_values(TEMPO)
+    assert chart["tempo"]["memBallastSizeMbs"] == 1024
+    merged = merged_values(chart, tempo_values())
+    tempo = merged["tempo"]
+    assert tempo["memBallastSizeMbs"] == 0
+    limit = tempo["resources"]["limits"]["memory"]
+    assert limit == "1Gi"
+    [env] = [e for e in tempo["extraEnv"] if e["name"] == "GOMEMLIMIT"]
+    assert env["value"].endswith("MiB") and int(env["value"][:-3]) < 1024
+    assert merged["persistence"]["enabled"] is False
+    [mount] = tempo["extraVolumeMounts"]
+    assert mount["mountPath"] == "/var/tempo"
+    trace = tempo["storage"]["trace"]
+    for path in (trace["local"]["path"], trace["wal"]["path"]):
+        assert path.startswith(mount["mountPath"] + "/")
+    [volume] = merged["extraVolumes"]
+    assert volume["name"] == mount["name"] and "emptyDir" in volume
