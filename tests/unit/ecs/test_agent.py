@@ -16,13 +16,15 @@ from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.names import TRACE_COLLECTOR_CLUSTER
 from components.stack import stack_settings
 from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
-from tests.conftest import SHARED
+from tests.conftest import REFERENCE, needs_reference
 
-SCHEMA_PATH = SHARED / "reference" / "cloudwatch-agent" / "schema.json"
+SCHEMA_PATH = REFERENCE / "cloudwatch-agent" / "schema.json"
 
 
 @pytest.fixture(scope="module")
 def validator() -> Draft4Validator:
+    if not SCHEMA_PATH.is_file():
+        pytest.skip(needs_reference.kwargs["reason"])
     schema = json.loads(SCHEMA_PATH.read_text())
     Draft4Validator.check_schema(schema)
     return Draft4Validator(schema)

@@ -27,7 +27,7 @@ from components.eks.monitoring import (
 from components.eks.objects import MONITORING_NAMESPACE
 from components.settings.validate import settings_from_config
 from components.stack import stack_settings
-from tests.conftest import SHARED
+from tests.conftest import REFERENCE, needs_reference
 from tests.support.helm_chart import (
     COMMENTED,
     UNVERIFIABLE,
@@ -43,15 +43,11 @@ from tests.support.helm_chart import (
 )
 from tests.support.shop_graphs import shop_eks_config
 
-REFERENCE = SHARED / "reference"
 KPS = REFERENCE / f"{CHART}-88.5.3"
 GRAFANA = REFERENCE / "grafana-chart-12.11.1"
 CRD = KPS / "crds" / "crd-prometheusrules.yaml"
 
-pytestmark = pytest.mark.skipif(
-    not REFERENCE.is_dir(),
-    reason=f"{REFERENCE} is absent (a clone without ../shared beside it): the chart's own files "
-           "are not here to check against; CI has them")
+pytestmark = needs_reference
 
 SETTINGS = {"dev-eks": stack_settings("dev-eks"),
             "shop": settings_from_config(shop_eks_config())}

@@ -9,8 +9,6 @@ exactly that traffic, and Grafana's data source points at Tempo's query port.
 
 from __future__ import annotations
 
-import pytest
-
 from components.eks.monitoring import monitoring_values
 from components.eks.objects import MONITORING_NAMESPACE, network_policy, service_labels
 from components.eks.tempo import (
@@ -26,7 +24,7 @@ from components.eks.tempo import (
 from components.settings.ports import OTLP_HTTP_PORT
 from components.sidecar.tracing import TEMPO_HOST, collector_address
 from components.stack import stack_settings
-from tests.conftest import SHARED
+from tests.conftest import REFERENCE, needs_reference
 from tests.support.helm_chart import (
     chart_metadata,
     chart_values,
@@ -35,13 +33,8 @@ from tests.support.helm_chart import (
     unknown_or_mistyped_keys,
 )
 
-REFERENCE = SHARED / "reference"
 TEMPO = REFERENCE / f"{CHART}-chart-{CHART_VERSION}"
 KPS = REFERENCE / "kube-prometheus-stack-88.5.3"
-needs_reference = pytest.mark.skipif(
-    not REFERENCE.is_dir(),
-    reason=f"{REFERENCE} is absent (a clone without ../shared beside it): the chart's own files "
-           "are not here to check against; CI has them")
 
 
 @needs_reference
