@@ -70,6 +70,12 @@ class EcsMeshServiceArgs(TypedDict, total=False):
     service)."""
     dns_namespace: Required[str]
     """That namespace's name: the sidecars reach an upstream at `<upstream>.<dns_namespace>`."""
+    previous_namespace_id: pulumi.Input[str]
+    """Step 1 of a namespace change: the namespace the service is registered in until now. It
+    stays registered there, gets a Cloud Map service in `namespace_id` too, and its sidecars
+    reach an upstream at both names (none by default)."""
+    previous_dns_namespace: str
+    """That namespace's name (with `previous_namespace_id`; default "": none)."""
     load_balancer: LoadBalancerArgs
     """A load balancer in front of the service (none by default)."""
     log_retention_days: int
@@ -104,7 +110,8 @@ class EcsMeshService(pulumi.ComponentResource):
     service_arn: pulumi.Output[str]
     """The ECS service's ARN."""
     dns_name: Optional[str]
-    """Where the mesh reaches it: `<name>.<dns_namespace>` on port 15000 (none for `load`)."""
+    """Where the mesh reaches it: `<name>.<namespace it is registered in>` on port 15000 (none
+    for `load`)."""
     task_definition_arn: pulumi.Output[str]
     """The task definition's current revision."""
     security_group_id: pulumi.Output[str]
@@ -114,7 +121,7 @@ class EcsMeshService(pulumi.ComponentResource):
     execution_role_arn: pulumi.Output[str]
     """The execution role (image pulls and container logs)."""
     discovery_service_arn: Optional[pulumi.Output[str]]
-    """The Cloud Map service (none for `load`)."""
+    """The Cloud Map service it is registered in (none for `load`)."""
     log_group_names: list[str]
     """The log groups of the app, Envoy and the CloudWatch agent containers."""
     ecs_service: aws.ecs.Service
@@ -132,6 +139,9 @@ class EcsMeshService(pulumi.ComponentResource):
                                           "ecs", checks=[check_task_definition_sizes])
         except ArgumentError as err:
             raise pulumi.RunError(str(err)) from None
+        if bool(settings.previous_dns_namespace) != ("previous_namespace_id" in args):
+            raise pulumi.RunError(f"EcsMeshService {name}: args.previous_namespace_id: give it "
+                                  "and previous_dns_namespace together, or neither")
         service = settings.services[0]
         super().__init__("meshvis:ecs:MeshService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -215,33 +225,25 @@ class EcsMeshService(pulumi.ComponentResource):
         self.discovery_service_arn = None
         if not service.is_load:
             # A load generator accepts no requests (no service may name it as an upstream),
-            # so only services with an ingress get a DNS name.
-            discovery = aws.servicediscovery.Service(
-                f"{name}-discovery", name=service.name,
-                dns_config=dns_config(args["namespace_id"]),
-                # ECS reports each task's health (Envoy's health check) to Cloud Map, so DNS
-                # answers only with healthy tasks. Written out because the provider drops an
-                # empty block: Create sends it only when it is non-empty, and Read stores it
-                # only when AWS returns a FailureThreshold (hashicorp/terraform-provider-aws
-                # internal/service/servicediscovery/service.go @e33a89d079930e92c79a986c9c041c5ed5191639,
-                # resourceServiceCreate, expand/flattenHealthCheckCustomConfig), which left the
-                # service without custom health checks and the block a diff on every plan. AWS
-                # deprecated the field and always uses 1 (ForceNew: never change it).
-                health_check_custom_config={"failure_threshold": 1},
-                # Deleting the service must not wait for ECS to deregister the last instances.
-                force_destroy=True,
-                tags=tags,
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    # Its only replacement left is a new namespace (dnsNamespace): the new
-                    # service is created in it next to the old one, which answers until the
-                    # update ends, instead of the provider's delete-first (explicit name).
-                    delete_before_replace=False,
-                    # ForceNew and fixed by AWS at 1; stacks created while the block was
-                    # dropped keep running without it rather than being replaced.
-                    ignore_changes=["healthCheckCustomConfig"]))
-            registries = {"registry_arn": discovery.arn}
-            self.discovery_service_arn = discovery.arn
+            # so only services with an ingress get a DNS name: one Cloud Map service per
+            # namespace, each named after its namespace so that both steps of a namespace
+            # change keep every resource's name (README "Changing a deployed stack").
+            namespaces = {settings.dns_namespace: args["namespace_id"]}
+            if settings.previous_dns_namespace:
+                namespaces[settings.previous_dns_namespace] = args["previous_namespace_id"]
+            discovery = {namespace: self._discovery(name, service.name, namespace, namespace_id,
+                                                    tags)
+                         for namespace, namespace_id in namespaces.items()}
+            # ECS allows one registry per service: the previous namespace while it is set
+            # (callers' old and new bootstraps both resolve it), else the current one.
+            # Switching it updates the service in place, and ECS starts tasks registered in
+            # the new one before it stops the old (hashicorp/terraform-provider-aws
+            # internal/service/ecs/service.go @8a0b630aa00be415497be382fed4294db03af6c3:
+            # service_registries is not ForceNew; resourceServiceUpdate sends it to
+            # UpdateService).
+            registered = discovery[settings.registered_dns_namespace]
+            registries = {"registry_arn": registered.arn}
+            self.discovery_service_arn = registered.arn
 
         depends_on: list[pulumi.Resource] = [*self.log_groups, task_policy, execution_policy,
                                              *rollout_after]
@@ -283,7 +285,8 @@ class EcsMeshService(pulumi.ComponentResource):
         self.ecs_service = ecs_service
         self.service_name = ecs_service.name
         self.service_arn = ecs_service.arn
-        self.dns_name = None if service.is_load else settings.upstream_host(service.name)
+        self.dns_name = (None if service.is_load
+                         else f"{service.name}.{settings.registered_dns_namespace}")
         self.task_definition_arn = definition.arn
         self.security_group_id = group.id
         self.task_role_arn = task_role.arn
@@ -296,3 +299,32 @@ class EcsMeshService(pulumi.ComponentResource):
             "securityGroupId": self.security_group_id,
             "logGroupNames": self.log_group_names,
         })
+
+    def _discovery(self, name: str, service: str, namespace: str,
+                   namespace_id: pulumi.Input[str],
+                   tags: dict[str, str]) -> aws.servicediscovery.Service:
+        """The service's Cloud Map service in ``namespace``: ``<service>.<namespace>``."""
+        return aws.servicediscovery.Service(
+            f"{name}-discovery-{namespace}", name=service,
+            dns_config=dns_config(namespace_id),
+            # ECS reports each task's health (Envoy's health check) to Cloud Map, so DNS
+            # answers only with healthy tasks. Written out because the provider drops an
+            # empty block: Create sends it only when it is non-empty, and Read stores it
+            # only when AWS returns a FailureThreshold (hashicorp/terraform-provider-aws
+            # internal/service/servicediscovery/service.go @e33a89d079930e92c79a986c9c041c5ed5191639,
+            # resourceServiceCreate, expand/flattenHealthCheckCustomConfig), which left the
+            # service without custom health checks and the block a diff on every plan. AWS
+            # deprecated the field and always uses 1 (ForceNew: never change it).
+            health_check_custom_config={"failure_threshold": 1},
+            # Deleting the service must not wait for ECS to deregister the last instances.
+            force_destroy=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Only a replaced namespace (same name, new id) replaces it: the new service
+                # is created in the new namespace next to the old one, which answers until
+                # the update ends, instead of the provider's delete-first (explicit name).
+                delete_before_replace=False,
+                # ForceNew and fixed by AWS at 1; stacks created while the block was
+                # dropped keep running without it rather than being replaced.
+                ignore_changes=["healthCheckCustomConfig"]))

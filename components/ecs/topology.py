@@ -76,14 +76,9 @@ class EcsTopology(pulumi.ComponentResource):
 
         network = Vpc(f"{name}-net", VpcArgs(tags=self._tags), opts=self._child)
         cluster = self._cluster()
-        namespace = aws.servicediscovery.PrivateDnsNamespace(
-            f"{name}-dns", name=settings.dns_namespace, vpc=network.vpc_id,
-            description=f"Service discovery of the {settings.mesh_name} mesh",
-            tags=self._tags,
-            # A new dnsNamespace is a new private hosted zone next to the old one in the same
-            # VPC (names differ, so both may exist): create it first and let the old names
-            # answer until the update ends, instead of the provider's delete-first.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False))
+        namespaces = {namespace: self._namespace(network, namespace)
+                      for namespace in (settings.dns_namespace, settings.previous_dns_namespace)
+                      if namespace}
         mesh_group = self._mesh_firewall(network)
 
         entry: LoadBalancerArgs | None = None
@@ -91,7 +86,7 @@ class EcsTopology(pulumi.ComponentResource):
         load_balancer = target_group = listener = None
         if settings.entry_service is not None:
             entry, listener, load_balancer, target_group = self._load_balancer(network)
-        self.services = self._mesh_services(network, cluster, namespace, mesh_group, entry,
+        self.services = self._mesh_services(network, cluster, namespaces, mesh_group, entry,
                                             listener)
         if entry is not None:
             aws.vpc.SecurityGroupEgressRule(
@@ -140,6 +135,19 @@ class EcsTopology(pulumi.ComponentResource):
             settings=[{"name": "containerInsights",
                        "value": "enabled" if settings.container_insights else "disabled"}],
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+
+    def _namespace(self, network: Vpc,
+                   namespace: str) -> aws.servicediscovery.PrivateDnsNamespace:
+        """The Cloud Map private DNS namespace ``namespace``, named after it: a new
+        ``dnsNamespace`` is a new resource next to the old one (different names may share the
+        VPC), and ``previousDnsNamespace`` keeps the old one exactly as deployed."""
+        return aws.servicediscovery.PrivateDnsNamespace(
+            f"{self._name}-dns-{namespace}", name=namespace, vpc=network.vpc_id,
+            description=f"Service discovery of the {self._settings.mesh_name} mesh",
+            tags=self._tags,
+            # Only a new VPC replaces it: a new zone there, created before the old one goes,
+            # instead of the provider's delete-first (explicit name).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False))
 
     def _capacity_providers(self, cluster: aws.ecs.Cluster) -> pulumi.Output[str]:
         """The cluster's ARN as the services must get it: only once FARGATE and FARGATE_SPOT
@@ -232,7 +240,7 @@ class EcsTopology(pulumi.ComponentResource):
         return entry, listener, load_balancer, target_group
 
     def _mesh_services(self, network: Vpc, cluster: aws.ecs.Cluster,
-                       namespace: aws.servicediscovery.PrivateDnsNamespace,
+                       namespaces: dict[str, aws.servicediscovery.PrivateDnsNamespace],
                        mesh_group: aws.ec2.SecurityGroup, entry: LoadBalancerArgs | None,
                        listener: aws.lb.Listener | None) -> dict[str, EcsMeshService]:
         """One ``EcsMeshService`` per service, the entry service attached to the load balancer.
@@ -247,12 +255,15 @@ class EcsTopology(pulumi.ComponentResource):
         # The stack's settings that are arguments of the component (region, dnsNamespace, ...).
         placement = {key: getattr(settings, key) for key in EcsMeshServiceArgs.__annotations__
                      if key in Settings.model_fields}
+        if settings.previous_dns_namespace:
+            placement["previous_namespace_id"] = namespaces[settings.previous_dns_namespace].id
         services: dict[str, EcsMeshService] = {}
         for service, waits_for in upstreams_first(settings):
             args = EcsMeshServiceArgs(
                 service=service_args(service), mesh=mesh, **placement, cluster_arn=cluster_arn,
                 vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
-                mesh_security_group_id=mesh_group.id, namespace_id=namespace.id, tags=tags)
+                mesh_security_group_id=mesh_group.id,
+                namespace_id=namespaces[settings.dns_namespace].id, tags=tags)
             rollout_after: list[pulumi.Resource] = [services[u].ecs_service for u in waits_for]
             if service.name == settings.entry_service:
                 args["load_balancer"] = entry

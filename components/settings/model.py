@@ -89,6 +89,11 @@ class Settings(_Strict):
     topology: Literal["ecs", "eks"] = "ecs"
     mesh_name: str = Field(default="mesh", alias="meshName")
     dns_namespace: str = Field(default="internal", alias="dnsNamespace")
+    # Step 1 of moving a deployed ecs stack to a new dnsNamespace (README "Changing a deployed
+    # stack"): the namespace the services stay registered in while every caller rolls to a
+    # bootstrap that resolves both. "" (the default, as Pulumi.yaml declares it: the CLI
+    # requires a default for a declared key) means unset.
+    previous_dns_namespace: str = Field(default="", alias="previousDnsNamespace")
     entry_service: Optional[str] = Field(default=None, alias="entryService")
     certificate_arn: Optional[str] = Field(default=None, alias="certificateArn")
     stats_profile: Literal["essential", "full"] = Field(default="essential", alias="statsProfile")
@@ -151,6 +156,20 @@ class Settings(_Strict):
         if self.topology == "eks":
             return f"{upstream}.{self.kubernetes_namespace}.svc.cluster.local."
         return f"{upstream}.{self.dns_namespace}"
+
+    @property
+    def registered_dns_namespace(self) -> str:
+        """The Cloud Map namespace the ECS services register in: ``previousDnsNamespace``
+        while it is set (step 1 of a namespace change), else ``dnsNamespace``."""
+        return self.previous_dns_namespace or self.dns_namespace
+
+    def upstream_hosts(self, upstream: str) -> tuple[str, ...]:
+        """Every DNS name a sidecar resolves to reach ``upstream``: ``upstream_host`` and, with
+        ``previousDnsNamespace``, the upstream's name there too, so that a caller finds the
+        upstream's tasks whichever of the two namespaces they are registered in."""
+        if self.topology == "ecs" and self.previous_dns_namespace:
+            return (self.upstream_host(upstream), f"{upstream}.{self.previous_dns_namespace}")
+        return (self.upstream_host(upstream),)
 
     def service_image(self, service: ServiceSpec) -> str:
         return service.image or self.app_image

@@ -160,6 +160,8 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
                               f"{prefix!r}, which AWS reserves; choose another name")
     if not DNS_NAME.match(settings.dns_namespace) or len(settings.dns_namespace) > 253:
         raise ConfigError("dnsNamespace", f"not a DNS name: {settings.dns_namespace!r}")
+    if settings.previous_dns_namespace:
+        _check_previous_namespace(settings)
     _check_name("kubernetesNamespace", settings.kubernetes_namespace, 63)
     for key in ("envoyImage", "cloudwatchAgentImage", "appImage"):
         _check_image(key, getattr(settings, _field_name(key)))
@@ -223,6 +225,20 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
                               "and has no ingress")
     if settings.certificate_arn is not None:
         _check_certificate(settings)
+
+
+def _check_previous_namespace(settings: Settings) -> None:
+    """Step 1 of a ``dnsNamespace`` change on ecs: the namespace the services are registered
+    in now, a DNS name other than the new one."""
+    previous = settings.previous_dns_namespace
+    if settings.topology != "ecs":
+        raise ConfigError("previousDnsNamespace", "only the ecs topology has a Cloud Map "
+                          "namespace: remove it")
+    if not DNS_NAME.match(previous) or len(previous) > 253:
+        raise ConfigError("previousDnsNamespace", f"not a DNS name: {previous!r}")
+    if previous == settings.dns_namespace:
+        raise ConfigError("previousDnsNamespace", f"equals dnsNamespace ({previous!r}): set "
+                          "it to the namespace the stack is deployed with, or remove it")
 
 
 def _check_certificate(settings: Settings) -> None:

@@ -89,7 +89,7 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
                                    service.egress_port(upstream), _route(upstream, retries=True),
                                    _access_log(settings, service, egress_prefix(upstream),
                                                ingress=False)))
-        clusters.append(_upstream_cluster(upstream, settings.upstream_host(upstream)))
+        clusters.append(_upstream_cluster(upstream, settings.upstream_hosts(upstream)))
     listeners.append(_metrics_listener())
 
     stats_config: dict = {
@@ -261,14 +261,17 @@ def _endpoints(cluster: str, hosts: list[tuple[str, int]]) -> dict:
     ]}]}
 
 
-def _upstream_cluster(upstream: str, host: str) -> dict:
+def _upstream_cluster(upstream: str, hosts: tuple[str, ...]) -> dict:
+    """``upstream`` at every name in ``hosts``: STRICT_DNS resolves each on its own and
+    balances over all the addresses found, so a name without an answer (a namespace the
+    upstream is not registered in yet, or any more) leaves the others serving."""
     return {
         "name": upstream,
         "type": "STRICT_DNS",
         "dns_lookup_family": "V4_ONLY",
         "connect_timeout": CONNECT_TIMEOUT,
         "lb_policy": "LEAST_REQUEST",
-        "load_assignment": _endpoints(upstream, [(host, INGRESS_PORT)]),
+        "load_assignment": _endpoints(upstream, [(host, INGRESS_PORT) for host in hosts]),
         "circuit_breakers": {"thresholds": [{
             "priority": "DEFAULT",
             "max_connections": 1024,

@@ -16,6 +16,7 @@ import pytest
 from components.settings.stack_files import stack_config
 from tests.support import day2_plan
 from tests.support.day2_plan import (
+    CREATE,
     CREATE_FIRST,
     DELETE,
     DELETE_FIRST,
@@ -63,8 +64,17 @@ def test_an_unchanged_config_replaces_nothing(base):
     assert plan(first, again).changes == {}
 
 
-def test_the_list_covers_the_ten_changes():
-    assert len(day2_plan.SCENARIOS) == 10
+def test_the_list_covers_the_ten_changes_and_the_two_namespace_steps():
+    labels = [s.label for s in day2_plan.SCENARIOS]
+    assert len(labels) == 12 and len(set(labels)) == 12
+    assert {"change `dnsNamespace`", "change `dnsNamespace`, step 1",
+            "change `dnsNamespace`, step 2"} <= set(labels)
+
+
+def test_an_unchanged_stack_between_the_namespace_steps_plans_nothing():
+    config = day2_plan.scenario_config(day2_plan.ECS_BASE, day2_plan._namespace_step_1)
+    first = run_program(config, day2_plan.ECS_BASE)
+    assert plan(first, run_program(config, day2_plan.ECS_BASE)).changes == {}
 
 
 def test_no_change_replaces_a_traffic_carrying_resource_delete_first(plans):
@@ -85,11 +95,70 @@ def test_resources_whose_rules_were_not_read_never_change(plans):
             if rule(c.key[0]).replace_on is None and c.op in (UPDATE, REPLACE)] == []
 
 
+def _last_update_of_a_service(found: Plan) -> int:
+    return max(i for i, s in enumerate(found.steps) if s.key[0] == ECS_SERVICE)
+
+
 def test_a_new_dns_namespace_is_created_next_to_the_old_one(plans):
-    changes = _found(plans, "change `dnsNamespace`", "ecs").changes
-    replaced = {k: c for k, c in changes.items() if k[0] in (NAMESPACE, DISCOVERY)}
-    assert replaced and all(c.op == REPLACE and c.mode == CREATE_FIRST
-                            for c in replaced.values())
+    """The one-step change: the new namespace and Cloud Map services are new resources (named
+    after their namespace), the old ones go once every ECS service is steady."""
+    found = _found(plans, "change `dnsNamespace`", "ecs")
+    dns = {k: c for k, c in found.changes.items() if k[0] in (NAMESPACE, DISCOVERY)}
+    assert {c.op for c in dns.values()} == {CREATE, DELETE}
+    assert all(k[1].endswith(("-mesh", "-internal")) for k in dns)
+    last = _last_update_of_a_service(found)
+    assert all(i > last for i, s in enumerate(found.steps) if s.action == DELETE)
+
+
+def test_every_caller_keeps_a_name_that_answers_except_in_the_one_step_namespace_change(plans):
+    """The pure check over registered inputs: at every change, each caller's old and new
+    bootstrap resolves a name its upstream's tasks are registered under. The one-step
+    ``dnsNamespace`` change is the documented gap: callers still on the old bootstrap resolve
+    only the old names, which empty once their upstream re-registered in the new namespace."""
+    gaps = {(s.label, t): p.dns_gaps for s, t, p, _ in plans if p.dns_gaps}
+    assert list(gaps) == [("change `dnsNamespace`", "ecs")]
+    assert {(label, when) for *_, label, when in gaps["change `dnsNamespace`", "ecs"]} == \
+        {("old", "after")}
+
+
+def test_namespace_step_1_keeps_the_old_registration_and_adds_the_new_names(plans):
+    found = _found(plans, "change `dnsNamespace`, step 1", "ecs")
+    dns = {k: c for k, c in found.changes.items() if k[0] in (NAMESPACE, DISCOVERY)}
+    # The old namespace and Cloud Map services: not in the plan at all (unchanged).
+    assert dns and all(c.op == CREATE and k[1].endswith("-mesh") for k, c in dns.items())
+    assert [c for c in found.of(UPDATE) if c.key[0] == ECS_SERVICE
+            and any(p.startswith("serviceRegistries") for p in c.why)] == []
+    assert found.of(DELETE) == []
+
+
+def test_namespace_step_2_moves_every_registration_then_deletes_the_old_namespace(plans):
+    found = _found(plans, "change `dnsNamespace`, step 2", "ecs")
+    moved = {c.key for c in found.of(UPDATE) if "serviceRegistries.registryArn" in c.why}
+    assert moved == {(ECS_SERVICE, f"greeting-{n}-service") for n in ("greeter", "greeting",
+                                                                        "name")}
+    deleted = {c.key for c in found.of(DELETE)}
+    assert deleted and all(k[0] in (NAMESPACE, DISCOVERY) and k[1].endswith("-internal")
+                           for k in deleted)
+    last = _last_update_of_a_service(found)
+    assert all(i > last for i, s in enumerate(found.steps) if s.action == DELETE)
+    assert found.of(CREATE) == []
+
+
+def test_the_gap_check_reads_the_registration_and_the_bootstraps():
+    """Step 2 with the registrations left in the old namespace: callers that rolled to the
+    new bootstrap (new names only) would find no answer."""
+    step_1 = run_program(day2_plan.scenario_config(day2_plan.ECS_BASE,
+                                                   day2_plan._namespace_step_1), "dev")
+    step_2 = run_program(day2_plan.scenario_config(day2_plan.ECS_BASE,
+                                                   day2_plan._namespace_step_2), "dev")
+    assert plan(step_1, step_2).dns_gaps == []
+    stuck = copy.deepcopy(step_2)
+    old_registry = {r.name: r.inputs.get("serviceRegistries") for r in step_1.of_type(ECS_SERVICE)}
+    for resource in stuck.of_type(ECS_SERVICE):
+        if old_registry[resource.name]:
+            resource.inputs["serviceRegistries"] = old_registry[resource.name]
+    stuck.resources += [r for r in step_1.resources if r.name.endswith("-internal")]
+    assert ("greeter", "greeting", "new", "after") in plan(step_1, stuck).dns_gaps
 
 
 def test_a_removed_upstream_goes_only_after_its_callers_rolled(plans):

@@ -170,7 +170,7 @@ def test_ecs_services(stack):
             assert "serviceRegistries" not in ecs
         else:
             assert ecs["serviceRegistries"]["registryArn"].endswith(
-                f"/{mesh}-{service.name}-discovery")
+                f"/{mesh}-{service.name}-discovery-{settings.dns_namespace}")
         if service.name == settings.entry_service:
             assert ecs["loadBalancers"] == [{
                 "targetGroupArn": _arn(run.one(TARGET_GROUP, f"{mesh}-tg")),

@@ -150,14 +150,19 @@ def test_the_ecs_component_builds_from_its_own_arguments_as_in_the_stack():
     own = run_under_mocks(own_ecs_program, {"aws:region": "us-west-2"}, project="shop")
     stack = run_program(stack_config("dev"), "dev")
     # Same children as the stack's services of the same shape (leaf, entry, load generator).
+    # Cloud Map services are named after their namespace (shop.local here, internal in dev).
+    def shape(found: list[tuple[str, str]], namespace: str) -> list[tuple[str, str]]:
+        return [(typ, name.replace(namespace, "<namespace>")) for typ, name in found]
+
     for mine, theirs in (("catalog", "greeting-name"), ("front", "greeting-greeter"),
                          ("load", "greeting-load-generator")):
-        assert children(own, ECS_COMPONENT, mine) == children(stack, ECS_COMPONENT, theirs)
+        assert shape(children(own, ECS_COMPONENT, mine), "shop.local") == \
+            shape(children(stack, ECS_COMPONENT, theirs), "internal")
     service = own.one(ECS_SERVICE, "front-service").inputs
     # The program's own cluster (the mocks' ARN of the resource named "cluster").
     assert service["cluster"].endswith(":cluster/cluster")
     assert service["loadBalancers"][0]["targetGroupArn"].endswith("/tg")
-    assert own.one(DISCOVERY, "catalog-discovery").inputs["dnsConfig"]["namespaceId"] == "dns-id"
+    assert own.one(DISCOVERY, "catalog-discovery-shop.local").inputs["dnsConfig"]["namespaceId"] == "dns-id"
     # The front's sidecar resolves its upstream in the program's own namespace.
     assert "catalog.shop.local" in own.one(TASK_DEFINITION, "front-task").inputs[
         "containerDefinitions"]
@@ -214,6 +219,12 @@ def ecs_args(**service: Any) -> dict[str, Any]:
     ({**ecs_args(), "mesh": {"mesh_name": "shop", "topology": "eks"}}, "args.mesh.topology: unknown argument"),
     ({**ecs_args(), "log_retention_days": 8}, "args.log_retention_days: 8 is not one of"),
     ({**ecs_args(), "dns_namespace": "Shop_Local"}, "args.dns_namespace: not a DNS name"),
+    ({**ecs_args(), "previous_dns_namespace": "old.local"},
+     "args.previous_namespace_id: give it and previous_dns_namespace together"),
+    ({**ecs_args(), "previous_namespace_id": "old"},
+     "args.previous_namespace_id: give it and previous_dns_namespace together"),
+    ({**ecs_args(), "previous_namespace_id": "old", "previous_dns_namespace": "shop.local"},
+     "args.previous_dns_namespace: equals dnsNamespace"),
     ({k: v for k, v in ecs_args().items() if k != "cluster_arn"}, "args.cluster_arn: required"),
     ({**ecs_args(), "cluster": "arn"}, "args.cluster: unknown argument"),
     (ecs_args(env={"BIG": "x" * 70000}), "args.service.env: the ECS task definition of 'greeter'"),
@@ -288,7 +299,7 @@ def test_the_python_example_adds_two_services_to_the_existing_cluster():
     for service in run.of_type(ECS_SERVICE):
         assert service.inputs["cluster"] == "arn:aws:ecs:us-west-2:123456789012:cluster/platform"
         assert service.inputs["networkConfiguration"]["subnets"] == ["subnet-a", "subnet-b"]
-    assert run.one(DISCOVERY, "greeting-discovery").inputs["dnsConfig"]["namespaceId"] == "ns-existing"
+    assert run.one(DISCOVERY, "greeting-discovery-shop.local").inputs["dnsConfig"]["namespaceId"] == "ns-existing"
     assert (ECS_SERVICE, "greeting-service") in run.options[(ECS_SERVICE, "greeter-service")].dependencies
     assert "greeting.shop.local" in run.one(TASK_DEFINITION, "greeter-task").inputs["containerDefinitions"]
 

@@ -158,6 +158,13 @@ BAD = [
      "certificateArn", "only the ecs topology's load balancer"),
     ("certificate-on-eks", _with(topology="eks", certificateArn=CERTIFICATE), "certificateArn",
      "only the ecs topology's load balancer"),
+    # Step 1 of a dnsNamespace change.
+    ("previous-namespace-not-dns", _with(dnsNamespace="mesh", previousDnsNamespace="Old_NS"),
+     "previousDnsNamespace", "not a DNS name"),
+    ("previous-namespace-same", _with(previousDnsNamespace="internal"), "previousDnsNamespace",
+     "equals dnsNamespace"),
+    ("previous-namespace-on-eks", _with(topology="eks", previousDnsNamespace="internal"),
+     "previousDnsNamespace", "only the ecs topology"),
     # More wrong types and ranges.
     ("node-count-not-int", _with(nodeCount="two"), "nodeCount", "valid integer"),
     ("upstreams-not-list", _service(2, upstreams="greeting"), "services[2].upstreams",
@@ -205,6 +212,14 @@ def test_bad_config_names_key_and_reason(config, key, reason):
     assert reason in caught.value.reason
     assert str(caught.value).startswith(f"{P}:{key}: ")
     assert "\n" not in str(caught.value)
+
+
+def test_previous_dns_namespace_empty_means_unset_and_set_resolves_both_names():
+    assert settings_from_config(_with(previousDnsNamespace="")) == settings_from_config(_dev())
+    settings = settings_from_config(_with(dnsNamespace="mesh", previousDnsNamespace="internal"))
+    assert settings.upstream_hosts("greeting") == ("greeting.mesh", "greeting.internal")
+    assert settings.registered_dns_namespace == "internal"
+    assert settings_from_config(_dev()).upstream_hosts("greeting") == ("greeting.internal",)
 
 
 def test_missing_region_is_named():

@@ -69,6 +69,9 @@ class Plan:
 
     changes: dict[Key, Change]
     steps: list[Step]
+    # (caller, upstream, its old or new bootstrap, the upstream's registration before or
+    # after) pairings in which the caller's sidecar finds no name that answers (``dns_gaps``).
+    dns_gaps: list[tuple[str, str, str, str]]
 
     def of(self, op: str) -> list[Change]:
         return [c for c in self.changes.values() if c.op == op]
@@ -197,7 +200,8 @@ def plan(old: ProgramRun, new: ProgramRun) -> Plan:
     for key in old.options:
         if key in before and key not in after and rule(key[0]).provider != "component":
             changes[key] = Change(DELETE, key)
-    return Plan(changes, _order(changes, list(old.options), list(new.options)))
+    return Plan(changes, _order(changes, list(old.options), list(new.options)),
+                dns_gaps(old, new))
 
 
 def _order(changes: dict[Key, Change], old_order: list[Key], new_order: list[Key]) -> list[Step]:
@@ -216,6 +220,98 @@ def _order(changes: dict[Key, Change], old_order: list[Key], new_order: list[Key
               for key in reversed(old_order)
               if key in changes and (changes[key].op == DELETE or changes[key].mode == CREATE_FIRST)]
     return steps
+
+
+# --- DNS answers through an update (ecs) ------------------------------------------------
+
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+DISCOVERY = "aws:servicediscovery/service:Service"
+NAMESPACE = "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """What one run registers for DNS, per service name: the names each caller's sidecar
+    resolves per upstream, the name its tasks are registered under, and its ECS service."""
+
+    resolves: dict[str, dict[str, frozenset[str]]]
+    registered: dict[str, str]
+    keys: dict[str, Key]
+
+
+def _by_output(run: ProgramRun, typ: str, output: str) -> dict[str, Any]:
+    return {_mock_outputs(pulumi.runtime.MockResourceArgs(typ=r.typ, name=r.name,
+                                                          inputs=r.inputs))[output]: r
+            for r in run.of_type(typ)}
+
+
+def _resolved_names(container_definitions: str) -> dict[str, frozenset[str]]:
+    """Upstream cluster -> the DNS names of its STRICT_DNS endpoints, from the Envoy
+    container's ``--config-yaml`` bootstrap."""
+    found = {}
+    for container in json.loads(container_definitions):
+        command = container.get("command") or []
+        if "--config-yaml" not in command:
+            continue
+        bootstrap = json.loads(command[command.index("--config-yaml") + 1])
+        for cluster in bootstrap["static_resources"]["clusters"]:
+            if cluster["type"] == "STRICT_DNS":
+                found[cluster["name"]] = frozenset(
+                    e["endpoint"]["address"]["socket_address"]["address"].rstrip(".")
+                    for group in cluster["load_assignment"]["endpoints"]
+                    for e in group["lb_endpoints"])
+    return found
+
+
+def mesh_dns(run: ProgramRun) -> Mesh:
+    """The DNS side of an ecs run, read from its registered inputs only."""
+    definitions = _by_output(run, TASK_DEFINITION, "arn")
+    discovery = _by_output(run, DISCOVERY, "arn")
+    namespaces = {f"{r.name}-id": r for r in run.of_type(NAMESPACE)}
+    resolves, registered, keys = {}, {}, {}
+    for service in run.of_type(ECS_SERVICE):
+        name = service.inputs["name"]
+        keys[name] = (ECS_SERVICE, service.name)
+        definition = definitions[service.inputs["taskDefinition"]]
+        resolves[name] = _resolved_names(definition.inputs["containerDefinitions"])
+        registry = service.inputs.get("serviceRegistries")
+        if registry:
+            cloud_map = discovery[registry["registryArn"]]
+            zone = namespaces[cloud_map.inputs["dnsConfig"]["namespaceId"]].inputs["name"]
+            registered[name] = f"{cloud_map.inputs['name']}.{zone}"
+    return Mesh(resolves, registered, keys)
+
+
+def dns_gaps(old: ProgramRun, new: ProgramRun) -> list[tuple[str, str, str, str]]:
+    """Every (caller, upstream, bootstrap, registration) pairing that leaves a caller's sidecar
+    without a name that answers during the update from ``old`` to ``new``: the names its
+    bootstrap resolves hold none the upstream's tasks are registered under.
+
+    Callers' old tasks run through the whole update, so their bootstrap must find the
+    upstream's tasks as registered before and after it; a caller's new tasks start only once
+    the upstreams it depends on are steady (``wait_for_steady_state``), so only the upstream's
+    registration after the update counts for them, unless it does not depend on it. A removed
+    upstream stays registered as before until the end of the update.
+    """
+    before, after = mesh_dns(old), mesh_dns(new)
+
+    def registrations(upstream: str) -> dict[str, str]:
+        found = {"before": before.registered.get(upstream),
+                 "after": after.registered.get(upstream, before.registered.get(upstream))}
+        return {when: name for when, name in found.items() if name is not None}
+
+    gaps = []
+    for mesh, label in ((before, "old"), (after, "new")):
+        for caller, clusters in mesh.resolves.items():
+            for upstream, names in clusters.items():
+                found = registrations(upstream)
+                if label == "new" and upstream in after.keys and after.keys[upstream] in \
+                        new.options[after.keys[caller]].dependencies:
+                    found.pop("before", None)
+                gaps += [(caller, upstream, label, when) for when, name in found.items()
+                         if name not in names]
+    return gaps
 
 
 # --- the day-2 changes the check covers, and the README section made from them ------------
@@ -282,12 +378,27 @@ def _upstreams(name: str, upstreams: list[str], add_leaf: bool = False):
 @dataclass(frozen=True)
 class Scenario:
     """One day-2 change: what it is, how it is applied to each base stack (None: the key does
-    not apply to that topology) and what to do in two steps, if anything."""
+    not apply to that topology) and what to do in two steps, if anything. ``deployed``: the
+    change that made the stack as deployed before this one (a second step), if any."""
 
     label: str
     ecs: Any
     eks: Any
     advice: str
+    deployed: Any = None
+
+
+NEW_NAMESPACE = "mesh"
+
+
+def _namespace_step_1(config: dict) -> None:
+    config["mesh-visibility:previousDnsNamespace"] = config["mesh-visibility:dnsNamespace"]
+    config["mesh-visibility:dnsNamespace"] = NEW_NAMESPACE
+
+
+def _namespace_step_2(config: dict) -> None:
+    config["mesh-visibility:dnsNamespace"] = NEW_NAMESPACE
+    config.pop("mesh-visibility:previousDnsNamespace", None)
 
 
 SCENARIOS = (
@@ -302,8 +413,15 @@ SCENARIOS = (
     Scenario("change `upstreams`", _upstreams("load-generator", ["greeter", "greeting"]),
              _upstreams("load-generator", ["nginx", "echo"], add_leaf=True),
              "One step: a new upstream is up before its callers roll."),
-    Scenario("change `dnsNamespace`", _set("dnsNamespace", "mesh"), None,
-             "Maintenance window, see below: old callers lose an upstream for up to one wave."),
+    Scenario("change `dnsNamespace`", _set("dnsNamespace", NEW_NAMESPACE), None,
+             "Has a gap, see below: old callers lose an upstream for up to one wave; use the "
+             "two steps instead."),
+    Scenario("change `dnsNamespace`, step 1", _namespace_step_1, None,
+             "Set `dnsNamespace` to the new name and `previousDnsNamespace` to the old one: "
+             "services stay registered in the old namespace, every sidecar resolves both."),
+    Scenario("change `dnsNamespace`, step 2", _namespace_step_2, None,
+             "Remove `previousDnsNamespace`: services register in the new namespace, the old "
+             "one goes at the end of the update.", deployed=_namespace_step_1),
     Scenario("change `statsProfile`", _set("statsProfile", "full"), _set("statsProfile", "full"),
              "One step: every sidecar's bootstrap changes, every service rolls."),
     Scenario("change `envoyImage`", _set("envoyImage", "docker.io/envoyproxy/envoy:v1.39.3"),
@@ -382,6 +500,8 @@ def plans() -> list[tuple[Scenario, str, Plan, ProgramRun]]:
             change = getattr(scenario, topology)
             if change is None:
                 continue
+            if scenario.deployed is not None:
+                old = run_program(scenario_config(stack, scenario.deployed), stack)
             new = run_program(scenario_config(stack, change), stack)
             found.append((scenario, topology, plan(old, new), new))
     return found

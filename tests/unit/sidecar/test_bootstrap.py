@@ -63,7 +63,7 @@ def test_upstreams_are_strict_dns_with_resilience(topology, host):
     settings = _variant("dev", topology=topology)
     cluster = _clusters(envoy_bootstrap(settings, settings.service("greeter")))["greeting"]
     assert cluster["type"] == "STRICT_DNS"
-    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    [endpoint] = [e["endpoint"] for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]]
     assert endpoint["address"]["socket_address"] == {"address": host, "port_value": 15000}
     assert cluster["connect_timeout"]
     assert cluster["outlier_detection"]["consecutive_5xx"] > 0
@@ -160,12 +160,28 @@ def test_metrics_listener_serves_only_stats_and_ready():
     assert routes[-1]["direct_response"]["status"] == 404
 
 
+def test_step_1_of_a_namespace_change_lists_both_names_of_every_upstream():
+    """``previousDnsNamespace`` (README "Changing a deployed stack"): each upstream at its new
+    and old name, so the caller finds it whichever namespace its tasks are registered in."""
+    settings = _variant("dev", dnsNamespace="mesh", previousDnsNamespace="internal")
+    for upstream, cluster in _clusters(envoy_bootstrap(settings, settings.service("greeter"))).items():
+        if cluster["type"] != "STRICT_DNS":
+            continue
+        endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        assert [e["endpoint"]["address"]["socket_address"] for e in endpoints] == [
+            {"address": f"{upstream}.mesh", "port_value": 15000},
+            {"address": f"{upstream}.internal", "port_value": 15000}]
+
+
 def _all_bootstraps():
     for stack in stack_names():
         for profile in ("essential", "full"):
             settings = _variant(stack, statsProfile=profile)
             for service in settings.services:
                 yield f"{stack}-{profile}-{service.name}", envoy_bootstrap(settings, service)
+    step_1 = _variant("dev", dnsNamespace="mesh", previousDnsNamespace="internal")
+    for service in step_1.services:
+        yield f"dev-namespace-step-1-{service.name}", envoy_bootstrap(step_1, service)
     for policy in ("errors", "all", "off"):
         settings = _variant("dev", accessLog=policy)
         for service in ("greeter", "load-generator"):
