@@ -265,7 +265,10 @@ class EcsMeshService(pulumi.ComponentResource):
             capacity_provider_strategies=[
                 {"capacity_provider": item["capacityProvider"], "weight": item["weight"]}
                 for item in placement["capacityProviderStrategy"]],
-            # The provider refuses a changed strategy (fargateSpot switched) without it.
+            # Without it the provider turns a changed strategy (fargateSpot switched) into a
+            # replacement, delete-first with this fixed name (capacityProviderStrategyCustomizeDiff
+            # in terraform-provider-aws internal/service/ecs/service.go). The price: every update
+            # of the service, a replicas change too, is a rolling deployment of its tasks.
             force_new_deployment=True,
             network_configuration={"subnets": args["subnet_ids"], "assign_public_ip": False,
                                    "security_groups": [args["mesh_security_group_id"], group.id]},
@@ -324,6 +327,10 @@ class EcsMeshService(pulumi.ComponentResource):
                 # Only a replaced namespace (same name, new id) replaces it: the new service
                 # is created in the new namespace next to the old one, which answers until
                 # the update ends, instead of the provider's delete-first (explicit name).
+                # Any other ForceNew change (routing policy, record type) would create a
+                # second service of the same name in the same namespace, which Cloud Map
+                # refuses: such an update stops before deleting anything. The program never
+                # changes those.
                 delete_before_replace=False,
                 # ForceNew and fixed by AWS at 1; stacks created while the block was
                 # dropped keep running without it rather than being replaced.

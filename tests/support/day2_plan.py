@@ -409,7 +409,9 @@ SCENARIOS = (
     Scenario("change a service's `port`", _port("greeting", 3001), _port("nginx", 8081),
              "One step: only that service's tasks or pods roll (callers reach port 15000)."),
     Scenario("change `replicas`", _replicas("greeting", 3), _replicas("nginx", 3),
-             "One step: scales in place, nothing is replaced."),
+             "One step, nothing is replaced. EKS scales in place; on ECS every update of a "
+             "service is a rolling deployment of its tasks (`force_new_deployment`, which a "
+             "`fargateSpot` switch needs)."),
     Scenario("change `upstreams`", _upstreams("load-generator", ["greeter", "greeting"]),
              _upstreams("load-generator", ["nginx", "echo"], add_leaf=True),
              "One step: a new upstream is up before its callers roll."),
@@ -446,9 +448,13 @@ def scenario_config(stack: str, change) -> dict:
 
 
 def _rollout(plan_: Plan, new: ProgramRun, topology: str) -> str:
+    # Every update of an ECS service is a new deployment: the program sets
+    # force_new_deployment, which the provider sends with each UpdateService call
+    # (resourceServiceUpdate in terraform-provider-aws internal/service/ecs/service.go).
     rolled = [c.key for c in plan_.changes.values() if c.key[0] in WORKLOADS and (
-        c.op == CREATE or any(p.startswith(("taskDefinition", "serviceRegistries",
-                                            "loadBalancers", "spec.template")) for p in c.why))]
+        c.op == CREATE or (c.op == UPDATE and c.key[0] == WORKLOADS[0]) or any(
+            p.startswith(("taskDefinition", "serviceRegistries", "loadBalancers",
+                          "spec.template")) for p in c.why))]
     if not rolled:
         scaled = any(c.key[0] in WORKLOADS for c in plan_.of(UPDATE))
         return "nothing rolls" + (" (scales in place)" if scaled else "")
