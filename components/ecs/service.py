@@ -22,6 +22,7 @@ from components.ecs.iam import (
     task_role_policy,
     task_trust_policy,
 )
+from components.settings.model import ServiceSpec, Settings
 from components.settings.naming import log_group_name
 from components.settings.ports import INGRESS_PORT, METRICS_PORT
 from components.settings.service_args import (
@@ -157,96 +158,40 @@ class EcsMeshService(pulumi.ComponentResource):
         self.log_group_names = [log_group_name(settings.mesh_name, service.name, c)
                                 for c in CONTAINERS]
 
-        invoked = pulumi.InvokeOutputOptions(parent=self)
-        identity = pulumi.Output.all(aws.get_caller_identity_output(opts=invoked).account_id,
-                                     aws.get_partition_output(opts=invoked).partition)
-        task_role = aws.iam.Role(
-            f"{name}-task",
-            assume_role_policy=identity.apply(lambda v: json.dumps(
-                task_trust_policy(v[0], str(settings.region), v[1]))),
-            description=f"Task role of {settings.mesh_name}/{service.name}: its CloudWatch "
-                        "agent publishes the mesh's metrics",
-            tags=tags, opts=child)
-        task_policy = aws.iam.RolePolicy(
-            f"{name}-task", role=task_role.id,
-            policy=json.dumps(task_role_policy(settings)),
-            opts=child)
-        execution_role = aws.iam.Role(
-            f"{name}-exec", assume_role_policy=json.dumps(execution_trust_policy()),
-            description=f"Execution role of {settings.mesh_name}/{service.name}: image pulls "
-                        "and container logs",
-            tags=tags, opts=child)
-        execution_policy = aws.iam.RolePolicy(
-            f"{name}-exec", role=execution_role.id,
-            policy=identity.apply(lambda v: json.dumps(
-                execution_role_policy(settings, service, v[0], v[1]))),
-            opts=child)
+        task_role, execution_role, policies = self._roles(name, settings, service, tags)
+        definition = self._task_definition(name, settings, service, task_role,
+                                           execution_role, tags)
+        group = self._firewall(name, settings, service, args, tags)
+        registries = self._registry(name, settings, service, args, tags)
+        ecs_service = self._ecs_service(
+            name, settings, service, args, definition, group, registries, tags,
+            depends_on=[*self.log_groups, *policies, *rollout_after])
+        self.ecs_service = ecs_service
+        self.service_name = ecs_service.name
+        self.service_arn = ecs_service.arn
+        self.dns_name = (None if service.is_load
+                         else f"{service.name}.{settings.registered_dns_namespace}")
+        self.task_definition_arn = definition.arn
+        self.security_group_id = group.id
+        self.task_role_arn = task_role.arn
+        self.execution_role_arn = execution_role.arn
+        self.register_outputs({
+            "serviceName": self.service_name,
+            "serviceArn": self.service_arn,
+            "dnsName": self.dns_name,
+            "taskDefinitionArn": self.task_definition_arn,
+            "securityGroupId": self.security_group_id,
+            "logGroupNames": self.log_group_names,
+        })
 
-        document = task_definition(settings, service)
-        definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
-            family=document["family"],
-            network_mode=document["networkMode"],
-            requires_compatibilities=document["requiresCompatibilities"],
-            cpu=document["cpu"],
-            memory=document["memory"],
-            runtime_platform={
-                "operating_system_family": document["runtimePlatform"]["operatingSystemFamily"],
-                "cpu_architecture": document["runtimePlatform"]["cpuArchitecture"],
-            },
-            container_definitions=json.dumps(document["containerDefinitions"],
-                                             separators=(",", ":")),
-            task_role_arn=task_role.arn,
-            execution_role_arn=execution_role.arn,
-            # Every change registers a new revision (all its arguments are ForceNew); the old
-            # one stays registered, so running tasks, a circuit-breaker rollback and a failed
-            # update can always start it again. Revisions cost nothing.
-            skip_destroy=True,
-            tags=tags, opts=child)
-
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args["vpc_id"],
-            description=f"{settings.mesh_name}/{service.name}: Envoy ingress and metrics only",
-            tags={**tags, "Name": f"{name}-sg"}, opts=child)
+    def _ecs_service(self, name: str, settings: Settings, service: ServiceSpec,
+                     args: EcsMeshServiceArgs, definition: aws.ecs.TaskDefinition,
+                     group: aws.ec2.SecurityGroup, registries: dict | None,
+                     tags: dict[str, str], depends_on: list[pulumi.Resource]
+                     ) -> aws.ecs.Service:
+        """The ECS service that runs ``replicas`` tasks of ``definition``, registers them in
+        Cloud Map and, for the entry service, in the load balancer's target group."""
         load_balancer = args.get("load_balancer")
-        sources = [("metrics", METRICS_PORT, args["mesh_security_group_id"])]
-        if not service.is_load:
-            sources.append(("mesh", INGRESS_PORT, args["mesh_security_group_id"]))
-        if load_balancer is not None:
-            sources.append(("alb", INGRESS_PORT, load_balancer["security_group_id"]))
-        for label, port, source in sources:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-{label}", security_group_id=group.id,
-                referenced_security_group_id=source, ip_protocol="tcp",
-                from_port=port, to_port=port,
-                description=f"Envoy {port} from the {label}", opts=child)
-
-        registries = None
-        self.discovery_service_arn = None
-        if not service.is_load:
-            # A load generator accepts no requests (no service may name it as an upstream),
-            # so only services with an ingress get a DNS name: one Cloud Map service per
-            # namespace, each named after its namespace so that both steps of a namespace
-            # change keep every resource's name (README "Changing a deployed stack").
-            namespaces = {settings.dns_namespace: args["namespace_id"]}
-            if settings.previous_dns_namespace:
-                namespaces[settings.previous_dns_namespace] = args["previous_namespace_id"]
-            discovery = {namespace: self._discovery(name, service.name, namespace, namespace_id,
-                                                    tags)
-                         for namespace, namespace_id in namespaces.items()}
-            # ECS allows one registry per service: the previous namespace while it is set
-            # (callers' old and new bootstraps both resolve it), else the current one.
-            # Switching it updates the service in place, and ECS starts tasks registered in
-            # the new one before it stops the old (hashicorp/terraform-provider-aws
-            # internal/service/ecs/service.go @8a0b630aa00be415497be382fed4294db03af6c3:
-            # service_registries is not ForceNew; resourceServiceUpdate sends it to
-            # UpdateService).
-            registered = discovery[settings.registered_dns_namespace]
-            registries = {"registry_arn": registered.arn}
-            self.discovery_service_arn = registered.arn
-
-        depends_on: list[pulumi.Resource] = [*self.log_groups, task_policy, execution_policy,
-                                             *rollout_after]
         load_balancers = None
         grace = None
         if load_balancer is not None:
@@ -284,24 +229,122 @@ class EcsMeshService(pulumi.ComponentResource):
             wait_for_steady_state=True,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+        return ecs_service
 
-        self.ecs_service = ecs_service
-        self.service_name = ecs_service.name
-        self.service_arn = ecs_service.arn
-        self.dns_name = (None if service.is_load
-                         else f"{service.name}.{settings.registered_dns_namespace}")
-        self.task_definition_arn = definition.arn
-        self.security_group_id = group.id
-        self.task_role_arn = task_role.arn
-        self.execution_role_arn = execution_role.arn
-        self.register_outputs({
-            "serviceName": self.service_name,
-            "serviceArn": self.service_arn,
-            "dnsName": self.dns_name,
-            "taskDefinitionArn": self.task_definition_arn,
-            "securityGroupId": self.security_group_id,
-            "logGroupNames": self.log_group_names,
-        })
+    def _roles(self, name: str, settings: Settings, service: ServiceSpec, tags: dict[str, str]
+               ) -> tuple[aws.iam.Role, aws.iam.Role, list[aws.iam.RolePolicy]]:
+        """The task role (its CloudWatch agent's calls) and the execution role (image pulls,
+        container logs), and their policies, which the ECS service must wait for."""
+        child = pulumi.ResourceOptions(parent=self)
+        invoked = pulumi.InvokeOutputOptions(parent=self)
+        identity = pulumi.Output.all(aws.get_caller_identity_output(opts=invoked).account_id,
+                                     aws.get_partition_output(opts=invoked).partition)
+        task_role = aws.iam.Role(
+            f"{name}-task",
+            assume_role_policy=identity.apply(lambda v: json.dumps(
+                task_trust_policy(v[0], str(settings.region), v[1]))),
+            description=f"Task role of {settings.mesh_name}/{service.name}: its CloudWatch "
+                        "agent publishes the mesh's metrics",
+            tags=tags, opts=child)
+        task_policy = aws.iam.RolePolicy(
+            f"{name}-task", role=task_role.id,
+            policy=json.dumps(task_role_policy(settings)),
+            opts=child)
+        execution_role = aws.iam.Role(
+            f"{name}-exec", assume_role_policy=json.dumps(execution_trust_policy()),
+            description=f"Execution role of {settings.mesh_name}/{service.name}: image pulls "
+                        "and container logs",
+            tags=tags, opts=child)
+        execution_policy = aws.iam.RolePolicy(
+            f"{name}-exec", role=execution_role.id,
+            policy=identity.apply(lambda v: json.dumps(
+                execution_role_policy(settings, service, v[0], v[1]))),
+            opts=child)
+
+        return task_role, execution_role, [task_policy, execution_policy]
+
+    def _task_definition(self, name: str, settings: Settings, service: ServiceSpec,
+                         task_role: aws.iam.Role, execution_role: aws.iam.Role,
+                         tags: dict[str, str]) -> aws.ecs.TaskDefinition:
+        """The service's task definition, registered from its pure document."""
+        child = pulumi.ResourceOptions(parent=self)
+        document = task_definition(settings, service)
+        definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=document["family"],
+            network_mode=document["networkMode"],
+            requires_compatibilities=document["requiresCompatibilities"],
+            cpu=document["cpu"],
+            memory=document["memory"],
+            runtime_platform={
+                "operating_system_family": document["runtimePlatform"]["operatingSystemFamily"],
+                "cpu_architecture": document["runtimePlatform"]["cpuArchitecture"],
+            },
+            container_definitions=json.dumps(document["containerDefinitions"],
+                                             separators=(",", ":")),
+            task_role_arn=task_role.arn,
+            execution_role_arn=execution_role.arn,
+            # Every change registers a new revision (all its arguments are ForceNew); the old
+            # one stays registered, so running tasks, a circuit-breaker rollback and a failed
+            # update can always start it again. Revisions cost nothing.
+            skip_destroy=True,
+            tags=tags, opts=child)
+
+        return definition
+
+    def _firewall(self, name: str, settings: Settings, service: ServiceSpec,
+                  args: EcsMeshServiceArgs, tags: dict[str, str]) -> aws.ec2.SecurityGroup:
+        """The service's own security group: Envoy's metrics port from the mesh, its ingress
+        port from the mesh (and the load balancer) for services that accept requests."""
+        child = pulumi.ResourceOptions(parent=self)
+        load_balancer = args.get("load_balancer")
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg", vpc_id=args["vpc_id"],
+            description=f"{settings.mesh_name}/{service.name}: Envoy ingress and metrics only",
+            tags={**tags, "Name": f"{name}-sg"}, opts=child)
+        sources = [("metrics", METRICS_PORT, args["mesh_security_group_id"])]
+        if not service.is_load:
+            sources.append(("mesh", INGRESS_PORT, args["mesh_security_group_id"]))
+        if load_balancer is not None:
+            sources.append(("alb", INGRESS_PORT, load_balancer["security_group_id"]))
+        for label, port, source in sources:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-from-{label}", security_group_id=group.id,
+                referenced_security_group_id=source, ip_protocol="tcp",
+                from_port=port, to_port=port,
+                description=f"Envoy {port} from the {label}", opts=child)
+
+        return group
+
+    def _registry(self, name: str, settings: Settings, service: ServiceSpec,
+                  args: EcsMeshServiceArgs, tags: dict[str, str]) -> dict | None:
+        """The Cloud Map registry the ECS service registers its tasks in (None for a load
+        generator); sets ``discovery_service_arn``."""
+        registries = None
+        self.discovery_service_arn = None
+        if not service.is_load:
+            # A load generator accepts no requests (no service may name it as an upstream),
+            # so only services with an ingress get a DNS name: one Cloud Map service per
+            # namespace, each named after its namespace so that both steps of a namespace
+            # change keep every resource's name (README "Changing a deployed stack").
+            namespaces = {settings.dns_namespace: args["namespace_id"]}
+            if settings.previous_dns_namespace:
+                namespaces[settings.previous_dns_namespace] = args["previous_namespace_id"]
+            discovery = {namespace: self._discovery(name, service.name, namespace, namespace_id,
+                                                    tags)
+                         for namespace, namespace_id in namespaces.items()}
+            # ECS allows one registry per service: the previous namespace while it is set
+            # (callers' old and new bootstraps both resolve it), else the current one.
+            # Switching it updates the service in place, and ECS starts tasks registered in
+            # the new one before it stops the old (hashicorp/terraform-provider-aws
+            # internal/service/ecs/service.go @8a0b630aa00be415497be382fed4294db03af6c3:
+            # service_registries is not ForceNew; resourceServiceUpdate sends it to
+            # UpdateService).
+            registered = discovery[settings.registered_dns_namespace]
+            registries = {"registry_arn": registered.arn}
+            self.discovery_service_arn = registered.arn
+
+        return registries
 
     def _discovery(self, name: str, service: str, namespace: str,
                    namespace_id: pulumi.Input[str],
