@@ -143,6 +143,17 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
         exit_code = 1
         _error(f"Prometheus did not answer the summary's queries ({run['prometheus_error']}): "
                "the run has no numbers")
+    _publish(console, settings, stack, mesh, run, report, series, traffic_start, discovery,
+             summary, snapshot)
+    return exit_code
+
+
+def _publish(console: Console, settings: Settings, stack: str, mesh: LocalMesh, run: dict,
+             report: dict, series: dict, traffic_start: float, discovery: dict | None,
+             summary: Path | None, snapshot: Path | None) -> None:
+    """The run's summary once every process has stopped: metrics the local CloudWatch agent
+    received, access-log volume, discovery, traces, the service map and the charts; written
+    where asked and printed."""
     metrics = mesh.receiver.metrics()
 
     result = {"stack": stack, **report, "run": run}
@@ -179,7 +190,6 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
     for line in [*edge_lines(result.get("service_map", {"edges": []})),
                  *trace_lines(result["traces"])]:
         console.print(line, highlight=False, soft_wrap=True)
-    return exit_code
 
 
 def _start_mesh(console: Console, mesh: LocalMesh, stop: threading.Event, run: dict) -> None:
