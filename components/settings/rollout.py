@@ -7,6 +7,7 @@ upstreams' workloads in this order.
 
 from __future__ import annotations
 
+from components.settings.graph import DONE, depth_first
 from components.settings.model import ServiceSpec, Settings
 
 
@@ -18,24 +19,9 @@ def upstreams_first(settings: Settings) -> list[tuple[ServiceSpec, tuple[str, ..
     """
     by_name = {s.name: s for s in settings.services}
     placed: dict[str, tuple[str, ...]] = {}
-    visiting: set[str] = set()
-
-    def place(name: str) -> None:
-        # Iterative depth-first search: a long chain of services is no deeper than a short one.
-        stack = [(name, iter(by_name[name].upstreams))]
-        visiting.add(name)
-        while stack:
-            current, pending = stack[-1]
-            upstream = next(pending, None)
-            if upstream is None:
-                stack.pop()
-                visiting.discard(current)
-                placed[current] = tuple(u for u in by_name[current].upstreams if u in placed)
-            elif upstream not in placed and upstream not in visiting:
-                visiting.add(upstream)
-                stack.append((upstream, iter(by_name[upstream].upstreams)))
-
-    for service in settings.services:
-        if service.name not in placed:
-            place(service.name)
+    calls = {s.name: s.upstreams for s in settings.services}
+    for event, [name, *_] in depth_first(calls):
+        if event == DONE:
+            # An upstream still on the path closes a cycle and is not waited for.
+            placed[name] = tuple(u for u in by_name[name].upstreams if u in placed)
     return [(by_name[name], waits) for name, waits in placed.items()]

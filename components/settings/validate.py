@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.settings.errors import PROJECT, ConfigError
+from components.settings.graph import CYCLE, depth_first
 from components.settings.model import Settings
 from components.settings.ports import MAX_UPSTREAMS, RESERVED_PORTS
 
@@ -286,28 +287,5 @@ def _demo_cycle(settings: Settings) -> list[str]:
 
 def call_cycle(calls: Mapping[str, Sequence[str]]) -> list[str]:
     """A cycle in the call graph ``calls`` (service -> services it calls) as a list of names
-    that starts and ends with the same service, or [] if none.
-
-    An iterative depth-first search: a chain of a thousand services is as fine as a short one.
-    """
-    done: set[str] = set()
-    for root in calls:
-        if root in done:
-            continue
-        # The path from root, each service with an iterator over what it calls.
-        path = [root]
-        on_path = {root}
-        pending = [iter(calls.get(root, ()))]
-        while pending:
-            nxt = next(pending[-1], None)
-            if nxt is None:
-                done.add(path[-1])
-                on_path.discard(path.pop())
-                pending.pop()
-            elif nxt in on_path:
-                return path[path.index(nxt):] + [nxt]
-            elif nxt not in done:
-                path.append(nxt)
-                on_path.add(nxt)
-                pending.append(iter(calls.get(nxt, ())))
-    return []
+    that starts and ends with the same service, or [] if none."""
+    return next((path for event, path in depth_first(calls) if event == CYCLE), [])
