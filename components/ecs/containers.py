@@ -15,7 +15,7 @@ from components.settings.model import ServiceSpec, Settings
 from components.settings.naming import log_group_name
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.sidecar.bootstrap import envoy_bootstrap
-from components.sidecar.command import envoy_command
+from components.sidecar.command import admin_request_script, envoy_command
 from components.sidecar.demo_app import demo_app_environment, demo_app_source
 
 APP = "app"
@@ -67,15 +67,10 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 
 
 def envoy_health_command(admin_port: int = ADMIN_PORT) -> list[str]:
-    """ECS health check of the sidecar: ``GET /ready`` on the loopback admin port.
-
-    The upstream image (Ubuntu with ca-certificates and tzdata only) has neither curl nor
-    wget, and its /bin/sh is dash; bash and its /dev/tcp redirection are there. /ready
-    answers 200 only once Envoy has initialised its listeners and clusters.
-    """
-    script = (f"exec 3<>/dev/tcp/127.0.0.1/{admin_port} && "
-              r"printf 'GET /ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3"
-              r" && read -r -t 2 status <&3 && [[ $status == 'HTTP/1.1 200 '* ]]")
+    """ECS health check of the sidecar: ``GET /ready`` on the loopback admin port, which
+    answers 200 only once Envoy has initialised its listeners and clusters."""
+    script = (admin_request_script("GET", "/ready", "Connection: close", admin_port)
+              + " && [[ $status == 'HTTP/1.1 200 '* ]]")
     return ["CMD", "bash", "-c", script]
 
 

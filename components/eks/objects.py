@@ -18,7 +18,7 @@ import json
 from components.settings.model import ServiceSpec, Settings
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.sidecar.bootstrap import envoy_bootstrap
-from components.sidecar.command import envoy_command
+from components.sidecar.command import admin_request_script, envoy_command
 from components.sidecar.demo_app import demo_app_environment
 from dashboards.prometheus.scrape import METRICS_PORT_NAME
 
@@ -238,12 +238,9 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
         # Runs when the pod is deleted, next to the app's (see TERMINATION_GRACE_SECONDS).
         # `skip_exit`: drain the connections but never stop the listeners (Envoy 1.40's admin
         # /help), so the app's calls and late callers are still served until SIGTERM.
-        # bash's /dev/tcp: the image has bash but no HTTP client; the admin port is loopback.
         "lifecycle": {"preStop": {"exec": {"command": [
-            "/bin/bash", "-c",
-            f"exec 3<>/dev/tcp/127.0.0.1/{ADMIN_PORT} && printf 'POST /drain_listeners?skip_exit "
-            "HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && "
-            "read -r -t 2 status <&3"]}}},
+            "/bin/bash", "-c", admin_request_script("POST", "/drain_listeners?skip_exit",
+                                                    "Content-Length: 0", ADMIN_PORT)]}}},
     }
 
 

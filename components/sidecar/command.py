@@ -26,3 +26,15 @@ def envoy_command(*, config_yaml: str | None = None, config_path: str | None = N
               else ["--config-path", str(config_path)])
     return [binary, *source, "--disable-hot-restart", "--concurrency", str(CONCURRENCY),
             "--log-level", log_level, *extra]
+
+
+def admin_request_script(method: str, path: str, header: str, admin_port: int) -> str:
+    """A bash script that sends ``method path`` (with one extra ``header``) to the sidecar's
+    admin port on the task's or pod's loopback and reads the status line into ``$status``.
+
+    bash and its /dev/tcp redirection: the Envoy image (Ubuntu with ca-certificates and tzdata
+    only) has neither curl nor wget, and its /bin/sh is dash.
+    """
+    return (f"exec 3<>/dev/tcp/127.0.0.1/{admin_port} && "
+            f"printf '{method} {path} HTTP/1.1\\r\\nHost: localhost\\r\\n{header}\\r\\n\\r\\n' >&3"
+            " && read -r -t 2 status <&3")
