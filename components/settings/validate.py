@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from components.settings.errors import PROJECT, ConfigError
 from components.settings.graph import CYCLE, depth_first
 from components.settings.model import Settings
-from components.settings.ports import MAX_UPSTREAMS, RESERVED_PORTS
+from components.settings.ports import MAX_UPSTREAMS, RESERVED_PORTS, RESERVED_PORTS_TEXT
 
 # Names are prefixed into AWS and Kubernetes names: `<mesh>-<service>-task` (IAM role, 64 with
 # Pulumi's 8-character suffix), `<mesh>-alb` / `<mesh>-tg` (ALB and target group, 32 with the
@@ -192,7 +192,7 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
                 raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
             if svc.app_port in RESERVED_PORTS:
                 raise ConfigError(f"{at}.port", f"{svc.app_port} is reserved for the Envoy sidecar "
-                                  f"(15000, 8125, 4317, 4318, 9001-9099, 9901, 9902)")
+                                  f"({RESERVED_PORTS_TEXT})")
         if not svc.health_path.startswith("/"):
             raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
         if svc.image is not None:
