@@ -57,12 +57,20 @@ def _listen_ports() -> range | None:
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that is free right now (TCP by default, UDP with SOCK_DGRAM)."""
-    if kind == socket.SOCK_STREAM:
-        return free_ports(1)[0]
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port on 127.0.0.1 that is free right now for TCP, and with SOCK_DGRAM for UDP as
+    well: a DNS server listens on both. Picked below the ephemeral range like every other
+    port here, where no outgoing connection of another process can take it meanwhile."""
+    for _ in range(PICK_ATTEMPTS):
+        port = free_ports(1)[0]
+        if kind == socket.SOCK_STREAM:
+            return port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken for UDP; another
+            return port
+    raise OSError("no port on 127.0.0.1 is free for both TCP and UDP")
 
 
 def free_ports(count: int) -> list[int]:
