@@ -36,25 +36,36 @@ def measure(stack: str, profile: str, duration: float, work: Path) -> dict:
     settings = checked_settings(config)
     run_dir = work / profile
     summary = run_dir / "summary.json"
-    with open(work / f"{profile}.log", "w") as log, contextlib.redirect_stdout(log), \
-            contextlib.redirect_stderr(log):
-        code = run_mesh(settings, stack=stack, duration=duration, summary=summary,
-                        snapshot=None, run_dir=run_dir)
+    with (
+        open(work / f"{profile}.log", "w") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        code = run_mesh(
+            settings,
+            stack=stack,
+            duration=duration,
+            summary=summary,
+            snapshot=None,
+            run_dir=run_dir,
+        )
     if code != 0:
         raise SystemExit(f"the {profile} run failed (exit {code}); see {work / profile}.log")
     result = json.loads(summary.read_text())
     cloudwatch = result["cloudwatch"]
     cloudwatch["replicas"] = {s.name: s.replicas for s in settings.services}
-    cloudwatch["success"] = {name: row["success_rate"]
-                             for name, row in result["end_to_end"].items()}
+    cloudwatch["success"] = {
+        name: row["success_rate"] for name, row in result["end_to_end"].items()
+    }
     return cloudwatch
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
-    parser.add_argument("--duration", type=float, default=40.0,
-                        help="seconds of traffic per profile (default 40)")
+    parser.add_argument(
+        "--duration", type=float, default=40.0, help="seconds of traffic per profile (default 40)"
+    )
     args = parser.parse_args()
     print(header())
     with tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work:
@@ -62,25 +73,35 @@ def main() -> None:
 
     services = list(runs["full"]["replicas"])
     tasks = runs["full"]["replicas"]
-    print(f"\nstack {args.stack}, {args.duration:g} s of healthy traffic per profile; "
-          "CloudWatch custom metrics as the agent would publish them")
+    print(
+        f"\nstack {args.stack}, {args.duration:g} s of healthy traffic per profile; "
+        "CloudWatch custom metrics as the agent would publish them"
+    )
     print(f"{'service':<18}{'tasks':>6}" + "".join(f"{p:>11}" for p in PROFILES))
     for name in services:
-        print(f"{name:<18}{tasks[name]:>6}"
-              + "".join(f"{runs[p]['metrics_per_service'].get(name, 0):>11}" for p in PROFILES))
+        print(
+            f"{name:<18}{tasks[name]:>6}"
+            + "".join(f"{runs[p]['metrics_per_service'].get(name, 0):>11}" for p in PROFILES)
+        )
     totals = [runs[p]["metrics"] for p in PROFILES]
     print(f"{'total':<24}" + "".join(f"{t:>11}" for t in totals))
     print(f"{'USD per month':<24}" + "".join(f"{monthly_cost_usd(t):>11.2f}" for t in totals))
     # Without omit_hostname every task publishes its own copy of its service's metrics.
-    per_task = [sum(runs[p]["metrics_per_service"].get(n, 0) * tasks[n] for n in services)
-                for p in PROFILES]
-    print(f"{'without omit_hostname':<24}" + "".join(f"{t:>11}" for t in per_task)
-          + "   (derived: each service's count x its tasks)")
+    per_task = [
+        sum(runs[p]["metrics_per_service"].get(n, 0) * tasks[n] for n in services) for p in PROFILES
+    ]
+    print(
+        f"{'without omit_hostname':<24}"
+        + "".join(f"{t:>11}" for t in per_task)
+        + "   (derived: each service's count x its tasks)"
+    )
     print(f"{'  USD per month':<24}" + "".join(f"{monthly_cost_usd(t):>11.2f}" for t in per_task))
     for profile in PROFILES:
         missing = runs[profile]["missing_dashboard_metrics"]
-        print(f"{profile}: dashboard/alarm metrics missing: {', '.join(missing) or 'none'}; "
-              f"end-to-end success {runs[profile]['success']}")
+        print(
+            f"{profile}: dashboard/alarm metrics missing: {', '.join(missing) or 'none'}; "
+            f"end-to-end success {runs[profile]['success']}"
+        )
 
 
 if __name__ == "__main__":

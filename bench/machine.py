@@ -27,8 +27,7 @@ def cpu_model() -> str:
 
 def envoy_version() -> str:
     try:
-        done = subprocess.run([str(ENVOY), "--version"], capture_output=True, text=True,
-                              timeout=30)
+        done = subprocess.run([str(ENVOY), "--version"], capture_output=True, text=True, timeout=30)
     except OSError:
         return "not installed"
     # "<path>  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
@@ -38,12 +37,15 @@ def envoy_version() -> str:
 
 def header() -> str:
     """``# command`` and ``# machine`` lines."""
-    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m",
-                                                   _module(), *sys.argv[1:]])
-    return (f"# command: .venv/bin/{command}\n"
-            f"# machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}, "
-            f"Envoy {envoy_version()}")
+    command = " ".join(
+        shlex.quote(a) for a in [Path(sys.executable).name, "-m", _module(), *sys.argv[1:]]
+    )
+    return (
+        f"# command: .venv/bin/{command}\n"
+        f"# machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, "
+        f"Envoy {envoy_version()}"
+    )
 
 
 def _module() -> str:

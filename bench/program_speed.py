@@ -61,8 +61,10 @@ def main() -> None:
     for label, config in cases:
         seconds, resources = measure(config, args.repeat)
         services = len(config["mesh-visibility:services"])
-        print(f"{label:<22}{services:>9}{resources:>11}{seconds:>10.2f}"
-              f"{1000 * seconds / services:>12.1f}")
+        print(
+            f"{label:<22}{services:>9}{resources:>11}{seconds:>10.2f}"
+            f"{1000 * seconds / services:>12.1f}"
+        )
 
 
 if __name__ == "__main__":

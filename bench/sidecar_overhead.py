@@ -57,7 +57,8 @@ class Client:
         connection = getattr(self.local, "connection", None)
         if connection is None:
             connection = self.local.connection = http.client.HTTPConnection(
-                self.host, self.port, timeout=15)
+                self.host, self.port, timeout=15
+            )
         started = time.perf_counter()
         try:
             connection.request("GET", "/")
@@ -70,8 +71,9 @@ class Client:
             status = 0
         return (time.perf_counter() - started) * 1000, status
 
-    def run(self, rate: float, seconds: float,
-            started: Callable[[], None] = lambda: None) -> tuple[list[tuple[float, int]], float]:
+    def run(
+        self, rate: float, seconds: float, started: Callable[[], None] = lambda: None
+    ) -> tuple[list[tuple[float, int]], float]:
         """``rate`` requests a second for ``seconds``: (latency ms, status) of each, and the
         seconds it took. ``started`` is called when the warm-up requests (which open the
         connections) are done and the timed ones begin."""
@@ -94,9 +96,13 @@ def _latency(results: list[tuple[float, int]], seconds: float) -> dict:
     """Percentiles of the successful requests, the achieved rate and the errors."""
     latencies = sorted(ms for ms, status in results if status == 200)
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"achieved_rps": len(results) / seconds,
-            "errors": sum(1 for _, status in results if status != 200),
-            "p50": quantiles[49], "p90": quantiles[89], "p99": quantiles[98]}
+    return {
+        "achieved_rps": len(results) / seconds,
+        "errors": sum(1 for _, status in results if status != 200),
+        "p50": quantiles[49],
+        "p90": quantiles[89],
+        "p99": quantiles[98],
+    }
 
 
 def _machine_busy() -> tuple[int, int]:
@@ -106,8 +112,7 @@ def _machine_busy() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
-            direct_url: str) -> dict:
+def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh, direct_url: str) -> dict:
     """Both paths at ``rate``, alternating in ``rounds`` slices so that whatever else the
     machine does falls on both alike; what each sidecar used while the sidecar path ran, and
     how busy the whole machine was on each path."""
@@ -122,8 +127,10 @@ def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
 
     def take_snapshot() -> None:
         snapshot["machine"] = _machine_busy()
-        snapshot["envoys"] = {name: (process_usage(pid)[0], requests_passed_on(mesh, name))
-                              for name, pid in envoys.items()}
+        snapshot["envoys"] = {
+            name: (process_usage(pid)[0], requests_passed_on(mesh, name))
+            for name, pid in envoys.items()
+        }
 
     for _ in range(rounds):
         for path, url in (("direct", direct_url), ("sidecars", entry)):
@@ -142,8 +149,13 @@ def measure(rate: float, seconds: float, rounds: int, mesh: LocalMesh,
         _, rss, anon = process_usage(pid)
         rps = proxied[name] / elapsed["sidecars"]
         vcpu = cpu[name] / elapsed["sidecars"]
-        usage[name] = {"rss_mib": rss, "anon_mib": anon, "vcpu": vcpu, "proxied_rps": rps,
-                       "vcpu_per_1000_rps": vcpu / rps * 1000 if rps >= 1 else None}
+        usage[name] = {
+            "rss_mib": rss,
+            "anon_mib": anon,
+            "vcpu": vcpu,
+            "proxied_rps": rps,
+            "vcpu_per_1000_rps": vcpu / rps * 1000 if rps >= 1 else None,
+        }
     latency = {path: _latency(results[path], elapsed[path]) for path in results}
     for path, (used, total) in busy.items():
         latency[path]["machine_busy"] = used / total if total else 0.0
@@ -155,61 +167,85 @@ def _start_direct_app(mesh: LocalMesh) -> str:
     plan = mesh.plan
     entry = plan.of(plan.entry_service)[0]
     port = free_port()
-    env = {**plan.app_environment(entry), "HOST": "127.0.0.1", "PORT": str(port),
-           "INSTANCE": "direct",
-           "UPSTREAMS": ",".join(f"{u}={plan.of(u)[0].url(plan.of(u)[0].app_port).rstrip('/')}"
-                                 for u in entry.service.upstreams)}
-    mesh.group.start("direct app", [sys.executable, str(DEMO_APP)], mesh.logs / "direct.log",
-                     env)
+    env = {
+        **plan.app_environment(entry),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "INSTANCE": "direct",
+        "UPSTREAMS": ",".join(
+            f"{u}={plan.of(u)[0].url(plan.of(u)[0].app_port).rstrip('/')}"
+            for u in entry.service.upstreams
+        ),
+    }
+    mesh.group.start("direct app", [sys.executable, str(DEMO_APP)], mesh.logs / "direct.log", env)
     wait_http(f"http://127.0.0.1:{port}/health", mesh.group)
     return f"http://127.0.0.1:{port}/"
 
 
 def _row(label: str, stats: dict) -> str:
-    return (f"{label:<28}{stats['achieved_rps']:>8.1f}{stats['p50']:>9.2f}{stats['p90']:>9.2f}"
-            f"{stats['p99']:>9.2f}{stats['errors']:>8}{stats['machine_busy']:>10.0%}")
+    return (
+        f"{label:<28}{stats['achieved_rps']:>8.1f}{stats['p50']:>9.2f}{stats['p90']:>9.2f}"
+        f"{stats['p99']:>9.2f}{stats['errors']:>8}{stats['machine_busy']:>10.0%}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help="entry requests per second; then 10x (default 10)")
-    parser.add_argument("--seconds", type=float, default=30.0,
-                        help="seconds per path and rate (default 30)")
-    parser.add_argument("--rounds", type=int, default=6,
-                        help="alternating slices of each path per rate (default 6)")
+    parser.add_argument(
+        "--rate", type=float, default=10.0, help="entry requests per second; then 10x (default 10)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="seconds per path and rate (default 30)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="alternating slices of each path per rate (default 6)"
+    )
     args = parser.parse_args()
     print(header())
     settings = stack_settings(args.stack)
-    settings = settings.model_copy(update={
-        "services": tuple(s for s in settings.services if not s.is_load)})
+    settings = settings.model_copy(
+        update={"services": tuple(s for s in settings.services if not s.is_load)}
+    )
     results = {}
-    with tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work, \
-            LocalMesh(settings, Path(work)) as mesh:
+    with (
+        tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work,
+        LocalMesh(settings, Path(work)) as mesh,
+    ):
         mesh.start()
         direct_url = _start_direct_app(mesh)
         idle = {name: process_usage(pid)[1:] for name, pid in envoy_pids(mesh).items()}
         for rate in (args.rate, 10 * args.rate):
             results[rate] = measure(rate, args.seconds, args.rounds, mesh, direct_url)
-        path = (f"{mesh.plan.entry_service} -> "
-                f"{', '.join(mesh.plan.of(mesh.plan.entry_service)[0].service.upstreams)}")
+        path = (
+            f"{mesh.plan.entry_service} -> "
+            f"{', '.join(mesh.plan.of(mesh.plan.entry_service)[0].service.upstreams)}"
+        )
 
-    print(f"\nentry request GET / on {args.stack} ({path}), {args.seconds:g} s per row in "
-          f"{args.rounds} slices alternating with the other path, open loop, keep-alive; "
-          "latency in ms")
-    print(f"{'path':<28}{'req/s':>8}{'p50':>9}{'p90':>9}{'p99':>9}{'errors':>8}"
-          f"{'CPU busy':>10}")
+    print(
+        f"\nentry request GET / on {args.stack} ({path}), {args.seconds:g} s per row in "
+        f"{args.rounds} slices alternating with the other path, open loop, keep-alive; "
+        "latency in ms"
+    )
+    print(f"{'path':<28}{'req/s':>8}{'p50':>9}{'p90':>9}{'p99':>9}{'errors':>8}{'CPU busy':>10}")
     for rate, result in results.items():
         print(_row(f"direct @ {rate:g}/s", result["direct"]))
         print(_row(f"through sidecars @ {rate:g}/s", result["sidecars"]))
         added = {q: result["sidecars"][q] - result["direct"][q] for q in ("p50", "p90", "p99")}
-        print(f"{'  added by the sidecars':<36}{added['p50']:>9.2f}{added['p90']:>9.2f}"
-              f"{added['p99']:>9.2f}")
-    print("\nper sidecar (Envoy 1.40, --concurrency 1): RSS (anonymous part) idle and after "
-          "each rate, CPU while the sidecar path ran")
-    print(f"{'sidecar':<14}{'RSS idle':>14}" + "".join(
-        f"{'RSS @' + format(r, 'g'):>14}{'vCPU':>8}{'rq/s':>8}{'vCPU/1k':>9}" for r in results))
+        print(
+            f"{'  added by the sidecars':<36}{added['p50']:>9.2f}{added['p90']:>9.2f}"
+            f"{added['p99']:>9.2f}"
+        )
+    print(
+        "\nper sidecar (Envoy 1.40, --concurrency 1): RSS (anonymous part) idle and after "
+        "each rate, CPU while the sidecar path ran"
+    )
+    print(
+        f"{'sidecar':<14}{'RSS idle':>14}"
+        + "".join(
+            f"{'RSS @' + format(r, 'g'):>14}{'vCPU':>8}{'rq/s':>8}{'vCPU/1k':>9}" for r in results
+        )
+    )
     for name, (rss, anon) in idle.items():
         cells = ""
         for result in results.values():
@@ -218,9 +254,11 @@ def main() -> None:
             memory = f"{use['rss_mib']:.1f} ({use['anon_mib']:.1f})"
             cells += f"{memory:>14}{use['vcpu']:>8.3f}{use['proxied_rps']:>8.1f}{per_k:>9}"
         print(f"{name:<14}{f'{rss:.1f} ({anon:.1f})':>14}{cells}")
-    print("\nCPU busy: the whole machine's, every process included, while that path ran. RSS "
-          "in MiB; vCPU = CPU seconds per second; rq/s = requests the sidecar passed on (to its "
-          "app and to its upstreams); vCPU/1k = vCPU per 1000 such requests per second")
+    print(
+        "\nCPU busy: the whole machine's, every process included, while that path ran. RSS "
+        "in MiB; vCPU = CPU seconds per second; rq/s = requests the sidecar passed on (to its "
+        "app and to its upstreams); vCPU/1k = vCPU per 1000 such requests per second"
+    )
 
 
 if __name__ == "__main__":

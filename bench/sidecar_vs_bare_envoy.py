@@ -62,10 +62,14 @@ Lever = Callable[[Bootstrap], Bootstrap]
 
 def _hcms(bootstrap: Bootstrap) -> list[dict]:
     """The request listeners' HTTP connection managers (not the metrics listener's)."""
-    return [f["typed_config"] for listener in bootstrap["static_resources"]["listeners"]
-            if listener["name"] != "metrics"
-            for chain in listener["filter_chains"] for f in chain["filters"]
-            if f["typed_config"].get("@type") == HCM]
+    return [
+        f["typed_config"]
+        for listener in bootstrap["static_resources"]["listeners"]
+        if listener["name"] != "metrics"
+        for chain in listener["filter_chains"]
+        for f in chain["filters"]
+        if f["typed_config"].get("@type") == HCM
+    ]
 
 
 def _set_hcm(**fields) -> Lever:
@@ -73,6 +77,7 @@ def _set_hcm(**fields) -> Lever:
         for hcm in _hcms(bootstrap):
             hcm.update(fields)
         return bootstrap
+
     return lever
 
 
@@ -86,6 +91,7 @@ def _stats(**fields) -> Lever:
     def lever(bootstrap: Bootstrap) -> Bootstrap:
         bootstrap["stats_config"].update(fields)
         return bootstrap
+
     return lever
 
 
@@ -96,6 +102,7 @@ def _top(key: str, value: object) -> Lever:
         else:
             bootstrap[key] = value
         return bootstrap
+
     return lever
 
 
@@ -110,15 +117,23 @@ LEVERS: dict[str, tuple[Lever, str]] = {
     "access log off": (_set_hcm(access_log=[]), "changes behaviour: no failed-request log"),
     "tracing off": (_drop_tracing, "changes behaviour: no spans"),
     "stats sink off": (_top("stats_sinks", None), "changes behaviour: no CloudWatch metrics"),
-    "stats flush 60s": (_top("stats_flush_interval", "60s"),
-                        "coarser CloudWatch metrics (10 s to 60 s)"),
-    "default tags off": (_stats(use_all_default_tags=False),
-                         "changes behaviour: stat names lose their tags"),
+    "stats flush 60s": (
+        _top("stats_flush_interval", "60s"),
+        "coarser CloudWatch metrics (10 s to 60 s)",
+    ),
+    "default tags off": (
+        _stats(use_all_default_tags=False),
+        "changes behaviour: stat names lose their tags",
+    ),
     "stats matcher off (full)": (_no_matcher, "keeps every stat"),
-    "request id off": (_set_hcm(generate_request_id=False),
-                       "changes behaviour: no sample decision, no trace id"),
-    "path normalization off": (_set_hcm(normalize_path=False, merge_slashes=False),
-                               "changes behaviour: routes see raw paths"),
+    "request id off": (
+        _set_hcm(generate_request_id=False),
+        "changes behaviour: no sample decision, no trace id",
+    ),
+    "path normalization off": (
+        _set_hcm(normalize_path=False, merge_slashes=False),
+        "changes behaviour: routes see raw paths",
+    ),
 }
 
 
@@ -127,27 +142,71 @@ def bare_envoy(address: str, port: int, upstream: tuple[str, int]) -> Bootstrap:
     host, upstream_port = upstream
     return {
         "static_resources": {
-            "listeners": [{
-                "name": "bare", "address": {"socket_address": {"address": address,
-                                                               "port_value": port}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": HCM, "stat_prefix": "bare",
-                        "route_config": {"virtual_hosts": [{
-                            "name": "bare", "domains": ["*"],
-                            "routes": [{"match": {"prefix": "/"},
-                                        "route": {"cluster": "upstream"}}]}]},
-                        "http_filters": [{"name": "envoy.filters.http.router",
-                                          "typed_config": {"@type": ROUTER}}],
-                    }}]}],
-            }],
-            "clusters": [{
-                "name": "upstream", "type": "STATIC", "connect_timeout": "1s",
-                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [
-                    {"endpoint": {"address": {"socket_address": {
-                        "address": host, "port_value": upstream_port}}}}]}]},
-            }],
+            "listeners": [
+                {
+                    "name": "bare",
+                    "address": {"socket_address": {"address": address, "port_value": port}},
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": {
+                                        "@type": HCM,
+                                        "stat_prefix": "bare",
+                                        "route_config": {
+                                            "virtual_hosts": [
+                                                {
+                                                    "name": "bare",
+                                                    "domains": ["*"],
+                                                    "routes": [
+                                                        {
+                                                            "match": {"prefix": "/"},
+                                                            "route": {"cluster": "upstream"},
+                                                        }
+                                                    ],
+                                                }
+                                            ]
+                                        },
+                                        "http_filters": [
+                                            {
+                                                "name": "envoy.filters.http.router",
+                                                "typed_config": {"@type": ROUTER},
+                                            }
+                                        ],
+                                    },
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": [
+                {
+                    "name": "upstream",
+                    "type": "STATIC",
+                    "connect_timeout": "1s",
+                    "load_assignment": {
+                        "cluster_name": "upstream",
+                        "endpoints": [
+                            {
+                                "lb_endpoints": [
+                                    {
+                                        "endpoint": {
+                                            "address": {
+                                                "socket_address": {
+                                                    "address": host,
+                                                    "port_value": upstream_port,
+                                                }
+                                            }
+                                        }
+                                    }
+                                ]
+                            }
+                        ],
+                    },
+                }
+            ],
         },
     }
 
@@ -184,14 +243,31 @@ def hey(url: str, rate: int, seconds: float) -> list[float]:
     workers = max(1, rate // RATE_PER_WORKER)
     done = subprocess.run(
         # One CPU for the load tool, so that it leaves the other to the process under test.
-        [HEY, "-z", f"{seconds:g}s", "-c", str(workers), "-q", f"{rate / workers:g}",
-         "-cpus", "1", "-o", "csv", url],
-        capture_output=True, text=True, timeout=seconds + HEY_GRACE_S, check=True)
+        [
+            HEY,
+            "-z",
+            f"{seconds:g}s",
+            "-c",
+            str(workers),
+            "-q",
+            f"{rate / workers:g}",
+            "-cpus",
+            "1",
+            "-o",
+            "csv",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + HEY_GRACE_S,
+        check=True,
+    )
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     bad = [r for r in rows if r["status-code"] != "200"]
     if not rows or bad:
-        raise RuntimeError(f"hey {url}: {len(bad)} of {len(rows)} requests failed "
-                           f"({done.stderr.strip()[-300:]})")
+        raise RuntimeError(
+            f"hey {url}: {len(bad)} of {len(rows)} requests failed ({done.stderr.strip()[-300:]})"
+        )
     return [float(r["response-time"]) * 1000 for r in rows]
 
 
@@ -250,38 +326,59 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--service", default="name")
-    parser.add_argument("--rates", default="200,500,1000",
-                        help="requests per second, comma-separated (default 200,500,1000)")
-    parser.add_argument("--seconds", type=float, default=12.0,
-                        help="seconds per path and rate (default 12)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="alternating slices per path and rate (default 4)")
+    parser.add_argument(
+        "--rates",
+        default="200,500,1000",
+        help="requests per second, comma-separated (default 200,500,1000)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=12.0, help="seconds per path and rate (default 12)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating slices per path and rate (default 4)"
+    )
     parser.add_argument("--lever-rate", type=int, default=1000)
     parser.add_argument("--no-levers", action="store_true")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     print(header())
-    print(f"# load tool: {subprocess.run(['dpkg-query', '-W', 'hey'], capture_output=True, text=True).stdout.strip()}; "
-          f"upstream: {subprocess.run([NGINX, '-v'], capture_output=True, text=True).stderr.strip()}")
+    print(
+        f"# load tool: {subprocess.run(['dpkg-query', '-W', 'hey'], capture_output=True, text=True).stdout.strip()}; "
+        f"upstream: {subprocess.run([NGINX, '-v'], capture_output=True, text=True).stderr.strip()}"
+    )
     settings = stack_settings(args.stack)
     service = settings.service(args.service)
-    assert not service.is_load and not service.upstreams, \
+    assert not service.is_load and not service.upstreams, (
         "--service must be a leaf app service: its ingress is the only path measured"
+    )
     levers = {} if args.no_levers else LEVERS
     block, lock = claim_block()
     plan = plan_mesh(settings, block)
     # Host 1..n of the block: the project sidecar, one per lever, the bare Envoy.
     addresses = [block_address(block, n) for n in range(1, len(levers) + 3)]
     collector = plan.trace_collector
-    with lock, tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work, \
-            ProcessGroup() as group:
+    with (
+        lock,
+        tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work,
+        ProcessGroup() as group,
+    ):
         folder = Path(work)
         app_port = service.app_port
         assert all(_free(a, [INGRESS_PORT, app_port, 9901, 9902]) for a in addresses)
         conf = nginx_config(folder, [(a, app_port) for a in addresses] + [collector])
-        group.start("nginx", [NGINX, "-p", str(folder), "-c", str(conf),
-                              "-g", f"daemon off; pid {folder}/nginx.pid;"],
-                    folder / "nginx.out")
+        group.start(
+            "nginx",
+            [
+                NGINX,
+                "-p",
+                str(folder),
+                "-c",
+                str(conf),
+                "-g",
+                f"daemon off; pid {folder}/nginx.pid;",
+            ],
+            folder / "nginx.out",
+        )
         wait_http(f"http://{addresses[0]}:{app_port}/", group)
 
         def sidecar(index: int, label: str, lever: Lever | None) -> Target:
@@ -293,28 +390,41 @@ def main() -> None:
             return Target(label, f"http://{replica.address}:{INGRESS_PORT}/", child.pid)
 
         project = sidecar(1, f"project sidecar ({args.service})", None)
-        variants = [sidecar(i, name, lever) for i, (name, (lever, _)) in
-                    enumerate(levers.items(), start=2)]
+        variants = [
+            sidecar(i, name, lever) for i, (name, (lever, _)) in enumerate(levers.items(), start=2)
+        ]
         bare_address = addresses[-1]
-        bare = group.start_envoy("bare envoy",
-                                 bare_envoy(bare_address, BARE_PORT, (bare_address, app_port)),
-                                 folder / "envoy-bare.log")
-        paths = [Target("direct to nginx", f"http://{addresses[0]}:{app_port}/", None),
-                 Target("bare Envoy", f"http://{bare_address}:{BARE_PORT}/", bare.pid), project]
+        bare = group.start_envoy(
+            "bare envoy",
+            bare_envoy(bare_address, BARE_PORT, (bare_address, app_port)),
+            folder / "envoy-bare.log",
+        )
+        paths = [
+            Target("direct to nginx", f"http://{addresses[0]}:{app_port}/", None),
+            Target("bare Envoy", f"http://{bare_address}:{BARE_PORT}/", bare.pid),
+            project,
+        ]
         for path in paths[1:] + variants:
             wait_http(path.url, group)
         results = {rate: measure(paths, rate, args.seconds, args.rounds) for rate in rates}
-        lever_results = measure([paths[0], project, *variants], args.lever_rate,
-                                args.seconds, args.rounds) if levers else []
+        lever_results = (
+            measure([paths[0], project, *variants], args.lever_rate, args.seconds, args.rounds)
+            if levers
+            else []
+        )
     _report(args, results, lever_results)
 
 
 def _report(args, results: dict[int, list[Target]], lever_results: list[Target]) -> None:
-    print(f"\n{args.stack} stack's {args.service!r} sidecar vs bare Envoy, {args.seconds:g} s "
-          f"per path and rate in {args.rounds} alternating slices; latency in ms, added over "
-          "direct to nginx; vCPU/1k = CPU seconds per second per 1000 req/s")
-    print(f"{'rate':>6}  {'path':<30}{'p50':>8}{'p90':>8}{'p99':>8}{'+p50':>8}{'+p90':>8}"
-          f"{'+p99':>8}{'vCPU/1k':>9}")
+    print(
+        f"\n{args.stack} stack's {args.service!r} sidecar vs bare Envoy, {args.seconds:g} s "
+        f"per path and rate in {args.rounds} alternating slices; latency in ms, added over "
+        "direct to nginx; vCPU/1k = CPU seconds per second per 1000 req/s"
+    )
+    print(
+        f"{'rate':>6}  {'path':<30}{'p50':>8}{'p90':>8}{'p99':>8}{'+p50':>8}{'+p90':>8}"
+        f"{'+p99':>8}{'vCPU/1k':>9}"
+    )
     for rate, paths in results.items():
         direct = quantiles(paths[0].latencies)
         added: dict[str, dict[str, float]] = {}
@@ -322,29 +432,40 @@ def _report(args, results: dict[int, list[Target]], lever_results: list[Target])
             q = quantiles(path.latencies)
             added[path.label] = {k: q[k] - direct[k] for k in q}
             cpu = path.vcpu_per_1000_rps()
-            print(f"{rate:>6}  {path.label:<30}{q['p50']:>8.3f}{q['p90']:>8.3f}{q['p99']:>8.3f}"
-                  + ("" if path.pid is None else
-                     "".join(f"{added[path.label][k]:>8.3f}" for k in ("p50", "p90", "p99"))
-                     + f"{cpu:>9.3f}"))
+            print(
+                f"{rate:>6}  {path.label:<30}{q['p50']:>8.3f}{q['p90']:>8.3f}{q['p99']:>8.3f}"
+                + (
+                    ""
+                    if path.pid is None
+                    else "".join(f"{added[path.label][k]:>8.3f}" for k in ("p50", "p90", "p99"))
+                    + f"{cpu:>9.3f}"
+                )
+            )
         bare, project = added[paths[1].label]["p50"], added[paths[2].label]["p50"]
         ratio = project / bare if bare > 0 else float("nan")
-        print(f"{'':>8}project/bare added p50: {ratio:.2f}x (goal <= 1.10x); "
-              f"project vCPU/1k {paths[2].vcpu_per_1000_rps():.3f} (goal <= 0.30)")
+        print(
+            f"{'':>8}project/bare added p50: {ratio:.2f}x (goal <= 1.10x); "
+            f"project vCPU/1k {paths[2].vcpu_per_1000_rps():.3f} (goal <= 0.30)"
+        )
     if not lever_results:
         return
     direct = quantiles(lever_results[0].latencies)
     base = lever_results[1]
     base_p50 = quantiles(base.latencies)["p50"] - direct["p50"]
     base_cpu = base.vcpu_per_1000_rps()
-    print(f"\nlevers: the project sidecar with one setting changed, at {args.lever_rate} "
-          "req/s (delta vs the project sidecar as generated, in the same slices)")
+    print(
+        f"\nlevers: the project sidecar with one setting changed, at {args.lever_rate} "
+        "req/s (delta vs the project sidecar as generated, in the same slices)"
+    )
     print(f"{'variant':<30}{'+p50':>8}{'d +p50':>8}{'vCPU/1k':>9}{'d vCPU/1k':>11}  note")
     for path in lever_results[1:]:
         p50 = quantiles(path.latencies)["p50"] - direct["p50"]
         cpu = path.vcpu_per_1000_rps()
         note = LEVERS[path.label][1] if path.label in LEVERS else "as generated"
-        print(f"{path.label:<30}{p50:>8.3f}{p50 - base_p50:>+8.3f}{cpu:>9.3f}"
-              f"{cpu - base_cpu:>+11.3f}  {note}")
+        print(
+            f"{path.label:<30}{p50:>8.3f}{p50 - base_p50:>+8.3f}{cpu:>9.3f}"
+            f"{cpu - base_cpu:>+11.3f}  {note}"
+        )
 
 
 if __name__ == "__main__":

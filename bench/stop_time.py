@@ -36,18 +36,28 @@ def chain_stack(services: int) -> dict:
         if (i + 1) % CHAIN and i + 1 < services:
             app["upstreams"] = [f"s{i + 1}"]
         apps.append(app)
-    load = {"name": "load", "kind": "load", "rate": 1,
-            "upstreams": [f"s{i}" for i in range(0, services, CHAIN)]}
-    return {"config": {"aws:region": "us-west-2", "mesh-visibility:topology": "ecs",
-                       "mesh-visibility:meshName": "big",
-                       "mesh-visibility:services": [*apps, load]}}
+    load = {
+        "name": "load",
+        "kind": "load",
+        "rate": 1,
+        "upstreams": [f"s{i}" for i in range(0, services, CHAIN)],
+    }
+    return {
+        "config": {
+            "aws:region": "us-west-2",
+            "mesh-visibility:topology": "ecs",
+            "mesh-visibility:meshName": "big",
+            "mesh-visibility:services": [*apps, load],
+        }
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=30.0,
-                        help="seconds of traffic before Ctrl-C (default 30)")
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="seconds of traffic before Ctrl-C (default 30)"
+    )
     args = parser.parse_args()
     print(header())
     with tempfile.TemporaryDirectory(prefix="meshvis-stop-") as work:
@@ -55,15 +65,31 @@ def main() -> None:
         log = Path(work) / "run.log"
         with log.open("w") as out:
             runner = subprocess.Popen(
-                [sys.executable, "-m", "meshvis", "run", "--stack", "big", "--root", work,
-                 "--duration", "900"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "meshvis",
+                    "run",
+                    "--stack",
+                    "big",
+                    "--root",
+                    work,
+                    "--duration",
+                    "900",
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
             while f"s{args.services - 1}: req/s" not in log.read_text():
                 if runner.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the mesh did not start; see the end of the log:\n"
-                                     f"{log.read_text()[-2000:]}")
+                    raise SystemExit(
+                        f"the mesh did not start; see the end of the log:\n"
+                        f"{log.read_text()[-2000:]}"
+                    )
                 time.sleep(1)
             time.sleep(args.seconds)
             children = descendants(runner.pid)
@@ -77,10 +103,14 @@ def main() -> None:
                 runner.wait()
         text = log.read_text()
         left = [pid for pid, cmdline in children.items() if _cmdline(pid) == cmdline]
-        print(f"services: {args.services} apps + 1 load generator, {len(children)} processes; "
-              f"exit code {runner.returncode}")
-        print(f"Ctrl-C to exit: {stopped:.1f} s (goal < 15 s); 'stopping…' and 'everything is "
-              f"stopped' printed: {'stopping…' in text and 'everything is stopped' in text}")
+        print(
+            f"services: {args.services} apps + 1 load generator, {len(children)} processes; "
+            f"exit code {runner.returncode}"
+        )
+        print(
+            f"Ctrl-C to exit: {stopped:.1f} s (goal < 15 s); 'stopping…' and 'everything is "
+            f"stopped' printed: {'stopping…' in text and 'everything is stopped' in text}"
+        )
         print(f"processes of the run left: {len(left)}")
 
 

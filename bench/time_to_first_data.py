@@ -43,11 +43,15 @@ MILESTONES = ("ready", "first row", "first traffic", "all signals")
 
 def _query(url: str, expr: str) -> dict[str, float]:
     """An instant query by service, as the live view makes it (NaN dropped)."""
-    with urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}",
-                                timeout=5) as response:
+    with urllib.request.urlopen(
+        f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=5
+    ) as response:
         body = json.load(response)
-    return {s["metric"].get("service", ""): float(s["value"][1])
-            for s in body["data"]["result"] if s["value"][1] != "NaN"}
+    return {
+        s["metric"].get("service", ""): float(s["value"][1])
+        for s in body["data"]["result"]
+        if s["value"][1] != "NaN"
+    }
 
 
 def one_run(stack: str, work: Path) -> dict[str, float]:
@@ -55,10 +59,24 @@ def one_run(stack: str, work: Path) -> dict[str, float]:
     signals = live_signals(stack_settings(stack))
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "meshvis", "run", "--stack", stack, "--duration", str(DURATION_S),
-         "--summary", "summary.json"],
-        cwd=work, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "meshvis",
+            "run",
+            "--stack",
+            stack,
+            "--duration",
+            str(DURATION_S),
+            "--summary",
+            "summary.json",
+        ],
+        cwd=work,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen: dict[str, float] = {}
     try:
         for line in process.stdout:
@@ -100,13 +118,17 @@ def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work:
             runs.append(one_run(args.stack, Path(work)))
-    print(f"\nstack {args.stack}: seconds since `meshvis run` started "
-          f"({args.repeat} runs; goal for the first row: under {GOAL_S:g} s)")
+    print(
+        f"\nstack {args.stack}: seconds since `meshvis run` started "
+        f"({args.repeat} runs; goal for the first row: under {GOAL_S:g} s)"
+    )
     print(f"{'milestone':<38}{'median':>8}{'max':>8}   runs")
     for key in runs[0]:
         values = [run.get(key, float("nan")) for run in runs]
-        print(f"{key:<38}{statistics.median(values):>8.1f}{max(values):>8.1f}   "
-              + " ".join(f"{v:.1f}" for v in values))
+        print(
+            f"{key:<38}{statistics.median(values):>8.1f}{max(values):>8.1f}   "
+            + " ".join(f"{v:.1f}" for v in values)
+        )
 
 
 if __name__ == "__main__":

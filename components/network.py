@@ -41,15 +41,17 @@ class Vpc(pulumi.ComponentResource):
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
 
-    def __init__(self, name: str, args: VpcArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: VpcArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("meshvis:network:Vpc", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        zones = aws.get_availability_zones(state="available", filters=[AZ_ONLY],
-                                           opts=pulumi.InvokeOptions(parent=self)).names
+        zones = aws.get_availability_zones(
+            state="available", filters=[AZ_ONLY], opts=pulumi.InvokeOptions(parent=self)
+        ).names
         if len(zones) < args.az_count:
             raise ValueError(f"the region has {len(zones)} available zones, need {args.az_count}")
-        zones = zones[:args.az_count]
+        zones = zones[: args.az_count]
         blocks = ipaddress.ip_network(args.cidr).subnets(new_prefix=SUBNET_PREFIX)
         public_cidrs = [str(next(blocks)) for _ in zones]
         private_cidrs = [str(next(blocks)) for _ in zones]
@@ -57,50 +59,85 @@ class Vpc(pulumi.ComponentResource):
         def tagged(label: str) -> dict[str, str]:
             return {**args.tags, "Name": f"{name}-{label}"}
 
-        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr,
-                          # Both are needed for Cloud Map's private DNS namespace to resolve.
-                          enable_dns_support=True, enable_dns_hostnames=True,
-                          tags=tagged("vpc"), opts=child)
-        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tagged("igw"),
-                                          opts=child)
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            # Both are needed for Cloud Map's private DNS namespace to resolve.
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=tagged("vpc"),
+            opts=child,
+        )
+        gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags=tagged("igw"), opts=child
+        )
 
         def subnets(label: str, cidrs: list[str]) -> list[aws.ec2.Subnet]:
-            return [aws.ec2.Subnet(f"{name}-{label}-{zone}", vpc_id=vpc.id,
-                                   availability_zone=zone, cidr_block=cidr,
-                                   tags=tagged(f"{label}-{zone}"), opts=child)
-                    for zone, cidr in zip(zones, cidrs)]
+            return [
+                aws.ec2.Subnet(
+                    f"{name}-{label}-{zone}",
+                    vpc_id=vpc.id,
+                    availability_zone=zone,
+                    cidr_block=cidr,
+                    tags=tagged(f"{label}-{zone}"),
+                    opts=child,
+                )
+                for zone, cidr in zip(zones, cidrs)
+            ]
 
-        def routed(label: str, members: list[aws.ec2.Subnet],
-                   **target: pulumi.Input[str]) -> list[pulumi.Output[str]]:
+        def routed(
+            label: str, members: list[aws.ec2.Subnet], **target: pulumi.Input[str]
+        ) -> list[pulumi.Output[str]]:
             """A route table whose default route goes to ``target``, shared by ``members``;
             their ids, each carrying a dependency on that routing."""
-            table = aws.ec2.RouteTable(f"{name}-{label}", vpc_id=vpc.id, tags=tagged(label),
-                                       opts=child)
-            route = aws.ec2.Route(f"{name}-{label}-default", route_table_id=table.id,
-                                  destination_cidr_block="0.0.0.0/0", **target, opts=child)
-            return [_ready(subnet, aws.ec2.RouteTableAssociation(
-                        f"{name}-{label}-{zone}", subnet_id=subnet.id, route_table_id=table.id,
-                        opts=child), route)
-                    for zone, subnet in zip(zones, members)]
+            table = aws.ec2.RouteTable(
+                f"{name}-{label}", vpc_id=vpc.id, tags=tagged(label), opts=child
+            )
+            route = aws.ec2.Route(
+                f"{name}-{label}-default",
+                route_table_id=table.id,
+                destination_cidr_block="0.0.0.0/0",
+                **target,
+                opts=child,
+            )
+            return [
+                _ready(
+                    subnet,
+                    aws.ec2.RouteTableAssociation(
+                        f"{name}-{label}-{zone}",
+                        subnet_id=subnet.id,
+                        route_table_id=table.id,
+                        opts=child,
+                    ),
+                    route,
+                )
+                for zone, subnet in zip(zones, members)
+            ]
 
         public = subnets("public", public_cidrs)
         private = subnets("private", private_cidrs)
         public_ready = routed("public", public, gateway_id=gateway.id)
         address = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags=tagged("nat"), opts=child)
-        nat = aws.ec2.NatGateway(f"{name}-nat", allocation_id=address.id,
-                                 subnet_id=public[0].id, tags=tagged("nat"),
-                                 opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]))
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat",
+            allocation_id=address.id,
+            subnet_id=public[0].id,
+            tags=tagged("nat"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
         private_ready = routed("private", private, nat_gateway_id=nat.id)
 
         self.vpc_id = vpc.id
         self.cidr_block = args.cidr
         self.public_subnet_ids = public_ready
         self.private_subnet_ids = private_ready
-        self.register_outputs({
-            "vpcId": self.vpc_id,
-            "publicSubnetIds": self.public_subnet_ids,
-            "privateSubnetIds": self.private_subnet_ids,
-        })
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "publicSubnetIds": self.public_subnet_ids,
+                "privateSubnetIds": self.private_subnet_ids,
+            }
+        )
 
 
 def _ready(subnet: aws.ec2.Subnet, *routing: pulumi.CustomResource) -> pulumi.Output[str]:

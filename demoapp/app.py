@@ -34,9 +34,9 @@ DEFAULT_WORDS = {
     "greeting": ("Hello", "Hi", "Howdy", "Hey", "Greetings", "Good day"),
     "name": ("Jane", "Alice", "Bob", "Carlos", "Mei", "Priya", "Olu", "Sven"),
 }
-UPSTREAM_TIMEOUT = 10.0   # the sidecar's route timeout: Envoy answers 504 before this fires
+UPSTREAM_TIMEOUT = 10.0  # the sidecar's route timeout: Envoy answers 504 before this fires
 LOAD_TIMEOUT = 15.0
-LOAD_CONCURRENCY = 32     # requests in flight per load generator; beyond it a tick is skipped
+LOAD_CONCURRENCY = 32  # requests in flight per load generator; beyond it a tick is skipped
 LOG_INTERVAL = 10.0
 # Headers passed from an inbound request to the calls it causes, so one request can be
 # followed through every sidecar's access log.
@@ -63,18 +63,25 @@ def call(url: str, headers: dict[str, str], timeout: float) -> tuple[int, str, s
     request = urllib.request.Request(url + "/", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return (response.status, response.read().decode("utf-8", "replace").strip(),
-                    response.headers.get("X-Served-By", ""))
+            return (
+                response.status,
+                response.read().decode("utf-8", "replace").strip(),
+                response.headers.get("X-Served-By", ""),
+            )
     except urllib.error.HTTPError as err:
-        return (err.code, err.read().decode("utf-8", "replace").strip(),
-                err.headers.get("X-Served-By", ""))
+        return (
+            err.code,
+            err.read().decode("utf-8", "replace").strip(),
+            err.headers.get("X-Served-By", ""),
+        )
 
 
 class App:
     """What an app service answers: a word (leaf) or the joined answers of its upstreams."""
 
-    def __init__(self, service: str, instance: str, upstreams: list[tuple[str, str]],
-                 words: tuple[str, ...]) -> None:
+    def __init__(
+        self, service: str, instance: str, upstreams: list[tuple[str, str]], words: tuple[str, ...]
+    ) -> None:
         self.service = service
         self.instance = instance
         self.upstreams = upstreams
@@ -99,8 +106,11 @@ class App:
                 return 502, f"{name} answered {status}: {body}", {}
             parts.append(body)
             served_by.append(f"{name}={server}")
-        return (200, f"From {self.instance}: {' '.join(parts)}",
-                {"X-Upstreams-Served-By": ", ".join(served_by)})
+        return (
+            200,
+            f"From {self.instance}: {' '.join(parts)}",
+            {"X-Upstreams-Served-By": ", ".join(served_by)},
+        )
 
 
 def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
@@ -150,8 +160,10 @@ class Server(ThreadingHTTPServer):
 
 def serve(app: App, host: str, port: int, stop: threading.Event) -> None:
     server = Server((host, port), make_handler(app))
-    log(f"{app.service} ({app.instance}) listening on {host}:{port}, "
-        f"upstreams: {', '.join(n for n, _ in app.upstreams) or 'none'}")
+    log(
+        f"{app.service} ({app.instance}) listening on {host}:{port}, "
+        f"upstreams: {', '.join(n for n, _ in app.upstreams) or 'none'}"
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     stop.wait()
@@ -183,8 +195,10 @@ class Load:
             self.counts[name][outcome] += 1
 
     def run(self, stop: threading.Event) -> None:
-        log(f"{self.service}: {self.rate:g} req/s to each of "
-            f"{', '.join(n for n, _ in self.upstreams)}")
+        log(
+            f"{self.service}: {self.rate:g} req/s to each of "
+            f"{', '.join(n for n, _ in self.upstreams)}"
+        )
         interval = 1.0 / self.rate
         next_tick = next_log = time.monotonic()
         while not stop.is_set():
@@ -207,8 +221,10 @@ class Load:
 
     def _log_counts(self) -> None:
         with self.lock:
-            line = "; ".join(f"{name}: ok {c['ok']}, errors {c['error']}, skipped {c['skipped']}"
-                             for name, c in self.counts.items())
+            line = "; ".join(
+                f"{name}: ok {c['ok']}, errors {c['error']}, skipped {c['skipped']}"
+                for name, c in self.counts.items()
+            )
         log(f"{self.service}: {line}")
 
 
@@ -232,8 +248,9 @@ def main() -> int:
     if kind != "app":
         print(f"KIND must be app or load, not {kind!r}", file=sys.stderr)
         return 2
-    words = tuple(w.strip() for w in env.get("WORDS", "").split(",") if w.strip()) or \
-        DEFAULT_WORDS.get(service, (service,))
+    words = tuple(
+        w.strip() for w in env.get("WORDS", "").split(",") if w.strip()
+    ) or DEFAULT_WORDS.get(service, (service,))
     app = App(service, instance, upstreams, words)
     serve(app, env.get("HOST", "0.0.0.0"), int(env.get("PORT", "3000")), stop)
     return 0

@@ -39,6 +39,7 @@ def _port(value: str) -> int:
 
 def _output(suffix: str):
     """An argparse type: a file path ending in ``suffix`` that this process can write."""
+
     def output(value: str) -> Path:
         path = Path(value)
         if path.suffix.lower() != suffix:
@@ -57,9 +58,9 @@ def _output(suffix: str):
             if path.exists():
                 path.open("ab").close()
         except OSError as err:
-            raise argparse.ArgumentTypeError(f"cannot write {value!r} ({err.strerror})") \
-                from None
+            raise argparse.ArgumentTypeError(f"cannot write {value!r} ({err.strerror})") from None
         return path
+
     return output
 
 
@@ -67,29 +68,54 @@ def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="meshvis", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the stack's mesh locally: real Envoy sidecars, "
-                                           "demo apps, load, a DogStatsD receiver, Prometheus")
+    run = commands.add_parser(
+        "run",
+        help="run the stack's mesh locally: real Envoy sidecars, "
+        "demo apps, load, a DogStatsD receiver, Prometheus",
+    )
     run.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to run")
-    run.add_argument("--duration", type=_duration, default=None,
-                     help="seconds to run (default: until Ctrl-C)")
-    run.add_argument("--summary", type=_output(".json"),
-                     help="write the run's summary as JSON here (a .json file)")
-    run.add_argument("--snapshot", type=_output(".png"),
-                     help="write a PNG chart of the golden signals here (a .png file)")
-    run.add_argument("--port", type=_port, default=None,
-                     help="127.0.0.1 port of the entry service (default: a free port)")
-    run.add_argument("--force", action="store_true",
-                     help="run even if the estimated memory exceeds what this machine has")
+    run.add_argument(
+        "--duration", type=_duration, default=None, help="seconds to run (default: until Ctrl-C)"
+    )
+    run.add_argument(
+        "--summary",
+        type=_output(".json"),
+        help="write the run's summary as JSON here (a .json file)",
+    )
+    run.add_argument(
+        "--snapshot",
+        type=_output(".png"),
+        help="write a PNG chart of the golden signals here (a .png file)",
+    )
+    run.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="127.0.0.1 port of the entry service (default: a free port)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the estimated memory exceeds what this machine has",
+    )
 
     render = commands.add_parser("render", help="write every generated document of a stack")
     render.add_argument("--stack", default="dev")
-    render.add_argument("--out", type=Path, default=None,
-                        help="folder (default render/<stack>); a folder written by an earlier "
-                             "render is emptied first, any other non-empty folder refused")
+    render.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder (default render/<stack>); a folder written by an earlier "
+        "render is emptied first, any other non-empty folder refused",
+    )
 
     for command in (run, render):
-        command.add_argument("--root", type=Path, default=PROJECT_ROOT,
-                             help="folder holding Pulumi.<stack>.yaml (default: this project)")
+        command.add_argument(
+            "--root",
+            type=Path,
+            default=PROJECT_ROOT,
+            help="folder holding Pulumi.<stack>.yaml (default: this project)",
+        )
     args = parser.parse_args(argv)
     try:
         settings = stack_settings(args.stack, args.root)
@@ -104,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         from meshvis.local.runner import run_mesh
 
         check_local_run(settings, force=args.force)
-        return run_mesh(settings, stack=args.stack, duration=args.duration,
-                        summary=args.summary, snapshot=args.snapshot, entry_port=args.port)
+        return run_mesh(
+            settings,
+            stack=args.stack,
+            duration=args.duration,
+            summary=args.summary,
+            snapshot=args.snapshot,
+            entry_port=args.port,
+        )
     except (ConfigError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -24,8 +24,14 @@ def package_schema() -> dict:
     generator, as ``component_provider_host`` (``ComponentProvider``) serves it to the engine."""
     result = Analyzer(PACKAGE).analyze(COMPONENTS)
     dependencies = sorted(result["dependencies"], key=lambda d: f"{d.name}{d.version}")
-    return generate_schema(PACKAGE, "0.0.0", None, result["component_definitions"],
-                           result["type_definitions"], dependencies).to_json()
+    return generate_schema(
+        PACKAGE,
+        "0.0.0",
+        None,
+        result["component_definitions"],
+        result["type_definitions"],
+        dependencies,
+    ).to_json()
 
 
 def args_tables(schema: dict) -> str:
@@ -33,7 +39,9 @@ def args_tables(schema: dict) -> str:
     parts = []
     for token, resource in schema["resources"].items():
         parts.append(f"#### `{token}`\n\n{_text(resource.get('description', ''), first=True)}\n")
-        parts.append(_table("input", resource["inputProperties"], resource.get("requiredInputs", [])))
+        parts.append(
+            _table("input", resource["inputProperties"], resource.get("requiredInputs", []))
+        )
         parts.append(_table("output", resource["properties"], None))
     for token, typ in schema["types"].items():
         parts.append(f"#### `{token.split(':')[-1]}`\n\n{_text(typ.get('description', ''))}\n")
@@ -42,8 +50,10 @@ def args_tables(schema: dict) -> str:
 
 
 def _table(kind: str, properties: dict, required: list[str] | None) -> str:
-    rows = [f"| {kind} | type | {'required | ' if required is not None else ''}description |",
-            f"| --- | --- | {'--- | ' if required is not None else ''}--- |"]
+    rows = [
+        f"| {kind} | type | {'required | ' if required is not None else ''}description |",
+        f"| --- | --- | {'--- | ' if required is not None else ''}--- |",
+    ]
     for name, prop in properties.items():
         needed = ("yes | " if name in required else "| ") if required is not None else ""
         rows.append(f"| `{name}` | {_type(prop)} | {needed}{_text(prop.get('description', ''))} |")

@@ -18,7 +18,8 @@ REFERENCE = SHARED / "reference"
 needs_reference = pytest.mark.skipif(
     not REFERENCE.is_dir(),
     reason=f"{REFERENCE} is absent (a clone without ../shared beside it): the consumers' own "
-           "files are not here to check against; CI has them")
+    "files are not here to check against; CI has them",
+)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,11 @@ def _traces_config() -> dict:
     loopback only (the agent's own defaults, spelt out so the sidecar's collector address and
     this stay visibly the same) and exports them with the awsxray exporter
     (translator/translate/otel/pipeline/xray/translator.go @ab55b8da)."""
-    return {"traces_collected": {"otlp": {
-        "grpc_endpoint": f"127.0.0.1:{OTLP_GRPC_PORT}",
-        "http_endpoint": f"127.0.0.1:{OTLP_HTTP_PORT}",
-    }}}
+    return {
+        "traces_collected": {
+            "otlp": {
+                "grpc_endpoint": f"127.0.0.1:{OTLP_GRPC_PORT}",
+                "http_endpoint": f"127.0.0.1:{OTLP_HTTP_PORT}",
+            }
+        }
+    }

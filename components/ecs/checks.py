@@ -38,14 +38,18 @@ def check_task_definition_sizes(settings: Settings) -> None:
         size = task_definition_size(settings, service)
         if size > MAX_TASK_DEFINITION_BYTES:
             key = _largest_key(settings, service, size)
-            raise ConfigError(f"services[{i}].{key}",
-                              f"the ECS task definition of {service.name!r} would be {size} "
-                              f"bytes, over ECS's limit of {MAX_TASK_DEFINITION_BYTES} (with "
-                              f"room for its role ARNs); {GROWING_KEYS[key][1]}")
+            raise ConfigError(
+                f"services[{i}].{key}",
+                f"the ECS task definition of {service.name!r} would be {size} "
+                f"bytes, over ECS's limit of {MAX_TASK_DEFINITION_BYTES} (with "
+                f"room for its role ARNs); {GROWING_KEYS[key][1]}",
+            )
 
 
 def _largest_key(settings: Settings, service: ServiceSpec, size: int) -> str:
     """The key of ``GROWING_KEYS`` whose value adds the most bytes to the task definition."""
-    added = {key: size - task_definition_size(settings, service.model_copy(update={key: empty}))
-             for key, (empty, _) in GROWING_KEYS.items()}
+    added = {
+        key: size - task_definition_size(settings, service.model_copy(update={key: empty}))
+        for key, (empty, _) in GROWING_KEYS.items()
+    }
     return max(added, key=added.__getitem__)

@@ -69,8 +69,10 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 def envoy_health_command(admin_port: int = ADMIN_PORT) -> list[str]:
     """ECS health check of the sidecar: ``GET /ready`` on the loopback admin port, which
     answers 200 only once Envoy has initialised its listeners and clusters."""
-    script = (admin_request_script("GET", "/ready", "Connection: close", admin_port)
-              + " && [[ $status == 'HTTP/1.1 200 '* ]]")
+    script = (
+        admin_request_script("GET", "/ready", "Connection: close", admin_port)
+        + " && [[ $status == 'HTTP/1.1 200 '* ]]"
+    )
     return ["CMD", "bash", "-c", script]
 
 
@@ -87,8 +89,9 @@ def container_definitions(settings: Settings, service: ServiceSpec) -> list[dict
 def task_definition(settings: Settings, service: ServiceSpec) -> dict:
     """The ``RegisterTaskDefinition`` request of ``service`` without its two role ARNs."""
     containers = container_definitions(settings, service)
-    cpu, memory = fargate_size(sum(c["cpu"] for c in containers),
-                               sum(c["memoryReservation"] for c in containers))
+    cpu, memory = fargate_size(
+        sum(c["cpu"] for c in containers), sum(c["memoryReservation"] for c in containers)
+    )
     return {
         "family": f"{settings.mesh_name}-{service.name}",
         "networkMode": "awsvpc",
@@ -96,8 +99,10 @@ def task_definition(settings: Settings, service: ServiceSpec) -> dict:
         "cpu": str(cpu),
         "memory": str(memory),
         # `cpuArchitecture`: ARM64 (Graviton) unless a user's own image is built for x86 only.
-        "runtimePlatform": {"operatingSystemFamily": "LINUX",
-                            "cpuArchitecture": settings.cpu_architecture},
+        "runtimePlatform": {
+            "operatingSystemFamily": "LINUX",
+            "cpuArchitecture": settings.cpu_architecture,
+        },
         "containerDefinitions": containers,
     }
 
@@ -141,15 +146,18 @@ def fargate_size(cpu: int, memory: int) -> tuple[int, int]:
 
 
 def _logging(settings: Settings, service: ServiceSpec, container: str) -> dict:
-    return {"logDriver": "awslogs", "options": {
-        "awslogs-group": log_group_name(settings.mesh_name, service.name, container),
-        "awslogs-region": str(settings.region),
-        "awslogs-stream-prefix": service.name,
-        # A slow CloudWatch Logs must not block the app or Envoy writing to stdout; under
-        # back-pressure lines beyond the buffer are dropped instead.
-        "mode": "non-blocking",
-        "max-buffer-size": "4m",
-    }}
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group_name(settings.mesh_name, service.name, container),
+            "awslogs-region": str(settings.region),
+            "awslogs-stream-prefix": service.name,
+            # A slow CloudWatch Logs must not block the app or Envoy writing to stdout; under
+            # back-pressure lines beyond the buffer are dropped instead.
+            "mode": "non-blocking",
+            "max-buffer-size": "4m",
+        },
+    }
 
 
 def _environment(env: dict[str, str]) -> list[dict]:
@@ -163,8 +171,10 @@ def _app(settings: Settings, service: ServiceSpec) -> dict:
         "essential": True,
         "cpu": service.cpu,
         "memoryReservation": service.memory,
-        "dependsOn": [{"containerName": ENVOY, "condition": "HEALTHY"},
-                      {"containerName": AGENT, "condition": "START"}],
+        "dependsOn": [
+            {"containerName": ENVOY, "condition": "HEALTHY"},
+            {"containerName": AGENT, "condition": "START"},
+        ],
         "logConfiguration": _logging(settings, service, APP),
     }
     if service.uses_demo_app:
@@ -192,15 +202,21 @@ def _envoy(settings: Settings, service: ServiceSpec) -> dict:
         "memoryReservation": ENVOY_MEMORY,
         # The bootstrap as compact JSON (valid YAML) on the command line: a task definition
         # has no files to mount.
-        "command": envoy_command(config_yaml=json.dumps(envoy_bootstrap(settings, service),
-                                                        separators=(",", ":"))),
+        "command": envoy_command(
+            config_yaml=json.dumps(envoy_bootstrap(settings, service), separators=(",", ":"))
+        ),
         "environment": _environment(ENVOY_ENVIRONMENT),
         "user": ENVOY_USER,
         "readonlyRootFilesystem": True,
         "linuxParameters": LINUX_PARAMETERS,
         "portMappings": [{"containerPort": p, "protocol": "tcp"} for p in ports],
-        "healthCheck": {"command": envoy_health_command(), "interval": 5, "timeout": 3,
-                        "retries": 3, "startPeriod": 10},
+        "healthCheck": {
+            "command": envoy_health_command(),
+            "interval": 5,
+            "timeout": 3,
+            "retries": 3,
+            "startPeriod": 10,
+        },
         "ulimits": [{"name": "nofile", "softLimit": NOFILE_LIMIT, "hardLimit": NOFILE_LIMIT}],
         "dependsOn": [{"containerName": AGENT, "condition": "START"}],
         "logConfiguration": _logging(settings, service, ENVOY),
@@ -219,7 +235,12 @@ def _agent(settings: Settings, service: ServiceSpec) -> dict:
         "essential": True,
         "cpu": AGENT_CPU,
         "memoryReservation": AGENT_MEMORY,
-        "environment": _environment({"CW_CONFIG_CONTENT": json.dumps(
-            cloudwatch_agent_config(settings), separators=(",", ":"))}),
+        "environment": _environment(
+            {
+                "CW_CONFIG_CONTENT": json.dumps(
+                    cloudwatch_agent_config(settings), separators=(",", ":")
+                )
+            }
+        ),
         "logConfiguration": _logging(settings, service, AGENT),
     }

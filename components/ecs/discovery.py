@@ -17,5 +17,8 @@ MAX_ANSWERS = 8
 
 def dns_config(namespace_id: object) -> dict:
     """The Cloud Map service's ``dns_config``: MULTIVALUE A records with ``DNS_TTL``."""
-    return {"namespace_id": namespace_id, "routing_policy": ROUTING_POLICY,
-            "dns_records": [{"type": "A", "ttl": DNS_TTL}]}
+    return {
+        "namespace_id": namespace_id,
+        "routing_policy": ROUTING_POLICY,
+        "dns_records": [{"type": "A", "ttl": DNS_TTL}],
+    }

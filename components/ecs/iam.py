@@ -25,8 +25,10 @@ ECS_TASKS = "ecs-tasks.amazonaws.com"
 # Envoy samples by itself.
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 # A private ECR image: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
-PRIVATE_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)"
-                         r"\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)")
+PRIVATE_ECR = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)"
+    r"\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)"
+)
 
 
 def task_trust_policy(account_id: str, region: str, partition: str) -> dict:
@@ -35,13 +37,15 @@ def task_trust_policy(account_id: str, region: str, partition: str) -> dict:
     The source conditions keep another account's ECS from assuming the role through the
     service principal (the confused-deputy guard the ECS task role documentation shows).
     """
-    return policy({
-        **_ecs_tasks_may_assume(),
-        "Condition": {
-            "StringEquals": {"aws:SourceAccount": account_id},
-            "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
-        },
-    })
+    return policy(
+        {
+            **_ecs_tasks_may_assume(),
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:ecs:{region}:{account_id}:*"},
+            },
+        }
+    )
 
 
 def execution_trust_policy() -> dict:
@@ -63,27 +67,33 @@ def task_role_policy(settings: Settings) -> dict:
     scope); with ``tracing``, send the sidecars' spans to X-Ray. Container logs are the
     execution role's (the awslogs driver), so nothing else.
     """
-    statements = [{
-        "Sid": "MeshMetrics",
-        "Effect": "Allow",
-        "Action": "cloudwatch:PutMetricData",
-        "Resource": "*",
-        "Condition": {"StringEquals": {
-            "cloudwatch:namespace": metric_namespace(settings.mesh_name)}},
-    }]
-    if settings.tracing:
-        statements.append({
-            "Sid": "MeshTraces",
+    statements = [
+        {
+            "Sid": "MeshMetrics",
             "Effect": "Allow",
-            "Action": XRAY_ACTIONS,
-            # X-Ray's write APIs take no resource ARN.
+            "Action": "cloudwatch:PutMetricData",
             "Resource": "*",
-        })
+            "Condition": {
+                "StringEquals": {"cloudwatch:namespace": metric_namespace(settings.mesh_name)}
+            },
+        }
+    ]
+    if settings.tracing:
+        statements.append(
+            {
+                "Sid": "MeshTraces",
+                "Effect": "Allow",
+                "Action": XRAY_ACTIONS,
+                # X-Ray's write APIs take no resource ARN.
+                "Resource": "*",
+            }
+        )
     return policy(*statements)
 
 
-def execution_role_policy(settings: Settings, service: ServiceSpec, account_id: str,
-                          partition: str) -> dict:
+def execution_role_policy(
+    settings: Settings, service: ServiceSpec, account_id: str, partition: str
+) -> dict:
     """What ECS itself may do to start ``service``'s tasks: write their logs, pull their images.
 
     The log groups exist before the service (no ``logs:CreateLogGroup``). Public images need
@@ -91,33 +101,46 @@ def execution_role_policy(settings: Settings, service: ServiceSpec, account_id: 
     repositories the task's images name.
     """
     arn = f"arn:{partition}:logs:{settings.region}:{account_id}:log-group:"
-    groups = [f"{arn}{log_group_name(settings.mesh_name, service.name, c)}"
-              for c in CONTAINERS]
-    statements = [{
-        "Sid": "ContainerLogs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": [f"{g}:log-stream:*" for g in groups],
-    }]
-    repositories = sorted({
-        f"arn:{partition}:ecr:{m['region']}:{m['account']}:repository/{m['repository']}"
-        for image in (settings.service_image(service), settings.envoy_image,
-                      settings.cloudwatch_agent_image)
-        if (m := PRIVATE_ECR.match(image))
-    })
+    groups = [f"{arn}{log_group_name(settings.mesh_name, service.name, c)}" for c in CONTAINERS]
+    statements = [
+        {
+            "Sid": "ContainerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{g}:log-stream:*" for g in groups],
+        }
+    ]
+    repositories = sorted(
+        {
+            f"arn:{partition}:ecr:{m['region']}:{m['account']}:repository/{m['repository']}"
+            for image in (
+                settings.service_image(service),
+                settings.envoy_image,
+                settings.cloudwatch_agent_image,
+            )
+            if (m := PRIVATE_ECR.match(image))
+        }
+    )
     if repositories:
-        statements.append({
-            "Sid": "EcrToken",
-            "Effect": "Allow",
-            # The registry token is account-wide; the API takes no resource ARN.
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",
-        })
-        statements.append({
-            "Sid": "EcrPull",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                       "ecr:GetDownloadUrlForLayer"],
-            "Resource": repositories,
-        })
+        statements.append(
+            {
+                "Sid": "EcrToken",
+                "Effect": "Allow",
+                # The registry token is account-wide; the API takes no resource ARN.
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            }
+        )
+        statements.append(
+            {
+                "Sid": "EcrPull",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": repositories,
+            }
+        )
     return policy(*statements)

@@ -130,19 +130,32 @@ class EcsMeshService(pulumi.ComponentResource):
     log_groups: list[aws.cloudwatch.LogGroup]
     """The log groups."""
 
-    def __init__(self, name: str, args: EcsMeshServiceArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None, *,
-                 rollout_after: Sequence[pulumi.Resource] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: EcsMeshServiceArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        rollout_after: Sequence[pulumi.Resource] = (),
+    ) -> None:
         # Every argument checked before any resource (the component's own included) exists;
         # a RunError is reported as its one-line message, without a traceback.
         try:
-            settings = component_settings("EcsMeshService", name, args, EcsMeshServiceArgs,
-                                          "ecs", checks=[check_task_definition_sizes])
+            settings = component_settings(
+                "EcsMeshService",
+                name,
+                args,
+                EcsMeshServiceArgs,
+                "ecs",
+                checks=[check_task_definition_sizes],
+            )
         except ArgumentError as err:
             raise pulumi.RunError(str(err)) from None
         if bool(settings.previous_dns_namespace) != ("previous_namespace_id" in args):
-            raise pulumi.RunError(f"EcsMeshService {name}: args.previous_namespace_id: give it "
-                                  "and previous_dns_namespace together, or neither")
+            raise pulumi.RunError(
+                f"EcsMeshService {name}: args.previous_namespace_id: give it "
+                "and previous_dns_namespace together, or neither"
+            )
         service = settings.services[0]
         super().__init__("meshvis:ecs:MeshService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -152,51 +165,77 @@ class EcsMeshService(pulumi.ComponentResource):
             aws.cloudwatch.LogGroup(
                 f"{name}-{container}-logs",
                 name=log_group_name(settings.mesh_name, service.name, container),
-                retention_in_days=settings.log_retention_days, tags=tags, opts=child)
+                retention_in_days=settings.log_retention_days,
+                tags=tags,
+                opts=child,
+            )
             for container in CONTAINERS
         ]
-        self.log_group_names = [log_group_name(settings.mesh_name, service.name, c)
-                                for c in CONTAINERS]
+        self.log_group_names = [
+            log_group_name(settings.mesh_name, service.name, c) for c in CONTAINERS
+        ]
 
         task_role, execution_role, policies = self._roles(name, settings, service, tags)
-        definition = self._task_definition(name, settings, service, task_role,
-                                           execution_role, tags)
+        definition = self._task_definition(name, settings, service, task_role, execution_role, tags)
         group = self._firewall(name, settings, service, args, tags)
         registries = self._registry(name, settings, service, args, tags)
         ecs_service = self._ecs_service(
-            name, settings, service, args, definition, group, registries, tags,
-            depends_on=[*self.log_groups, *policies, *rollout_after])
+            name,
+            settings,
+            service,
+            args,
+            definition,
+            group,
+            registries,
+            tags,
+            depends_on=[*self.log_groups, *policies, *rollout_after],
+        )
         self.ecs_service = ecs_service
         self.service_name = ecs_service.name
         self.service_arn = ecs_service.arn
-        self.dns_name = (None if service.is_load
-                         else f"{service.name}.{settings.registered_dns_namespace}")
+        self.dns_name = (
+            None if service.is_load else f"{service.name}.{settings.registered_dns_namespace}"
+        )
         self.task_definition_arn = definition.arn
         self.security_group_id = group.id
         self.task_role_arn = task_role.arn
         self.execution_role_arn = execution_role.arn
-        self.register_outputs({
-            "serviceName": self.service_name,
-            "serviceArn": self.service_arn,
-            "dnsName": self.dns_name,
-            "taskDefinitionArn": self.task_definition_arn,
-            "securityGroupId": self.security_group_id,
-            "logGroupNames": self.log_group_names,
-        })
+        self.register_outputs(
+            {
+                "serviceName": self.service_name,
+                "serviceArn": self.service_arn,
+                "dnsName": self.dns_name,
+                "taskDefinitionArn": self.task_definition_arn,
+                "securityGroupId": self.security_group_id,
+                "logGroupNames": self.log_group_names,
+            }
+        )
 
-    def _ecs_service(self, name: str, settings: Settings, service: ServiceSpec,
-                     args: EcsMeshServiceArgs, definition: aws.ecs.TaskDefinition,
-                     group: aws.ec2.SecurityGroup, registries: dict | None,
-                     tags: dict[str, str], depends_on: list[pulumi.Resource]
-                     ) -> aws.ecs.Service:
+    def _ecs_service(
+        self,
+        name: str,
+        settings: Settings,
+        service: ServiceSpec,
+        args: EcsMeshServiceArgs,
+        definition: aws.ecs.TaskDefinition,
+        group: aws.ec2.SecurityGroup,
+        registries: dict | None,
+        tags: dict[str, str],
+        depends_on: list[pulumi.Resource],
+    ) -> aws.ecs.Service:
         """The ECS service that runs ``replicas`` tasks of ``definition``, registers them in
         Cloud Map and, for the entry service, in the load balancer's target group."""
         load_balancer = args.get("load_balancer")
         load_balancers = None
         grace = None
         if load_balancer is not None:
-            load_balancers = [{"target_group_arn": load_balancer["target_group_arn"],
-                               "container_name": ENVOY, "container_port": INGRESS_PORT}]
+            load_balancers = [
+                {
+                    "target_group_arn": load_balancer["target_group_arn"],
+                    "container_name": ENVOY,
+                    "container_port": INGRESS_PORT,
+                }
+            ]
             grace = LB_GRACE_SECONDS
         placement = service_placement(settings)
         ecs_service = aws.ecs.Service(
@@ -209,14 +248,18 @@ class EcsMeshService(pulumi.ComponentResource):
             desired_count=service.replicas,
             capacity_provider_strategies=[
                 {"capacity_provider": item["capacityProvider"], "weight": item["weight"]}
-                for item in placement["capacityProviderStrategy"]],
+                for item in placement["capacityProviderStrategy"]
+            ],
             # Without it the provider turns a changed strategy (fargateSpot switched) into a
             # replacement, delete-first with this fixed name (capacityProviderStrategyCustomizeDiff
             # in terraform-provider-aws internal/service/ecs/service.go). The price: every update
             # of the service, a replicas change too, is a rolling deployment of its tasks.
             force_new_deployment=True,
-            network_configuration={"subnets": args["subnet_ids"], "assign_public_ip": False,
-                                   "security_groups": [args["mesh_security_group_id"], group.id]},
+            network_configuration={
+                "subnets": args["subnet_ids"],
+                "assign_public_ip": False,
+                "security_groups": [args["mesh_security_group_id"], group.id],
+            },
             service_registries=registries,
             load_balancers=load_balancers,
             health_check_grace_period_seconds=grace,
@@ -228,44 +271,65 @@ class EcsMeshService(pulumi.ComponentResource):
             # fails the update instead of leaving a state that names the new revision.
             wait_for_steady_state=True,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
         return ecs_service
 
-    def _roles(self, name: str, settings: Settings, service: ServiceSpec, tags: dict[str, str]
-               ) -> tuple[aws.iam.Role, aws.iam.Role, list[aws.iam.RolePolicy]]:
+    def _roles(
+        self, name: str, settings: Settings, service: ServiceSpec, tags: dict[str, str]
+    ) -> tuple[aws.iam.Role, aws.iam.Role, list[aws.iam.RolePolicy]]:
         """The task role (its CloudWatch agent's calls) and the execution role (image pulls,
         container logs), and their policies, which the ECS service must wait for."""
         child = pulumi.ResourceOptions(parent=self)
         invoked = pulumi.InvokeOutputOptions(parent=self)
-        identity = pulumi.Output.all(aws.get_caller_identity_output(opts=invoked).account_id,
-                                     aws.get_partition_output(opts=invoked).partition)
+        identity = pulumi.Output.all(
+            aws.get_caller_identity_output(opts=invoked).account_id,
+            aws.get_partition_output(opts=invoked).partition,
+        )
         task_role = aws.iam.Role(
             f"{name}-task",
-            assume_role_policy=identity.apply(lambda v: json.dumps(
-                task_trust_policy(v[0], str(settings.region), v[1]))),
+            assume_role_policy=identity.apply(
+                lambda v: json.dumps(task_trust_policy(v[0], str(settings.region), v[1]))
+            ),
             description=f"Task role of {settings.mesh_name}/{service.name}: its CloudWatch "
-                        "agent publishes the mesh's metrics",
-            tags=tags, opts=child)
+            "agent publishes the mesh's metrics",
+            tags=tags,
+            opts=child,
+        )
         task_policy = aws.iam.RolePolicy(
-            f"{name}-task", role=task_role.id,
+            f"{name}-task",
+            role=task_role.id,
             policy=json.dumps(task_role_policy(settings)),
-            opts=child)
+            opts=child,
+        )
         execution_role = aws.iam.Role(
-            f"{name}-exec", assume_role_policy=json.dumps(execution_trust_policy()),
+            f"{name}-exec",
+            assume_role_policy=json.dumps(execution_trust_policy()),
             description=f"Execution role of {settings.mesh_name}/{service.name}: image pulls "
-                        "and container logs",
-            tags=tags, opts=child)
+            "and container logs",
+            tags=tags,
+            opts=child,
+        )
         execution_policy = aws.iam.RolePolicy(
-            f"{name}-exec", role=execution_role.id,
-            policy=identity.apply(lambda v: json.dumps(
-                execution_role_policy(settings, service, v[0], v[1]))),
-            opts=child)
+            f"{name}-exec",
+            role=execution_role.id,
+            policy=identity.apply(
+                lambda v: json.dumps(execution_role_policy(settings, service, v[0], v[1]))
+            ),
+            opts=child,
+        )
 
         return task_role, execution_role, [task_policy, execution_policy]
 
-    def _task_definition(self, name: str, settings: Settings, service: ServiceSpec,
-                         task_role: aws.iam.Role, execution_role: aws.iam.Role,
-                         tags: dict[str, str]) -> aws.ecs.TaskDefinition:
+    def _task_definition(
+        self,
+        name: str,
+        settings: Settings,
+        service: ServiceSpec,
+        task_role: aws.iam.Role,
+        execution_role: aws.iam.Role,
+        tags: dict[str, str],
+    ) -> aws.ecs.TaskDefinition:
         """The service's task definition, registered from its pure document."""
         child = pulumi.ResourceOptions(parent=self)
         document = task_definition(settings, service)
@@ -280,28 +344,40 @@ class EcsMeshService(pulumi.ComponentResource):
                 "operating_system_family": document["runtimePlatform"]["operatingSystemFamily"],
                 "cpu_architecture": document["runtimePlatform"]["cpuArchitecture"],
             },
-            container_definitions=json.dumps(document["containerDefinitions"],
-                                             separators=(",", ":")),
+            container_definitions=json.dumps(
+                document["containerDefinitions"], separators=(",", ":")
+            ),
             task_role_arn=task_role.arn,
             execution_role_arn=execution_role.arn,
             # Every change registers a new revision (all its arguments are ForceNew); the old
             # one stays registered, so running tasks, a circuit-breaker rollback and a failed
             # update can always start it again. Revisions cost nothing.
             skip_destroy=True,
-            tags=tags, opts=child)
+            tags=tags,
+            opts=child,
+        )
 
         return definition
 
-    def _firewall(self, name: str, settings: Settings, service: ServiceSpec,
-                  args: EcsMeshServiceArgs, tags: dict[str, str]) -> aws.ec2.SecurityGroup:
+    def _firewall(
+        self,
+        name: str,
+        settings: Settings,
+        service: ServiceSpec,
+        args: EcsMeshServiceArgs,
+        tags: dict[str, str],
+    ) -> aws.ec2.SecurityGroup:
         """The service's own security group: Envoy's metrics port from the mesh, its ingress
         port from the mesh (and the load balancer) for services that accept requests."""
         child = pulumi.ResourceOptions(parent=self)
         load_balancer = args.get("load_balancer")
         group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args["vpc_id"],
+            f"{name}-sg",
+            vpc_id=args["vpc_id"],
             description=f"{settings.mesh_name}/{service.name}: Envoy ingress and metrics only",
-            tags={**tags, "Name": f"{name}-sg"}, opts=child)
+            tags={**tags, "Name": f"{name}-sg"},
+            opts=child,
+        )
         sources = [("metrics", METRICS_PORT, args["mesh_security_group_id"])]
         if not service.is_load:
             sources.append(("mesh", INGRESS_PORT, args["mesh_security_group_id"]))
@@ -309,15 +385,26 @@ class EcsMeshService(pulumi.ComponentResource):
             sources.append(("alb", INGRESS_PORT, load_balancer["security_group_id"]))
         for label, port, source in sources:
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-from-{label}", security_group_id=group.id,
-                referenced_security_group_id=source, ip_protocol="tcp",
-                from_port=port, to_port=port,
-                description=f"Envoy {port} from the {label}", opts=child)
+                f"{name}-from-{label}",
+                security_group_id=group.id,
+                referenced_security_group_id=source,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"Envoy {port} from the {label}",
+                opts=child,
+            )
 
         return group
 
-    def _registry(self, name: str, settings: Settings, service: ServiceSpec,
-                  args: EcsMeshServiceArgs, tags: dict[str, str]) -> dict | None:
+    def _registry(
+        self,
+        name: str,
+        settings: Settings,
+        service: ServiceSpec,
+        args: EcsMeshServiceArgs,
+        tags: dict[str, str],
+    ) -> dict | None:
         """The Cloud Map registry the ECS service registers its tasks in (None for a load
         generator); sets ``discovery_service_arn``."""
         registries = None
@@ -330,9 +417,10 @@ class EcsMeshService(pulumi.ComponentResource):
             namespaces = {settings.dns_namespace: args["namespace_id"]}
             if settings.previous_dns_namespace:
                 namespaces[settings.previous_dns_namespace] = args["previous_namespace_id"]
-            discovery = {namespace: self._discovery(name, service.name, namespace, namespace_id,
-                                                    tags)
-                         for namespace, namespace_id in namespaces.items()}
+            discovery = {
+                namespace: self._discovery(name, service.name, namespace, namespace_id, tags)
+                for namespace, namespace_id in namespaces.items()
+            }
             # ECS allows one registry per service: the previous namespace while it is set
             # (callers' old and new bootstraps both resolve it), else the current one.
             # Switching it updates the service in place, and ECS starts tasks registered in
@@ -346,12 +434,18 @@ class EcsMeshService(pulumi.ComponentResource):
 
         return registries
 
-    def _discovery(self, name: str, service: str, namespace: str,
-                   namespace_id: pulumi.Input[str],
-                   tags: dict[str, str]) -> aws.servicediscovery.Service:
+    def _discovery(
+        self,
+        name: str,
+        service: str,
+        namespace: str,
+        namespace_id: pulumi.Input[str],
+        tags: dict[str, str],
+    ) -> aws.servicediscovery.Service:
         """The service's Cloud Map service in ``namespace``: ``<service>.<namespace>``."""
         return aws.servicediscovery.Service(
-            f"{name}-discovery-{namespace}", name=service,
+            f"{name}-discovery-{namespace}",
+            name=service,
             dns_config=dns_config(namespace_id),
             # ECS reports each task's health (Envoy's health check) to Cloud Map, so DNS
             # answers only with healthy tasks. Written out because the provider drops an
@@ -377,4 +471,6 @@ class EcsMeshService(pulumi.ComponentResource):
                 delete_before_replace=False,
                 # ForceNew and fixed by AWS at 1; stacks created while the block was
                 # dropped keep running without it rather than being replaced.
-                ignore_changes=["healthCheckCustomConfig"]))
+                ignore_changes=["healthCheckCustomConfig"],
+            ),
+        )

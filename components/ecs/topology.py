@@ -40,15 +40,19 @@ def dashboard_name(settings: Settings) -> str:
 
 def dashboard_url(region: str, name: str) -> str:
     """Console address of a CloudWatch dashboard."""
-    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            f"#dashboards:name={name}")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#dashboards:name={name}"
+    )
 
 
 def trace_map_url(region: str) -> str:
     """Console address of the X-Ray trace map (CloudWatch console, "X-Ray traces"), where the
     sidecars' spans show as a service graph; its "Traces" view lists single traces."""
-    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            "#xray:service-map/map")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        "#xray:service-map/map"
+    )
 
 
 class EcsTopology(pulumi.ComponentResource):
@@ -66,8 +70,9 @@ class EcsTopology(pulumi.ComponentResource):
     log_group_names: list[str]
     services: dict[str, EcsMeshService]
 
-    def __init__(self, name: str, settings: Settings,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("meshvis:ecs:Topology", name, None, opts)
         self._name = name
         self._settings = settings
@@ -76,9 +81,11 @@ class EcsTopology(pulumi.ComponentResource):
 
         network = Vpc(f"{name}-net", VpcArgs(tags=self._tags), opts=self._child)
         cluster = self._cluster()
-        namespaces = {namespace: self._namespace(network, namespace)
-                      for namespace in (settings.dns_namespace, settings.previous_dns_namespace)
-                      if namespace}
+        namespaces = {
+            namespace: self._namespace(network, namespace)
+            for namespace in (settings.dns_namespace, settings.previous_dns_namespace)
+            if namespace
+        }
         mesh_group = self._mesh_firewall(network)
 
         entry: LoadBalancerArgs | None = None
@@ -86,15 +93,22 @@ class EcsTopology(pulumi.ComponentResource):
         load_balancer = target_group = listener = None
         if settings.entry_service is not None:
             entry, listener, load_balancer, target_group = self._load_balancer(network)
-        self.services = self._mesh_services(network, cluster, namespaces, mesh_group, entry,
-                                            listener)
+        self.services = self._mesh_services(
+            network, cluster, namespaces, mesh_group, entry, listener
+        )
         if entry is not None:
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-to-entry", security_group_id=entry["security_group_id"],
+                f"{name}-alb-to-entry",
+                security_group_id=entry["security_group_id"],
                 referenced_security_group_id=self.services[
-                    str(settings.entry_service)].security_group_id,
-                ip_protocol="tcp", from_port=INGRESS_PORT, to_port=INGRESS_PORT,
-                description="Envoy ingress of the entry service", opts=self._child)
+                    str(settings.entry_service)
+                ].security_group_id,
+                ip_protocol="tcp",
+                from_port=INGRESS_PORT,
+                to_port=INGRESS_PORT,
+                description="Envoy ingress of the entry service",
+                opts=self._child,
+            )
         dashboard = self._visibility(load_balancer, target_group)
 
         self.cluster_name = cluster.name
@@ -127,122 +141,209 @@ class EcsTopology(pulumi.ComponentResource):
         name = cluster_name(settings.mesh_name)
         depends_on: list[pulumi.Resource] = []
         if settings.container_insights:
-            depends_on.append(aws.cloudwatch.LogGroup(
-                f"{self._name}-insights-logs", name=container_insights_log_group(name),
-                retention_in_days=settings.log_retention_days, tags=tags, opts=child))
+            depends_on.append(
+                aws.cloudwatch.LogGroup(
+                    f"{self._name}-insights-logs",
+                    name=container_insights_log_group(name),
+                    retention_in_days=settings.log_retention_days,
+                    tags=tags,
+                    opts=child,
+                )
+            )
         return aws.ecs.Cluster(
-            f"{self._name}-cluster", name=name,
-            settings=[{"name": "containerInsights",
-                       "value": "enabled" if settings.container_insights else "disabled"}],
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
+            f"{self._name}-cluster",
+            name=name,
+            settings=[
+                {
+                    "name": "containerInsights",
+                    "value": "enabled" if settings.container_insights else "disabled",
+                }
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
 
-    def _namespace(self, network: Vpc,
-                   namespace: str) -> aws.servicediscovery.PrivateDnsNamespace:
+    def _namespace(self, network: Vpc, namespace: str) -> aws.servicediscovery.PrivateDnsNamespace:
         """The Cloud Map private DNS namespace ``namespace``, named after it: a new
         ``dnsNamespace`` is a new resource next to the old one (different names may share the
         VPC), and ``previousDnsNamespace`` keeps the old one exactly as deployed."""
         return aws.servicediscovery.PrivateDnsNamespace(
-            f"{self._name}-dns-{namespace}", name=namespace, vpc=network.vpc_id,
+            f"{self._name}-dns-{namespace}",
+            name=namespace,
+            vpc=network.vpc_id,
             description=f"Service discovery of the {self._settings.mesh_name} mesh",
             tags=self._tags,
             # Only a new VPC replaces it: a new zone there, created before the old one goes,
             # instead of the provider's delete-first (explicit name).
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False))
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
+        )
 
     def _capacity_providers(self, cluster: aws.ecs.Cluster) -> pulumi.Output[str]:
         """The cluster's ARN as the services must get it: only once FARGATE and FARGATE_SPOT
         are associated with the cluster (a service can name only an associated capacity
         provider, and every service names one; ``fargateSpot`` picks which)."""
         providers = aws.ecs.ClusterCapacityProviders(
-            f"{self._name}-capacity", cluster_name=cluster.name,
-            capacity_providers=list(FARGATE_CAPACITY_PROVIDERS), opts=self._child)
+            f"{self._name}-capacity",
+            cluster_name=cluster.name,
+            capacity_providers=list(FARGATE_CAPACITY_PROVIDERS),
+            opts=self._child,
+        )
         return pulumi.Output.all(cluster.arn, providers.id).apply(lambda v: v[0])
 
     def _mesh_firewall(self, network: Vpc) -> aws.ec2.SecurityGroup:
         """The security group of every task: out to other tasks' Envoy ports and to 443 only."""
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
         mesh_group = aws.ec2.SecurityGroup(
-            f"{name}-mesh-sg", vpc_id=network.vpc_id,
+            f"{name}-mesh-sg",
+            vpc_id=network.vpc_id,
             description=f"Every task of the {settings.mesh_name} mesh",
-            tags={**tags, "Name": f"{name}-mesh-sg"}, opts=child)
+            tags={**tags, "Name": f"{name}-mesh-sg"},
+            opts=child,
+        )
         for label, port in (("ingress", INGRESS_PORT), ("metrics", METRICS_PORT)):
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-mesh-to-{label}", security_group_id=mesh_group.id,
-                referenced_security_group_id=mesh_group.id, ip_protocol="tcp",
-                from_port=port, to_port=port, description=f"Envoy {port} of other mesh tasks",
-                opts=child)
+                f"{name}-mesh-to-{label}",
+                security_group_id=mesh_group.id,
+                referenced_security_group_id=mesh_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"Envoy {port} of other mesh tasks",
+                opts=child,
+            )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-mesh-to-https", security_group_id=mesh_group.id, cidr_ipv4=ANYWHERE,
-            ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+            f"{name}-mesh-to-https",
+            security_group_id=mesh_group.id,
+            cidr_ipv4=ANYWHERE,
+            ip_protocol="tcp",
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
             description="Image pulls and AWS APIs (CloudWatch, Logs) through the NAT gateway",
-            opts=child)
+            opts=child,
+        )
         return mesh_group
 
-    def _load_balancer(self, network: Vpc) -> tuple[LoadBalancerArgs, aws.lb.Listener,
-                                                    aws.lb.LoadBalancer, aws.lb.TargetGroup]:
+    def _load_balancer(
+        self, network: Vpc
+    ) -> tuple[LoadBalancerArgs, aws.lb.Listener, aws.lb.LoadBalancer, aws.lb.TargetGroup]:
         """The public load balancer in front of the entry service, its firewall and listeners;
         first what the entry service gets of it and the listener that forwards to it."""
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
         entry_spec = settings.service(settings.entry_service)
         alb_group = aws.ec2.SecurityGroup(
-            f"{name}-alb-sg", vpc_id=network.vpc_id,
+            f"{name}-alb-sg",
+            vpc_id=network.vpc_id,
             description=f"Load balancer of the {settings.mesh_name} mesh",
-            tags={**tags, "Name": f"{name}-alb-sg"}, opts=child)
+            tags={**tags, "Name": f"{name}-alb-sg"},
+            opts=child,
+        )
         public_ports = [("internet", HTTP_PORT, "HTTP")]
         if settings.certificate_arn is not None:
             public_ports.append(("internet-https", HTTPS_PORT, "HTTPS"))
         public_rules = {
             port: aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-from-{label}", security_group_id=alb_group.id,
-                cidr_ipv4=ANYWHERE, ip_protocol="tcp", from_port=port, to_port=port,
-                description=f"{protocol} from the internet", opts=child)
+                f"{name}-alb-from-{label}",
+                security_group_id=alb_group.id,
+                cidr_ipv4=ANYWHERE,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"{protocol} from the internet",
+                opts=child,
+            )
             for label, port, protocol in public_ports
         }
         load_balancer = aws.lb.LoadBalancer(
-            f"{name}-alb", load_balancer_type="application", internal=False,
-            security_groups=[alb_group.id], subnets=network.public_subnet_ids,
-            drop_invalid_header_fields=True, tags=tags, opts=child)
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[alb_group.id],
+            subnets=network.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            tags=tags,
+            opts=child,
+        )
         target_group = aws.lb.TargetGroup(
-            f"{name}-tg", port=INGRESS_PORT, protocol="HTTP", target_type="ip",
-            vpc_id=network.vpc_id, deregistration_delay=DEREGISTRATION_DELAY,
+            f"{name}-tg",
+            port=INGRESS_PORT,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=network.vpc_id,
+            deregistration_delay=DEREGISTRATION_DELAY,
             # Through Envoy to the app: a target is healthy only when both are.
-            health_check={"path": entry_spec.health_path, "port": "traffic-port",
-                          "protocol": "HTTP", "matcher": "200-399", "interval": 15,
-                          "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3},
-            tags=tags, opts=child)
+            health_check={
+                "path": entry_spec.health_path,
+                "port": "traffic-port",
+                "protocol": "HTTP",
+                "matcher": "200-399",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+            tags=tags,
+            opts=child,
+        )
         forward = [{"type": "forward", "target_group_arn": target_group.arn}]
         if settings.certificate_arn is None:
             listener = aws.lb.Listener(
-                f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
-                protocol="HTTP", default_actions=forward, tags=tags, opts=child)
+                f"{name}-http",
+                load_balancer_arn=load_balancer.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=forward,
+                tags=tags,
+                opts=child,
+            )
             scheme = "http://"
         else:
             listener = aws.lb.Listener(
-                f"{name}-https", load_balancer_arn=load_balancer.arn, port=HTTPS_PORT,
-                protocol="HTTPS", ssl_policy=TLS_POLICY,
-                certificate_arn=settings.certificate_arn, default_actions=forward,
-                tags=tags, opts=child)
+                f"{name}-https",
+                load_balancer_arn=load_balancer.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=settings.certificate_arn,
+                default_actions=forward,
+                tags=tags,
+                opts=child,
+            )
             # Adding a certificate to a deployed stack turns port 80 into a redirect: only
             # once 443 listens and the firewall lets clients reach it.
             aws.lb.Listener(
-                f"{name}-http", load_balancer_arn=load_balancer.arn, port=HTTP_PORT,
+                f"{name}-http",
+                load_balancer_arn=load_balancer.arn,
+                port=HTTP_PORT,
                 protocol="HTTP",
-                default_actions=[{"type": "redirect", "redirect": {
-                    "protocol": "HTTPS", "port": str(HTTPS_PORT),
-                    "status_code": "HTTP_301"}}],
+                default_actions=[
+                    {
+                        "type": "redirect",
+                        "redirect": {
+                            "protocol": "HTTPS",
+                            "port": str(HTTPS_PORT),
+                            "status_code": "HTTP_301",
+                        },
+                    }
+                ],
                 tags=tags,
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[listener, public_rules[HTTPS_PORT]]))
+                    parent=self, depends_on=[listener, public_rules[HTTPS_PORT]]
+                ),
+            )
             scheme = "https://"
-        entry = LoadBalancerArgs(target_group_arn=target_group.arn,
-                                 security_group_id=alb_group.id)
+        entry = LoadBalancerArgs(target_group_arn=target_group.arn, security_group_id=alb_group.id)
         self.url = pulumi.Output.concat(scheme, load_balancer.dns_name)
         return entry, listener, load_balancer, target_group
 
-    def _mesh_services(self, network: Vpc, cluster: aws.ecs.Cluster,
-                       namespaces: dict[str, aws.servicediscovery.PrivateDnsNamespace],
-                       mesh_group: aws.ec2.SecurityGroup, entry: LoadBalancerArgs | None,
-                       listener: aws.lb.Listener | None) -> dict[str, EcsMeshService]:
+    def _mesh_services(
+        self,
+        network: Vpc,
+        cluster: aws.ecs.Cluster,
+        namespaces: dict[str, aws.servicediscovery.PrivateDnsNamespace],
+        mesh_group: aws.ec2.SecurityGroup,
+        entry: LoadBalancerArgs | None,
+        listener: aws.lb.Listener | None,
+    ) -> dict[str, EcsMeshService]:
         """One ``EcsMeshService`` per service, the entry service attached to the load balancer.
 
         Each rolls out once its upstreams' ECS services are steady (so its new tasks never call
@@ -253,37 +354,52 @@ class EcsTopology(pulumi.ComponentResource):
         cluster_arn = self._capacity_providers(cluster)
         mesh = mesh_args(settings)
         # The stack's settings that are arguments of the component (region, dnsNamespace, ...).
-        placement = {key: getattr(settings, key) for key in EcsMeshServiceArgs.__annotations__
-                     if key in Settings.model_fields}
+        placement = {
+            key: getattr(settings, key)
+            for key in EcsMeshServiceArgs.__annotations__
+            if key in Settings.model_fields
+        }
         if settings.previous_dns_namespace:
             placement["previous_namespace_id"] = namespaces[settings.previous_dns_namespace].id
         services: dict[str, EcsMeshService] = {}
         for service, waits_for in upstreams_first(settings):
             args = EcsMeshServiceArgs(
-                service=service_args(service), mesh=mesh, **placement, cluster_arn=cluster_arn,
-                vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                service=service_args(service),
+                mesh=mesh,
+                **placement,
+                cluster_arn=cluster_arn,
+                vpc_id=network.vpc_id,
+                subnet_ids=network.private_subnet_ids,
                 mesh_security_group_id=mesh_group.id,
-                namespace_id=namespaces[settings.dns_namespace].id, tags=tags)
+                namespace_id=namespaces[settings.dns_namespace].id,
+                tags=tags,
+            )
             rollout_after: list[pulumi.Resource] = [services[u].ecs_service for u in waits_for]
             if service.name == settings.entry_service:
                 args["load_balancer"] = entry
                 rollout_after.append(listener)
-            services[service.name] = EcsMeshService(f"{name}-{service.name}", args, opts=child,
-                                                    rollout_after=rollout_after)
+            services[service.name] = EcsMeshService(
+                f"{name}-{service.name}", args, opts=child, rollout_after=rollout_after
+            )
         return {s.name: services[s.name] for s in settings.services}
 
-    def _visibility(self, load_balancer: aws.lb.LoadBalancer | None,
-                    target_group: aws.lb.TargetGroup | None) -> aws.cloudwatch.Dashboard:
+    def _visibility(
+        self, load_balancer: aws.lb.LoadBalancer | None, target_group: aws.lb.TargetGroup | None
+    ) -> aws.cloudwatch.Dashboard:
         """The CloudWatch dashboard, the alarms and the Logs Insights query definitions."""
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
         if load_balancer is not None and target_group is not None:
             body = pulumi.Output.all(load_balancer.arn_suffix, target_group.arn_suffix).apply(
-                lambda v: json.dumps(dashboard_body(settings, v[0], v[1])))
+                lambda v: json.dumps(dashboard_body(settings, v[0], v[1]))
+            )
         else:
             body = pulumi.Output.from_input(json.dumps(dashboard_body(settings, None, None)))
         dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard", dashboard_name=dashboard_name(settings), dashboard_body=body,
-            opts=child)
+            f"{name}-dashboard",
+            dashboard_name=dashboard_name(settings),
+            dashboard_body=body,
+            opts=child,
+        )
         for spec in alarm_specs(settings):
             kwargs = dict(spec)
             suffix = kwargs.pop("name")
@@ -292,9 +408,12 @@ class EcsTopology(pulumi.ComponentResource):
         log_groups = [group for svc in self.services.values() for group in svc.log_groups]
         for query in query_definitions(settings):
             aws.cloudwatch.QueryDefinition(
-                f"{name}-query-{_slug(query['name'])}", name=query["name"],
-                query_string=query["query_string"], log_group_names=query["log_group_names"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups))
+                f"{name}-query-{_slug(query['name'])}",
+                name=query["name"],
+                query_string=query["query_string"],
+                log_group_names=query["log_group_names"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
+            )
         return dashboard
 
 

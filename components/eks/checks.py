@@ -11,8 +11,13 @@ from components.settings.model import Settings
 from components.sidecar.demo_app import demo_app_source
 
 # Namespaces the cluster or the monitoring stack own: the mesh cannot be created in them.
-RESERVED_NAMESPACES = (MONITORING_NAMESPACE, "default", "kube-system", "kube-public",
-                       "kube-node-lease")
+RESERVED_NAMESPACES = (
+    MONITORING_NAMESPACE,
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+)
 
 
 def check_kubernetes_namespace(settings: Settings) -> None:
@@ -21,9 +26,11 @@ def check_kubernetes_namespace(settings: Settings) -> None:
     ``kube-`` prefix Kubernetes reserves for its system namespaces."""
     namespace = settings.kubernetes_namespace
     if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
-        raise ConfigError("kubernetesNamespace",
-                          f"{namespace!r} is reserved ({', '.join(RESERVED_NAMESPACES)} and "
-                          "every kube-* name); choose another name")
+        raise ConfigError(
+            "kubernetesNamespace",
+            f"{namespace!r} is reserved ({', '.join(RESERVED_NAMESPACES)} and "
+            "every kube-* name); choose another name",
+        )
 
 
 # A service's env goes into its Deployment's pod template as written. One variable must fit
@@ -44,16 +51,22 @@ def check_env_sizes(settings: Settings) -> None:
         for name, value in service.env.items():
             size = len(f"{name}={value}".encode()) + 1
             if size > MAX_ENV_STRING_BYTES:
-                raise ConfigError(f"services[{i}].env", f"{name} of {service.name!r} is {size} "
-                                  f"bytes; Linux starts no process with an environment string "
-                                  f"over {MAX_ENV_STRING_BYTES} (MAX_ARG_STRLEN): keep large "
-                                  "values out of env (read them from a file or a secret)")
+                raise ConfigError(
+                    f"services[{i}].env",
+                    f"{name} of {service.name!r} is {size} "
+                    f"bytes; Linux starts no process with an environment string "
+                    f"over {MAX_ENV_STRING_BYTES} (MAX_ARG_STRLEN): keep large "
+                    "values out of env (read them from a file or a secret)",
+                )
         size = len(json.dumps(deployment(settings, service, source)).encode())
         if size > MAX_OBJECT_BYTES:
-            raise ConfigError(f"services[{i}].env", f"the Deployment of {service.name!r} would be "
-                              f"{size} bytes, over the {MAX_OBJECT_BYTES} a Kubernetes object "
-                              "may hold here: keep large values out of env (read them from a "
-                              "file or a secret)")
+            raise ConfigError(
+                f"services[{i}].env",
+                f"the Deployment of {service.name!r} would be "
+                f"{size} bytes, over the {MAX_OBJECT_BYTES} a Kubernetes object "
+                "may hold here: keep large values out of env (read them from a "
+                "file or a secret)",
+            )
 
 
 # End of EKS standard support per Kubernetes version, from the "Amazon EKS Kubernetes release
@@ -89,8 +102,11 @@ def check_eks_version(version: str, today: date) -> None:
     """
     end = END_OF_STANDARD_SUPPORT.get(version)
     if end is None:
-        raise ConfigError("eksVersion", f"{version!r} has no known end of EKS standard support "
-                          f"(known: {', '.join(END_OF_STANDARD_SUPPORT)}); {_choice(today)}")
+        raise ConfigError(
+            "eksVersion",
+            f"{version!r} has no known end of EKS standard support "
+            f"(known: {', '.join(END_OF_STANDARD_SUPPORT)}); {_choice(today)}",
+        )
     if end <= today:
         raise ConfigError(
             "eksVersion",
@@ -98,13 +114,16 @@ def check_eks_version(version: str, today: date) -> None:
             f"extended support, ${EXTENDED_SUPPORT_PER_HOUR:.2f}/h instead of "
             f"${STANDARD_SUPPORT_PER_HOUR:.2f}/h (about "
             f"${EXTENDED_SUPPORT_PER_HOUR * HOURS_PER_MONTH:.0f} instead of "
-            f"${STANDARD_SUPPORT_PER_HOUR * HOURS_PER_MONTH:.0f} a month); {_choice(today)}")
+            f"${STANDARD_SUPPORT_PER_HOUR * HOURS_PER_MONTH:.0f} a month); {_choice(today)}",
+        )
 
 
 def _choice(today: date) -> str:
     supported = [v for v, end in END_OF_STANDARD_SUPPORT.items() if end > today]
     if supported:
         return f"choose {' or '.join(supported)}"
-    return ("no version known here is still in standard support: add the current ones to "
-            "END_OF_STANDARD_SUPPORT in components/eks/checks.py "
-            "(`aws eks describe-cluster-versions`)")
+    return (
+        "no version known here is still in standard support: add the current ones to "
+        "END_OF_STANDARD_SUPPORT in components/eks/checks.py "
+        "(`aws eks describe-cluster-versions`)"
+    )

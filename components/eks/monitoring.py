@@ -77,7 +77,8 @@ def monitoring_values(settings: Settings) -> dict:
                 # boundary, so the mesh's rule needs no label tied to the release's name.
                 "ruleSelectorNilUsesHelmValues": False,
                 "ruleNamespaceSelector": {
-                    "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}},
+                    "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+                },
             },
         },
         "grafana": {
@@ -104,20 +105,26 @@ def monitoring_values(settings: Settings) -> dict:
 
 def grafana_port_forward() -> str:
     """The command that opens Grafana on http://localhost:3000."""
-    return (f"kubectl --namespace {MONITORING_NAMESPACE} port-forward "
-            f"svc/{GRAFANA_SERVICE} 3000:{GRAFANA_PORT}")
+    return (
+        f"kubectl --namespace {MONITORING_NAMESPACE} port-forward "
+        f"svc/{GRAFANA_SERVICE} 3000:{GRAFANA_PORT}"
+    )
 
 
 def prometheus_port_forward() -> str:
     """The command that opens Prometheus on http://localhost:9090."""
-    return (f"kubectl --namespace {MONITORING_NAMESPACE} port-forward "
-            f"svc/{PROMETHEUS_SERVICE} {PROMETHEUS_PORT}:{PROMETHEUS_PORT}")
+    return (
+        f"kubectl --namespace {MONITORING_NAMESPACE} port-forward "
+        f"svc/{PROMETHEUS_SERVICE} {PROMETHEUS_PORT}:{PROMETHEUS_PORT}"
+    )
 
 
 def grafana_password_command() -> str:
     """The command that prints the generated Grafana ``admin`` password."""
-    return (f"kubectl --namespace {MONITORING_NAMESPACE} get secret {GRAFANA_SERVICE} "
-            "-o jsonpath='{.data.admin-password}' | base64 --decode")
+    return (
+        f"kubectl --namespace {MONITORING_NAMESPACE} get secret {GRAFANA_SERVICE} "
+        "-o jsonpath='{.data.admin-password}' | base64 --decode"
+    )
 
 
 def dashboard_config_map(name: str, filename: str, dashboard: dict) -> dict:
@@ -126,17 +133,24 @@ def dashboard_config_map(name: str, filename: str, dashboard: dict) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(name, MONITORING_NAMESPACE, {DASHBOARD_LABEL: "1"},
-                              {DASHBOARD_FOLDER_ANNOTATION: DASHBOARD_FOLDER}),
+        "metadata": metadata(
+            name,
+            MONITORING_NAMESPACE,
+            {DASHBOARD_LABEL: "1"},
+            {DASHBOARD_FOLDER_ANNOTATION: DASHBOARD_FOLDER},
+        ),
         "data": {filename: json.dumps(dashboard, indent=2, sort_keys=True)},
     }
 
 
 def dashboard_config_maps(settings: Settings) -> list[dict]:
     """One ConfigMap per dashboard, labelled for Grafana's dashboard sidecar."""
-    return [dashboard_config_map(f"{settings.mesh_name}-dashboard-{filename.removesuffix('.json')}",
-                                 filename, document)
-            for filename, document in grafana_dashboards(settings).items()]
+    return [
+        dashboard_config_map(
+            f"{settings.mesh_name}-dashboard-{filename.removesuffix('.json')}", filename, document
+        )
+        for filename, document in grafana_dashboards(settings).items()
+    ]
 
 
 def prometheus_rule(settings: Settings) -> dict:

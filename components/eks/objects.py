@@ -41,8 +41,10 @@ DEMO_APP_UID = 10001
 # Envoy measured (bench/sidecar_overhead.py): 64-67 MiB resident, 0.5-0.6 vCPU per 1000
 # requests/s passed on. The request covers its resident size and about 90 requests/s; the
 # limits leave 4x the memory and room for bursts near 1000 requests/s.
-ENVOY_RESOURCES = {"requests": {"cpu": "50m", "memory": "96Mi"},
-                   "limits": {"cpu": "500m", "memory": "256Mi"}}
+ENVOY_RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "96Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
 # Termination, a pod at a time on rollout and node drain. The kubelet runs every container's
 # preStop hook at once when the pod is deleted, and holds only the native sidecar's SIGTERM
 # back until the app has exited (kubernetes pkg/kubelet/kuberuntime/kuberuntime_container.go
@@ -66,8 +68,12 @@ def service_labels(settings: Settings, service: ServiceSpec) -> dict[str, str]:
     return {"app": service.name, "mesh": settings.mesh_name}
 
 
-def metadata(name: str, namespace: str | None, labels: dict[str, str] | None = None,
-              annotations: dict[str, str] | None = None) -> dict:
+def metadata(
+    name: str,
+    namespace: str | None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict:
     metadata: dict = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace
@@ -85,14 +91,18 @@ def namespaces(settings: Settings) -> list[dict]:
     reason rather than running with more privilege than the mesh needs. The monitoring
     namespace holds node-exporter, which needs host access, so it keeps the cluster default.
     """
-    restricted = {f"pod-security.kubernetes.io/{mode}": "restricted"
-                  for mode in ("enforce", "warn", "audit")}
+    restricted = {
+        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
+    }
     return [
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": metadata(MONITORING_NAMESPACE, None)},
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": metadata(settings.kubernetes_namespace, None,
-                               {"mesh": settings.mesh_name, **restricted})},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(MONITORING_NAMESPACE, None)},
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": metadata(
+                settings.kubernetes_namespace, None, {"mesh": settings.mesh_name, **restricted}
+            ),
+        },
     ]
 
 
@@ -112,16 +122,21 @@ def network_policy(settings: Settings) -> dict:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata(NETWORK_POLICY, settings.kubernetes_namespace,
-                              {"mesh": settings.mesh_name}),
+        "metadata": metadata(
+            NETWORK_POLICY, settings.kubernetes_namespace, {"mesh": settings.mesh_name}
+        ),
         "spec": {
             "podSelector": mesh_pods,
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": [{"podSelector": mesh_pods}],
-                 "ports": [{"protocol": "TCP", "port": INGRESS_PORT}]},
-                {"from": [{"namespaceSelector": monitoring}],
-                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+                {
+                    "from": [{"podSelector": mesh_pods}],
+                    "ports": [{"protocol": "TCP", "port": INGRESS_PORT}],
+                },
+                {
+                    "from": [{"namespaceSelector": monitoring}],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                },
             ],
         },
     }
@@ -155,8 +170,11 @@ def envoy_config_map(settings: Settings, service: ServiceSpec) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(envoy_config_map_name(settings, service),
-                              settings.kubernetes_namespace, service_labels(settings, service)),
+        "metadata": metadata(
+            envoy_config_map_name(settings, service),
+            settings.kubernetes_namespace,
+            service_labels(settings, service),
+        ),
         "immutable": True,
         "data": {ENVOY_CONFIG_KEY: _bootstrap_document(settings, service)},
     }
@@ -173,8 +191,11 @@ def demo_app_config_map(settings: Settings, source: str) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(demo_app_config_map_name(source), settings.kubernetes_namespace,
-                              {"mesh": settings.mesh_name}),
+        "metadata": metadata(
+            demo_app_config_map_name(source),
+            settings.kubernetes_namespace,
+            {"mesh": settings.mesh_name},
+        ),
         "immutable": True,
         "data": {DEMO_APP_KEY: source},
     }
@@ -200,8 +221,12 @@ def _restricted_container(run_as_user: int | None, read_only_root: bool) -> dict
 
 
 def _http_probe(path: str, port: str, period: int, failures: int) -> dict:
-    return {"httpGet": {"path": path, "port": port}, "periodSeconds": period,
-            "timeoutSeconds": 2, "failureThreshold": failures}
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
 
 
 def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
@@ -214,13 +239,15 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
     # The drain the preStop hook starts: every response says `connection: close` at once
     # (Envoy's default is a gradual drain over 600 s, which would tell almost no caller before
     # the app stops); the listeners stay open until SIGTERM.
-    command = envoy_command(config_path=f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}",
-                            extra=["--drain-strategy", "immediate",
-                                   "--drain-time-s", str(ENVOY_DRAIN_SECONDS)])
+    command = envoy_command(
+        config_path=f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}",
+        extra=["--drain-strategy", "immediate", "--drain-time-s", str(ENVOY_DRAIN_SECONDS)],
+    )
     ports = [{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}]
     if not service.is_load:
-        ports.insert(0, {"name": INGRESS_PORT_NAME, "containerPort": INGRESS_PORT,
-                         "protocol": "TCP"})
+        ports.insert(
+            0, {"name": INGRESS_PORT_NAME, "containerPort": INGRESS_PORT, "protocol": "TCP"}
+        )
     return {
         "name": "envoy",
         "image": settings.envoy_image,
@@ -233,25 +260,38 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
         "livenessProbe": _http_probe("/ready", METRICS_PORT_NAME, period=10, failures=3),
         "resources": ENVOY_RESOURCES,
         "securityContext": _restricted_container(ENVOY_UID, read_only_root=True),
-        "volumeMounts": [{"name": "envoy-config", "mountPath": ENVOY_CONFIG_DIR,
-                          "readOnly": True}],
+        "volumeMounts": [{"name": "envoy-config", "mountPath": ENVOY_CONFIG_DIR, "readOnly": True}],
         # Runs when the pod is deleted, next to the app's (see TERMINATION_GRACE_SECONDS).
         # `skip_exit`: drain the connections but never stop the listeners (Envoy 1.40's admin
         # /help), so the app's calls and late callers are still served until SIGTERM.
-        "lifecycle": {"preStop": {"exec": {"command": [
-            "/bin/bash", "-c", admin_request_script("POST", "/drain_listeners?skip_exit",
-                                                    "Content-Length: 0", ADMIN_PORT)]}}},
+        "lifecycle": {
+            "preStop": {
+                "exec": {
+                    "command": [
+                        "/bin/bash",
+                        "-c",
+                        admin_request_script(
+                            "POST", "/drain_listeners?skip_exit", "Content-Length: 0", ADMIN_PORT
+                        ),
+                    ]
+                }
+            }
+        },
     }
 
 
 def _demo_app_env(service: ServiceSpec) -> list[dict]:
     # 0.0.0.0: the kubelet's readiness probe comes from the node, not from the pod's loopback.
-    env = {**demo_app_environment(service, "0.0.0.0"),
-           "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **demo_app_environment(service, "0.0.0.0"),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     variables = [{"name": k, "value": v} for k, v in env.items()]
     # The pod name tells the replicas apart in answers and logs.
-    variables.append({"name": "INSTANCE",
-                      "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    variables.append(
+        {"name": "INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    )
     return variables
 
 
@@ -267,8 +307,9 @@ def _app_container(settings: Settings, service: ServiceSpec) -> dict:
     if service.uses_demo_app:
         container["command"] = ["python", f"{DEMO_APP_DIR}/{DEMO_APP_KEY}"]
         container["env"] = _demo_app_env(service)
-        container["volumeMounts"] = [{"name": "demo-app", "mountPath": DEMO_APP_DIR,
-                                      "readOnly": True}]
+        container["volumeMounts"] = [
+            {"name": "demo-app", "mountPath": DEMO_APP_DIR, "readOnly": True}
+        ]
         container["securityContext"] = _restricted_container(DEMO_APP_UID, read_only_root=True)
     else:
         if service.command:
@@ -280,8 +321,9 @@ def _app_container(settings: Settings, service: ServiceSpec) -> dict:
     # Keeps serving while the pod leaves DNS (a kubelet action: no binary needed in the image).
     container["lifecycle"] = {"preStop": {"sleep": {"seconds": APP_DRAIN_SECONDS}}}
     if not service.is_load:
-        container["ports"] = [{"name": APP_PORT_NAME, "containerPort": service.app_port,
-                               "protocol": "TCP"}]
+        container["ports"] = [
+            {"name": APP_PORT_NAME, "containerPort": service.app_port, "protocol": "TCP"}
+        ]
         path = DEMO_APP_HEALTH_PATH if service.uses_demo_app else service.health_path
         container["readinessProbe"] = _http_probe(path, APP_PORT_NAME, period=5, failures=3)
     return container
@@ -295,11 +337,13 @@ def deployment(settings: Settings, service: ServiceSpec, app_source: str) -> dic
     demo app changes the pod template and rolls the pods (``content_name``).
     """
     labels = service_labels(settings, service)
-    volumes: list[dict] = [{"name": "envoy-config",
-                            "configMap": {"name": envoy_config_map_name(settings, service)}}]
+    volumes: list[dict] = [
+        {"name": "envoy-config", "configMap": {"name": envoy_config_map_name(settings, service)}}
+    ]
     if service.uses_demo_app:
-        volumes.append({"name": "demo-app",
-                        "configMap": {"name": demo_app_config_map_name(app_source)}})
+        volumes.append(
+            {"name": "demo-app", "configMap": {"name": demo_app_config_map_name(app_source)}}
+        )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -307,22 +351,28 @@ def deployment(settings: Settings, service: ServiceSpec, app_source: str) -> dic
         "spec": {
             "replicas": service.replicas,
             "selector": {"matchLabels": labels},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "template": {
                 "metadata": {"labels": {"app.kubernetes.io/part-of": PART_OF, **labels}},
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "securityContext": {"runAsNonRoot": True,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-                    "topologySpreadConstraints": [{
-                        "maxSkew": 1,
-                        "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {"matchLabels": labels},
-                    }],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": labels},
+                        }
+                    ],
                     "initContainers": [_envoy_container(settings, service)],
                     "containers": [_app_container(settings, service)],
                     "volumes": volumes,
@@ -356,8 +406,15 @@ def service_object(settings: Settings, service: ServiceSpec) -> dict:
             "clusterIP": "None",
             "publishNotReadyAddresses": False,
             "selector": labels,
-            "ports": [{"name": "http", "port": INGRESS_PORT, "targetPort": INGRESS_PORT_NAME,
-                       "protocol": "TCP", "appProtocol": "http"}],
+            "ports": [
+                {
+                    "name": "http",
+                    "port": INGRESS_PORT,
+                    "targetPort": INGRESS_PORT_NAME,
+                    "protocol": "TCP",
+                    "appProtocol": "http",
+                }
+            ],
         },
     }
 
@@ -371,10 +428,13 @@ def disruption_budget(settings: Settings, service: ServiceSpec) -> dict | None:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": metadata(service.name, settings.kubernetes_namespace,
-                              service_labels(settings, service)),
-        "spec": {"maxUnavailable": 1,
-                 "selector": {"matchLabels": service_labels(settings, service)}},
+        "metadata": metadata(
+            service.name, settings.kubernetes_namespace, service_labels(settings, service)
+        ),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": service_labels(settings, service)},
+        },
     }
 
 
@@ -400,8 +460,11 @@ def demo_app_objects(settings: Settings, app_source: str) -> list[dict]:
 def mesh_objects(settings: Settings, app_source: str) -> list[dict]:
     """Every object of the mesh itself, in apply order: namespaces, the network policy, the
     demo app's source (if any service runs it) and each service's objects."""
-    objects = [*namespaces(settings), network_policy(settings),
-               *demo_app_objects(settings, app_source)]
+    objects = [
+        *namespaces(settings),
+        network_policy(settings),
+        *demo_app_objects(settings, app_source),
+    ]
     for service in settings.services:
         objects.extend(service_objects(settings, service, app_source))
     return objects

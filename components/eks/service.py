@@ -69,15 +69,21 @@ class EksMeshService(pulumi.ComponentResource):
     """Where the mesh reaches it: `<name>.<namespace>.svc.cluster.local.:15000` (none for
     `load`)."""
 
-    def __init__(self, name: str, args: EksMeshServiceArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None, *,
-                 start_after: Sequence[pulumi.Resource] = (),
-                 rollout_after: Sequence[pulumi.Resource] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: EksMeshServiceArgs,
+        opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        start_after: Sequence[pulumi.Resource] = (),
+        rollout_after: Sequence[pulumi.Resource] = (),
+    ) -> None:
         # Every argument checked before any resource (the component's own included) exists;
         # a RunError is reported as its one-line message, without a traceback.
         try:
-            settings = component_settings("EksMeshService", name, args, EksMeshServiceArgs,
-                                          "eks", checks=[check_env_sizes])
+            settings = component_settings(
+                "EksMeshService", name, args, EksMeshServiceArgs, "eks", checks=[check_env_sizes]
+            )
         except ArgumentError as err:
             raise pulumi.RunError(str(err)) from None
         spec = settings.services[0]
@@ -90,27 +96,39 @@ class EksMeshService(pulumi.ComponentResource):
         # ConfigMap, created before the Deployment that mounts it rolls; the old one goes at
         # the end of the update, when no pod mounts it any more.
         self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-envoy", metadata=config["metadata"], data=config["data"],
-            immutable=config["immutable"], opts=placed)
+            f"{name}-envoy",
+            metadata=config["metadata"],
+            data=config["data"],
+            immutable=config["immutable"],
+            opts=placed,
+        )
         pods = deployment(settings, spec, demo_app_source())
         self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment", metadata=pods["metadata"], spec=pods["spec"],
+            f"{name}-deployment",
+            metadata=pods["metadata"],
+            spec=pods["spec"],
             opts=pulumi.ResourceOptions.merge(
-                placed, pulumi.ResourceOptions(depends_on=[self.config_map, *rollout_after])))
+                placed, pulumi.ResourceOptions(depends_on=[self.config_map, *rollout_after])
+            ),
+        )
         budget = disruption_budget(settings, spec)
         if budget is not None:
             k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-budget", metadata=budget["metadata"], spec=budget["spec"], opts=placed)
+                f"{name}-budget", metadata=budget["metadata"], spec=budget["spec"], opts=placed
+            )
         self.kubernetes_service = None
         self.address = None
         if not spec.is_load:
             front = service_object(settings, spec)
             self.kubernetes_service = k8s.core.v1.Service(
-                f"{name}-service", metadata=front["metadata"], spec=front["spec"], opts=placed)
+                f"{name}-service", metadata=front["metadata"], spec=front["spec"], opts=placed
+            )
             self.address = f"{settings.upstream_host(spec.name)}:{INGRESS_PORT}"
 
-        self.register_outputs({
-            "configMap": self.config_map.metadata.name,
-            "deployment": self.deployment.metadata.name,
-            "address": self.address,
-        })
+        self.register_outputs(
+            {
+                "configMap": self.config_map.metadata.name,
+                "deployment": self.deployment.metadata.name,
+                "address": self.address,
+            }
+        )

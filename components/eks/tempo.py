@@ -53,13 +53,16 @@ def tempo_values() -> dict:
         "tempo": {
             "reportingEnabled": False,
             "retention": RETENTION,
-            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
-                          "limits": {"memory": "1Gi"}},
+            "resources": {
+                "requests": {"cpu": "50m", "memory": "128Mi"},
+                "limits": {"memory": "1Gi"},
+            },
             # The chart's other default receivers (Jaeger's four, OTLP gRPC) stay: Helm drops a
             # default only for a null value, and Pulumi leaves nulls out of a release's values.
             # The NetworkPolicy admits nothing to their ports.
-            "receivers": {"otlp": {"protocols": {
-                "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"}}}},
+            "receivers": {
+                "otlp": {"protocols": {"http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"}}}
+            },
             # The chart's default 1 GiB ballast (values.yaml `memBallastSizeMbs`, passed as
             # -mem-ballast-size-mbs by its statefulset.yaml) puts Go's collection target near
             # 2 GiB, over the 1 GiB limit; a soft memory limit keeps the heap under it instead.
@@ -97,10 +100,14 @@ def tempo_datasource(settings: Settings) -> dict:
                 "spanEndTimeShift": "5m",
                 "tags": tags,
                 "queries": [
-                    {"name": "Request rate",
-                     "query": promql.request_rate(mesh).replace(f'mesh="{mesh}"', "$__tags")},
-                    {"name": "5xx share",
-                     "query": promql.error_ratio(mesh).replace(f'mesh="{mesh}"', "$__tags")},
+                    {
+                        "name": "Request rate",
+                        "query": promql.request_rate(mesh).replace(f'mesh="{mesh}"', "$__tags"),
+                    },
+                    {
+                        "name": "5xx share",
+                        "query": promql.error_ratio(mesh).replace(f'mesh="{mesh}"', "$__tags"),
+                    },
                 ],
             },
         },
@@ -119,14 +126,29 @@ def tempo_network_policy(settings: Settings) -> dict:
             "podSelector": {"matchLabels": dict(POD_LABELS)},
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": [{
-                    "namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": settings.kubernetes_namespace}},
-                    "podSelector": {"matchLabels": {"mesh": settings.mesh_name}},
-                }], "ports": [{"protocol": "TCP", "port": OTLP_HTTP_PORT}]},
-                {"from": [{"namespaceSelector": {"matchLabels": {
-                    "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}],
-                 "ports": [{"protocol": "TCP", "port": QUERY_PORT}]},
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {
+                                    "kubernetes.io/metadata.name": settings.kubernetes_namespace
+                                }
+                            },
+                            "podSelector": {"matchLabels": {"mesh": settings.mesh_name}},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": OTLP_HTTP_PORT}],
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": QUERY_PORT}],
+                },
             ],
         },
     }

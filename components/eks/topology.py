@@ -59,8 +59,9 @@ class EksTopology(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     services: dict[str, EksMeshService]
 
-    def __init__(self, name: str, settings: Settings,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("meshvis:eks:Topology", name, None, opts)
         self._name = name
         self.settings = settings
@@ -68,31 +69,39 @@ class EksTopology(pulumi.ComponentResource):
 
         self._cluster_and_nodes()
         self.kubeconfig = self.cluster.kubeconfig_json
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
-                                     opts=pulumi.ResourceOptions(parent=self))
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+        )
         on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
         created = {
             obj["metadata"]["name"]: k8s.core.v1.Namespace(
-                f"{name}-ns-{obj['metadata']['name']}", metadata=obj["metadata"], opts=on_cluster)
+                f"{name}-ns-{obj['metadata']['name']}", metadata=obj["metadata"], opts=on_cluster
+            )
             for obj in namespaces(settings)
         }
         monitoring = created[MONITORING_NAMESPACE]
         mesh_namespace = created[settings.kubernetes_namespace]
         policy = network_policy(settings)
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy", metadata=policy["metadata"], spec=policy["spec"],
+            f"{name}-network-policy",
+            metadata=policy["metadata"],
+            spec=policy["spec"],
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])))
+                on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])
+            ),
+        )
         self._monitoring(on_cluster, monitoring)
         if settings.tracing:
             self._tempo(on_cluster, monitoring)
         self._mesh_services(on_cluster, mesh_namespace)
 
-        self.register_outputs({
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "releaseStatus": self.release.status,
-        })
+        self.register_outputs(
+            {
+                "kubeconfig": pulumi.Output.secret(self.kubeconfig),
+                "releaseStatus": self.release.status,
+            }
+        )
 
     def stack_outputs(self) -> dict:
         """What ``pulumi stack output`` shows: how to reach the cluster and the dashboards."""
@@ -110,23 +119,32 @@ class EksTopology(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         network = Vpc(f"{name}-net", VpcArgs(tags=tags), opts=child)
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        node_role = aws.iam.Role(f"{name}-node-role",
-                                 assume_role_policy=json.dumps(node_trust_policy()),
-                                 tags=tags, opts=child)
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=json.dumps(node_trust_policy()),
+            tags=tags,
+            opts=child,
+        )
         attachments = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}", role=node_role.name,
+                f"{name}-node-{policy}",
+                role=node_role.name,
                 policy_arn=partition.partition.apply(
-                    lambda value, policy=policy: managed_policy_arn(value, policy)),
-                opts=child)
+                    lambda value, policy=policy: managed_policy_arn(value, policy)
+                ),
+                opts=child,
+            )
             for policy in NODE_POLICIES
         ]
         self.cluster = eks.Cluster(
             f"{name}-eks",
             version=settings.eks_version,
             authentication_mode=eks.AuthenticationMode.API,
-            access_entries={"nodes": eks.AccessEntryArgs(
-                principal_arn=node_role.arn, type=eks.AccessEntryType.EC2_LINUX)},
+            access_entries={
+                "nodes": eks.AccessEntryArgs(
+                    principal_arn=node_role.arn, type=eks.AccessEntryType.EC2_LINUX
+                )
+            },
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
@@ -138,7 +156,8 @@ class EksTopology(pulumi.ComponentResource):
             # The managed node group below replaces the self-managed default one.
             skip_default_node_group=True,
             tags=tags,
-            opts=child)
+            opts=child,
+        )
         self.node_group = eks.ManagedNodeGroup(
             f"{name}-nodes",
             # The cluster's core data and the role's ARN rather than the resources themselves:
@@ -148,15 +167,19 @@ class EksTopology(pulumi.ComponentResource):
             node_role_arn=node_role.arn,
             instance_types=[settings.node_instance_type],
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                desired_size=settings.node_count, min_size=settings.node_count,
-                max_size=settings.node_count),
+                desired_size=settings.node_count,
+                min_size=settings.node_count,
+                max_size=settings.node_count,
+            ),
             subnet_ids=network.private_subnet_ids,
             operating_system=eks.OperatingSystem.AL2023,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+        )
 
-    def _monitoring(self, on_cluster: pulumi.ResourceOptions,
-                    monitoring: k8s.core.v1.Namespace) -> None:
+    def _monitoring(
+        self, on_cluster: pulumi.ResourceOptions, monitoring: k8s.core.v1.Namespace
+    ) -> None:
         """kube-prometheus-stack, the mesh's Grafana dashboards and its alert rules."""
         name, settings = self._name, self.settings
         # Pods need nodes: without this, Helm and the Deployments would time out waiting on
@@ -171,22 +194,33 @@ class EksTopology(pulumi.ComponentResource):
             values=monitoring_values(settings),
             timeout=RELEASE_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[self.node_group])))
+                on_cluster, pulumi.ResourceOptions(depends_on=[self.node_group])
+            ),
+        )
         in_monitoring = pulumi.ResourceOptions.merge(
-            on_cluster, pulumi.ResourceOptions(depends_on=[monitoring]))
+            on_cluster, pulumi.ResourceOptions(depends_on=[monitoring])
+        )
         for obj in dashboard_config_maps(settings):
-            k8s.core.v1.ConfigMap(f"{name}-{obj['metadata']['name']}", metadata=obj["metadata"],
-                                  data=obj["data"], opts=in_monitoring)
+            k8s.core.v1.ConfigMap(
+                f"{name}-{obj['metadata']['name']}",
+                metadata=obj["metadata"],
+                data=obj["data"],
+                opts=in_monitoring,
+            )
         rule = prometheus_rule(settings)
         # The PrometheusRule kind is defined by the release's CRDs.
         k8s.apiextensions.CustomResource(
-            f"{name}-alert-rules", api_version=rule["apiVersion"], kind=rule["kind"],
-            metadata=rule["metadata"], spec=rule["spec"],
+            f"{name}-alert-rules",
+            api_version=rule["apiVersion"],
+            kind=rule["kind"],
+            metadata=rule["metadata"],
+            spec=rule["spec"],
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[self.release])))
+                on_cluster, pulumi.ResourceOptions(depends_on=[self.release])
+            ),
+        )
 
-    def _tempo(self, on_cluster: pulumi.ResourceOptions,
-               monitoring: k8s.core.v1.Namespace) -> None:
+    def _tempo(self, on_cluster: pulumi.ResourceOptions, monitoring: k8s.core.v1.Namespace) -> None:
         """Grafana Tempo, which receives every sidecar's spans, and its NetworkPolicy."""
         name = self._name
         k8s.helm.v3.Release(
@@ -199,15 +233,22 @@ class EksTopology(pulumi.ComponentResource):
             values=tempo.tempo_values(),
             timeout=RELEASE_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[self.node_group])))
+                on_cluster, pulumi.ResourceOptions(depends_on=[self.node_group])
+            ),
+        )
         policy = tempo.tempo_network_policy(self.settings)
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-tempo-network-policy", metadata=policy["metadata"], spec=policy["spec"],
+            f"{name}-tempo-network-policy",
+            metadata=policy["metadata"],
+            spec=policy["spec"],
             opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[monitoring])))
+                on_cluster, pulumi.ResourceOptions(depends_on=[monitoring])
+            ),
+        )
 
-    def _mesh_services(self, on_cluster: pulumi.ResourceOptions,
-                       mesh_namespace: k8s.core.v1.Namespace) -> None:
+    def _mesh_services(
+        self, on_cluster: pulumi.ResourceOptions, mesh_namespace: k8s.core.v1.Namespace
+    ) -> None:
         """The demo app's source (if used) and one ``EksMeshService`` per service."""
         name, settings = self._name, self.settings
         app_source = demo_app_source()
@@ -215,11 +256,17 @@ class EksTopology(pulumi.ComponentResource):
         for obj in demo_app_objects(settings, app_source):
             # One Pulumi name for every version of the source: a new source replaces it
             # (create-before-delete, its object name being content-addressed).
-            service_dependencies.append(k8s.core.v1.ConfigMap(
-                f"{name}-demo-app", metadata=obj["metadata"], data=obj["data"],
-                immutable=obj["immutable"],
-                opts=pulumi.ResourceOptions.merge(
-                    on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace]))))
+            service_dependencies.append(
+                k8s.core.v1.ConfigMap(
+                    f"{name}-demo-app",
+                    metadata=obj["metadata"],
+                    data=obj["data"],
+                    immutable=obj["immutable"],
+                    opts=pulumi.ResourceOptions.merge(
+                        on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])
+                    ),
+                )
+            )
         mesh = mesh_args(settings)
         # Each service's objects reach the cluster through its component's provider.
         with_provider = pulumi.ResourceOptions(parent=self, providers=[self.provider])
@@ -227,8 +274,13 @@ class EksTopology(pulumi.ComponentResource):
         for spec, waits_for in upstreams_first(settings):
             services[spec.name] = EksMeshService(
                 f"{name}-{spec.name}",
-                EksMeshServiceArgs(service=service_args(spec), mesh=mesh,
-                                   kubernetes_namespace=settings.kubernetes_namespace),
-                opts=with_provider, start_after=service_dependencies,
-                rollout_after=[services[u].deployment for u in waits_for])
+                EksMeshServiceArgs(
+                    service=service_args(spec),
+                    mesh=mesh,
+                    kubernetes_namespace=settings.kubernetes_namespace,
+                ),
+                opts=with_provider,
+                start_after=service_dependencies,
+                rollout_after=[services[u].deployment for u in waits_for],
+            )
         self.services = {spec.name: services[spec.name] for spec in settings.services}

@@ -14,4 +14,3 @@ class ConfigError(Exception):
         super().__init__(f"{qualified}: {reason}")
         self.key = key
         self.reason = reason
-

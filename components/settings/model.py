@@ -99,27 +99,30 @@ class Settings(_Strict):
     stats_profile: Literal["essential", "full"] = Field(default="essential", alias="statsProfile")
     services: tuple[ServiceSpec, ...]
     envoy_image: str = Field(default=ENVOY_IMAGE, alias="envoyImage")
-    cloudwatch_agent_image: str = Field(default=CLOUDWATCH_AGENT_IMAGE, alias="cloudwatchAgentImage")
+    cloudwatch_agent_image: str = Field(
+        default=CLOUDWATCH_AGENT_IMAGE, alias="cloudwatchAgentImage"
+    )
     app_image: str = Field(default=APP_IMAGE, alias="appImage")
     log_retention_days: int = Field(default=7, alias="logRetentionDays")
     container_insights: bool = Field(default=False, alias="containerInsights")
     # The CPU of every Fargate task (ecs). Graviton (ARM64) costs 20 % less per vCPU- and
     # GB-hour; every default image (Envoy, the CloudWatch agent, Python) is published for
     # arm64 and amd64, so only a user's own single-architecture image needs X86_64.
-    cpu_architecture: Literal["ARM64", "X86_64"] = Field(default="ARM64",
-                                                         alias="cpuArchitecture")
+    cpu_architecture: Literal["ARM64", "X86_64"] = Field(default="ARM64", alias="cpuArchitecture")
     # Run every task on Fargate Spot (ecs): spare capacity at a discount, interrupted with two
     # minutes' warning. For stacks that may lose a task now and then, such as dev.
     fargate_spot: bool = Field(default=False, alias="fargateSpot")
     latency_alarm_ms: int = Field(default=1000, ge=1, alias="latencyAlarmMs")
-    error_rate_alarm_percent: float = Field(default=5.0, gt=0, le=100, alias="errorRateAlarmPercent")
+    error_rate_alarm_percent: float = Field(
+        default=5.0, gt=0, le=100, alias="errorRateAlarmPercent"
+    )
     # Which requests the sidecars' access logs keep (components/sidecar/bootstrap.py): logs are
     # the telemetry bill that grows with traffic, so by default every failed or slow request
     # and a sample of the rest. 0 ms means "as slow as the latency alarm" (latencyAlarmMs).
-    access_log: Literal["errors", "sampled", "all", "off"] = Field(default="sampled",
-                                                                    alias="accessLog")
-    access_log_sample_percent: int = Field(default=1, ge=0, le=100,
-                                           alias="accessLogSamplePercent")
+    access_log: Literal["errors", "sampled", "all", "off"] = Field(
+        default="sampled", alias="accessLog"
+    )
+    access_log_sample_percent: int = Field(default=1, ge=0, le=100, alias="accessLogSamplePercent")
     access_log_slow_ms: int = Field(default=0, ge=0, alias="accessLogSlowMs")
     # Envoy's OpenTelemetry tracer on every sidecar; the share of entry requests traced (the
     # decision is made once, where a request enters the mesh, and kept on every hop).

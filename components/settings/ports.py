@@ -24,6 +24,9 @@ RESERVED_PORTS = frozenset(
 )
 # How an error names them: the egress range as a range.
 RESERVED_PORTS_TEXT = ", ".join(
-    [*map(str, (INGRESS_PORT, STATSD_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT)),
-     f"{EGRESS_BASE_PORT}-{EGRESS_BASE_PORT + MAX_UPSTREAMS - 1}",
-     *map(str, (ADMIN_PORT, METRICS_PORT))])
+    [
+        *map(str, (INGRESS_PORT, STATSD_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT)),
+        f"{EGRESS_BASE_PORT}-{EGRESS_BASE_PORT + MAX_UPSTREAMS - 1}",
+        *map(str, (ADMIN_PORT, METRICS_PORT)),
+    ]
+)

@@ -90,9 +90,14 @@ class ArgumentError(ValueError):
         self.reason = reason
 
 
-def component_settings(component: str, name: str, args: Mapping[str, Any], args_type: type,
-                       topology: str,
-                       checks: Sequence[Callable[[Settings], None]] = ()) -> Settings:
+def component_settings(
+    component: str,
+    name: str,
+    args: Mapping[str, Any],
+    args_type: type,
+    topology: str,
+    checks: Sequence[Callable[[Settings], None]] = (),
+) -> Settings:
     """The ``Settings`` of one service from its component's ``args`` (an ``args_type`` dict),
     validated by the stack's rules and then by the topology's ``checks`` (the stack's
     ``check_topology`` rules that concern one service); raises ``ArgumentError`` naming the
@@ -113,28 +118,33 @@ def component_settings(component: str, name: str, args: Mapping[str, Any], args_
             raise fail(key, "required")
     for key in args:
         if key not in args_type.__annotations__:
-            raise fail(key, "unknown argument "
-                       f"(known: {', '.join(sorted(args_type.__annotations__))})")
+            raise fail(
+                key, f"unknown argument (known: {', '.join(sorted(args_type.__annotations__))})"
+            )
     mesh, service = dict(args["mesh"]), dict(args["service"])
     for group, values, known in (("mesh", mesh, MeshArgs), ("service", service, ServiceArgs)):
         for key in values:
             if key not in known.__annotations__:
-                raise fail(f"{group}.{key}", "unknown argument "
-                           f"(known: {', '.join(sorted(known.__annotations__))})")
+                raise fail(
+                    f"{group}.{key}",
+                    f"unknown argument (known: {', '.join(sorted(known.__annotations__))})",
+                )
     upstreams = list(service.get("upstreams", ()))
     stand_ins = [u for u in dict.fromkeys(upstreams) if u != service.get("name")]
     raw: dict[str, Any] = {
         "topology": topology,
         **{_alias(Settings, key): _integral(value) for key, value in mesh.items()},
         **{_alias(Settings, key): _integral(args[key]) for key in fields if key in args},
-        "services": [{_alias(ServiceSpec, key): _integral(value) for key, value in service.items()},
-                     *({"name": u} for u in stand_ins)],
+        "services": [
+            {_alias(ServiceSpec, key): _integral(value) for key, value in service.items()},
+            *({"name": u} for u in stand_ins),
+        ],
     }
 
     def argument(key: str) -> str:
         """The argument a ``ConfigError`` key (``services[1].name``, ``meshName``) stands for."""
         if key.startswith("services["):
-            index, _, rest = key[len("services["):].partition("]")
+            index, _, rest = key[len("services[") :].partition("]")
             if index != "0":
                 return f"service.upstreams[{upstreams.index(stand_ins[int(index) - 1])}]"
             return f"service{'.' + _field(ServiceSpec, rest.lstrip('.')) if rest else ''}"
@@ -160,8 +170,9 @@ def mesh_args(settings: Settings) -> MeshArgs:
 def service_args(service: ServiceSpec) -> ServiceArgs:
     """The ``ServiceArgs`` of one of a stack's services, as its stack file gives it."""
     values = service.model_dump(exclude_none=True)
-    return ServiceArgs(**{key: list(value) if isinstance(value, tuple) else value
-                          for key, value in values.items()})
+    return ServiceArgs(
+        **{key: list(value) if isinstance(value, tuple) else value for key, value in values.items()}
+    )
 
 
 def _settings_fields(args_type: type) -> tuple[str, ...]:
@@ -190,5 +201,3 @@ def _integral(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-

@@ -26,15 +26,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"found duplicate key {key!r}", key_node.start_mark)
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
 
 def stack_names(root: Path = PROJECT_ROOT) -> list[str]:
     """Every stack that has a ``Pulumi.<stack>.yaml`` in the project."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
 def stack_config(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
@@ -46,8 +49,11 @@ def stack_config(stack: str, root: Path = PROJECT_ROOT) -> dict[str, Any]:
     try:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
     except UnicodeDecodeError as err:
-        raise ConfigError("stack", f"{path.name} is not UTF-8 text (byte {err.object[err.start]:#04x} "
-                          f"at offset {err.start})") from None
+        raise ConfigError(
+            "stack",
+            f"{path.name} is not UTF-8 text (byte {err.object[err.start]:#04x} "
+            f"at offset {err.start})",
+        ) from None
     except yaml.YAMLError as err:
         raise ConfigError("stack", f"{path.name} is not valid YAML: {_one_line(err)}") from None
     except RecursionError:

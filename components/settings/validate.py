@@ -32,8 +32,10 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # the load balancer's name too, and AWS refuses those starting "internal-".
 AWS_RESERVED_PREFIXES = ("sg-", "internal-")
 # An ACM certificate in the stack's partition and region (the load balancer's).
-CERTIFICATE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:acm:(?P<region>[a-z0-9-]+):\d{12}:"
-                             r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+CERTIFICATE_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:acm:(?P<region>[a-z0-9-]+):\d{12}:"
+    r"certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
+)
 # registry/path:tag or @sha256:digest; a tag is required so every deploy is reproducible.
 IMAGE_REF = re.compile(
     r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*)"
@@ -41,10 +43,31 @@ IMAGE_REF = re.compile(
 )
 
 
-
 # Values CloudWatch Logs accepts for retentionInDays.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                      1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> Settings:
@@ -64,7 +87,7 @@ def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> S
         if key == "aws:region":
             raw["region"] = value
         elif key.startswith(prefix):
-            name = key[len(prefix):]
+            name = key[len(prefix) :]
             if name not in _KNOWN_KEYS:
                 raise ConfigError(name, f"unknown key (known: {', '.join(sorted(_KNOWN_KEYS))})")
             raw[name] = _decode(name, value) if name == "services" else value
@@ -109,8 +132,11 @@ def _check_namespace(key: str, project: str) -> None:
     if namespace in known:
         return
     guess = difflib.get_close_matches(namespace, known, n=1)
-    hint = f"did you mean '{guess[0]}'?" if guess else \
-        f"this program reads only {', '.join(f'{n}:' for n in known)} keys"
+    hint = (
+        f"did you mean '{guess[0]}'?"
+        if guess
+        else f"this program reads only {', '.join(f'{n}:' for n in known)} keys"
+    )
     raise ConfigError(key, f"unknown namespace {namespace!r} ({hint})")
 
 
@@ -145,9 +171,12 @@ def _reason(error: Mapping[str, Any]) -> str:
         return f"must be a list (got {type(error['input']).__name__})"
     message = str(error["msg"])
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    return f"{message} (got {error['input']!r})" if "input" in error and not isinstance(
-        error["input"], (dict, list)) else message
+        message = message[len("Value error, ") :]
+    return (
+        f"{message} (got {error['input']!r})"
+        if "input" in error and not isinstance(error["input"], (dict, list))
+        else message
+    )
 
 
 def _check_graph(settings: Settings, region_required: bool = True) -> None:
@@ -157,8 +186,11 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
     _check_name("meshName", settings.mesh_name, MAX_MESH_NAME)
     for prefix in AWS_RESERVED_PREFIXES:
         if f"{settings.mesh_name}-".startswith(prefix):
-            raise ConfigError("meshName", f"{settings.mesh_name!r} would start AWS names with "
-                              f"{prefix!r}, which AWS reserves; choose another name")
+            raise ConfigError(
+                "meshName",
+                f"{settings.mesh_name!r} would start AWS names with "
+                f"{prefix!r}, which AWS reserves; choose another name",
+            )
     if not DNS_NAME.match(settings.dns_namespace) or len(settings.dns_namespace) > 253:
         raise ConfigError("dnsNamespace", f"not a DNS name: {settings.dns_namespace!r}")
     if settings.previous_dns_namespace:
@@ -167,8 +199,11 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
     for key in ("envoyImage", "cloudwatchAgentImage", "appImage"):
         _check_image(key, getattr(settings, _field_name(key)))
     if settings.log_retention_days not in LOG_RETENTION_DAYS:
-        raise ConfigError("logRetentionDays", f"{settings.log_retention_days} is not one of "
-                          f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        raise ConfigError(
+            "logRetentionDays",
+            f"{settings.log_retention_days} is not one of "
+            f"{', '.join(map(str, LOG_RETENTION_DAYS))}",
+        )
     if not settings.services:
         raise ConfigError("services", "empty: list at least one service")
 
@@ -181,8 +216,10 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
         if names.index(svc.name) != i:
             raise ConfigError(f"{at}.name", f"duplicate service name {svc.name!r}")
         if svc.is_load:
-            for key, value in (("port", svc.port), ("healthPath", None if svc.health_path == "/"
-                                                    else svc.health_path)):
+            for key, value in (
+                ("port", svc.port),
+                ("healthPath", None if svc.health_path == "/" else svc.health_path),
+            ):
                 if value is not None:
                     raise ConfigError(f"{at}.{key}", "a load generator has no ingress; remove it")
             if not svc.upstreams:
@@ -191,8 +228,10 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
             if svc.rate is not None:
                 raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
             if svc.app_port in RESERVED_PORTS:
-                raise ConfigError(f"{at}.port", f"{svc.app_port} is reserved for the Envoy sidecar "
-                                  f"({RESERVED_PORTS_TEXT})")
+                raise ConfigError(
+                    f"{at}.port",
+                    f"{svc.app_port} is reserved for the Envoy sidecar ({RESERVED_PORTS_TEXT})",
+                )
         if not svc.health_path.startswith("/"):
             raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
         if svc.image is not None:
@@ -204,26 +243,34 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
             raise ConfigError(f"{at}.upstreams", f"at most {MAX_UPSTREAMS} upstreams")
         for upstream in svc.upstreams:
             if upstream not in by_name:
-                raise ConfigError(f"{at}.upstreams", f"unknown service {upstream!r} (known: {known})")
+                raise ConfigError(
+                    f"{at}.upstreams", f"unknown service {upstream!r} (known: {known})"
+                )
             if upstream == svc.name:
                 raise ConfigError(f"{at}.upstreams", f"{svc.name!r} cannot be its own upstream")
             if by_name[upstream].is_load:
-                raise ConfigError(f"{at}.upstreams",
-                                  f"{upstream!r} is a load generator and accepts no requests")
+                raise ConfigError(
+                    f"{at}.upstreams", f"{upstream!r} is a load generator and accepts no requests"
+                )
         if len(set(svc.upstreams)) != len(svc.upstreams):
             raise ConfigError(f"{at}.upstreams", "lists a service twice")
 
     cycle = _demo_cycle(settings)
     if cycle:
-        raise ConfigError("services", "the demo app services call each other in a cycle "
-                          f"({' -> '.join(cycle)}) and would recurse forever")
+        raise ConfigError(
+            "services",
+            "the demo app services call each other in a cycle "
+            f"({' -> '.join(cycle)}) and would recurse forever",
+        )
     if settings.entry_service is not None:
         if settings.entry_service not in by_name:
-            raise ConfigError("entryService", f"unknown service {settings.entry_service!r} "
-                              f"(known: {known})")
+            raise ConfigError(
+                "entryService", f"unknown service {settings.entry_service!r} (known: {known})"
+            )
         if by_name[settings.entry_service].is_load:
-            raise ConfigError("entryService", f"{settings.entry_service!r} is a load generator "
-                              "and has no ingress")
+            raise ConfigError(
+                "entryService", f"{settings.entry_service!r} is a load generator and has no ingress"
+            )
     if settings.certificate_arn is not None:
         _check_certificate(settings)
 
@@ -233,29 +280,42 @@ def _check_previous_namespace(settings: Settings) -> None:
     in now, a DNS name other than the new one."""
     previous = settings.previous_dns_namespace
     if settings.topology != "ecs":
-        raise ConfigError("previousDnsNamespace", "only the ecs topology has a Cloud Map "
-                          "namespace: remove it")
+        raise ConfigError(
+            "previousDnsNamespace", "only the ecs topology has a Cloud Map namespace: remove it"
+        )
     if not DNS_NAME.match(previous) or len(previous) > 253:
         raise ConfigError("previousDnsNamespace", f"not a DNS name: {previous!r}")
     if previous == settings.dns_namespace:
-        raise ConfigError("previousDnsNamespace", f"equals dnsNamespace ({previous!r}): set "
-                          "it to the namespace the stack is deployed with, or remove it")
+        raise ConfigError(
+            "previousDnsNamespace",
+            f"equals dnsNamespace ({previous!r}): set "
+            "it to the namespace the stack is deployed with, or remove it",
+        )
 
 
 def _check_certificate(settings: Settings) -> None:
     """An ACM certificate for the ECS load balancer's HTTPS listener, in the stack's region."""
     arn = str(settings.certificate_arn)
     if settings.topology != "ecs" or settings.entry_service is None:
-        raise ConfigError("certificateArn", "only the ecs topology's load balancer uses a "
-                          "certificate: set topology ecs and an entryService, or remove it")
+        raise ConfigError(
+            "certificateArn",
+            "only the ecs topology's load balancer uses a "
+            "certificate: set topology ecs and an entryService, or remove it",
+        )
     match = CERTIFICATE_ARN.match(arn)
     if not match:
-        raise ConfigError("certificateArn", f"not an ACM certificate ARN "
-                          f"(arn:aws:acm:<region>:<account>:certificate/<id>): {arn!r}")
+        raise ConfigError(
+            "certificateArn",
+            f"not an ACM certificate ARN "
+            f"(arn:aws:acm:<region>:<account>:certificate/<id>): {arn!r}",
+        )
     if match.group("region") != settings.region:
-        raise ConfigError("certificateArn", f"the certificate is in {match.group('region')}, "
-                          f"the load balancer in {settings.region}; ACM certificates are "
-                          "regional: request or import it in the stack's region")
+        raise ConfigError(
+            "certificateArn",
+            f"the certificate is in {match.group('region')}, "
+            f"the load balancer in {settings.region}; ACM certificates are "
+            "regional: request or import it in the stack's region",
+        )
 
 
 def _field_name(alias: str) -> str:
@@ -264,11 +324,17 @@ def _field_name(alias: str) -> str:
 
 def _check_name(key: str, value: str, limit: int) -> None:
     if not DNS_LABEL.match(value):
-        raise ConfigError(key, f"{value!r} is not a DNS label (lowercase letters, digits and '-', "
-                          "starting with a letter)")
+        raise ConfigError(
+            key,
+            f"{value!r} is not a DNS label (lowercase letters, digits and '-', "
+            "starting with a letter)",
+        )
     if len(value) > limit:
-        raise ConfigError(key, f"{value!r} is {len(value)} characters; at most {limit} keep "
-                          "the AWS and Kubernetes names built from it valid")
+        raise ConfigError(
+            key,
+            f"{value!r} is {len(value)} characters; at most {limit} keep "
+            "the AWS and Kubernetes names built from it valid",
+        )
 
 
 def _check_image(key: str, value: str) -> None:
@@ -281,8 +347,13 @@ def _check_image(key: str, value: str) -> None:
 
 def _demo_cycle(settings: Settings) -> list[str]:
     """A call cycle through demo-app services only, as a list of names, or [] if none."""
-    return call_cycle({s.name: [u for u in s.upstreams if settings.service(u).uses_demo_app]
-                       for s in settings.services if s.uses_demo_app})
+    return call_cycle(
+        {
+            s.name: [u for u in s.upstreams if settings.service(u).uses_demo_app]
+            for s in settings.services
+            if s.uses_demo_app
+        }
+    )
 
 
 def call_cycle(calls: Mapping[str, Sequence[str]]) -> list[str]:

@@ -23,8 +23,10 @@ HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_mana
 ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 STDOUT_LOG = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
 HTTP_OPTIONS_NAME = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-DOWNSTREAM_CONNECTIONS = ("type.googleapis.com/envoy.extensions.resource_monitors."
-                          "downstream_connections.v3.DownstreamConnectionsConfig")
+DOWNSTREAM_CONNECTIONS = (
+    "type.googleapis.com/envoy.extensions.resource_monitors."
+    "downstream_connections.v3.DownstreamConnectionsConfig"
+)
 DOG_STATSD = "type.googleapis.com/envoy.config.metrics.v3.DogStatsdSink"
 
 # Timeouts and resilience of every upstream call. Retries go to another host
@@ -80,15 +82,26 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     listeners = []
     clusters = [_static_cluster(ADMIN_CLUSTER, ADMIN_PORT)]
     if not service.is_load:
-        listeners.append(_listener(INGRESS_PREFIX, "0.0.0.0", INGRESS_PORT,
-                                   _route(LOCAL_APP_CLUSTER, retries=False),
-                                   _access_log(settings, service, INGRESS_PREFIX, ingress=True)))
+        listeners.append(
+            _listener(
+                INGRESS_PREFIX,
+                "0.0.0.0",
+                INGRESS_PORT,
+                _route(LOCAL_APP_CLUSTER, retries=False),
+                _access_log(settings, service, INGRESS_PREFIX, ingress=True),
+            )
+        )
         clusters.append(_static_cluster(LOCAL_APP_CLUSTER, service.app_port))
     for upstream in service.upstreams:
-        listeners.append(_listener(egress_prefix(upstream), "127.0.0.1",
-                                   service.egress_port(upstream), _route(upstream, retries=True),
-                                   _access_log(settings, service, egress_prefix(upstream),
-                                               ingress=False)))
+        listeners.append(
+            _listener(
+                egress_prefix(upstream),
+                "127.0.0.1",
+                service.egress_port(upstream),
+                _route(upstream, retries=True),
+                _access_log(settings, service, egress_prefix(upstream), ingress=False),
+            )
+        )
         clusters.append(_upstream_cluster(upstream, settings.upstream_hosts(upstream)))
     listeners.append(_metrics_listener())
 
@@ -108,11 +121,17 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
         "stats_config": stats_config,
         "stats_flush_interval": "10s",
         # Bounds memory under a connection flood (and silences Envoy's start-up warning).
-        "overload_manager": {"resource_monitors": [{
-            "name": "envoy.resource_monitors.global_downstream_max_connections",
-            "typed_config": {"@type": DOWNSTREAM_CONNECTIONS,
-                             "max_active_downstream_connections": 10000},
-        }]},
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": DOWNSTREAM_CONNECTIONS,
+                        "max_active_downstream_connections": 10000,
+                    },
+                }
+            ]
+        },
     }
     if settings.topology == "ecs":
         # Envoy's DogStatsD sink into the CloudWatch agent sidecar of the same task.
@@ -122,9 +141,10 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
 
 def dog_statsd_sink(port: int) -> dict:
     """A DogStatsD stats sink to UDP 127.0.0.1:``port`` (the CloudWatch agent on ECS)."""
-    return {"name": "envoy.stat_sinks.dog_statsd",
-            "typed_config": {"@type": DOG_STATSD,
-                             "address": _address("127.0.0.1", port)}}
+    return {
+        "name": "envoy.stat_sinks.dog_statsd",
+        "typed_config": {"@type": DOG_STATSD, "address": _address("127.0.0.1", port)},
+    }
 
 
 def _address(host: str, port: int, protocol: str = "TCP") -> dict:
@@ -141,20 +161,32 @@ def access_log_filter(settings: Settings, *, ingress: bool) -> dict | None:
         return None
     keep = list(FAILED_FILTERS)
     if ingress:
-        keep.append({"duration_filter": {"comparison": {"op": "GE", "value": {
-            "default_value": settings.slow_request_ms}}}})
+        keep.append(
+            {
+                "duration_filter": {
+                    "comparison": {"op": "GE", "value": {"default_value": settings.slow_request_ms}}
+                }
+            }
+        )
         if settings.access_log == "sampled":
-            keep.append({"runtime_filter": {
-                "runtime_key": "meshvis.access_log.sample_percent",
-                "percent_sampled": {"numerator": settings.access_log_sample_percent,
-                                    "denominator": "HUNDRED"},
-                "use_independent_randomness": False,
-            }})
+            keep.append(
+                {
+                    "runtime_filter": {
+                        "runtime_key": "meshvis.access_log.sample_percent",
+                        "percent_sampled": {
+                            "numerator": settings.access_log_sample_percent,
+                            "denominator": "HUNDRED",
+                        },
+                        "use_independent_randomness": False,
+                    }
+                }
+            )
     return {"or_filter": {"filters": keep}}
 
 
-def _access_log(settings: Settings, service: ServiceSpec, stat_prefix: str, *,
-                ingress: bool) -> list[dict]:
+def _access_log(
+    settings: Settings, service: ServiceSpec, stat_prefix: str, *, ingress: bool
+) -> list[dict]:
     if settings.access_log == "off":
         return []
     fields = {**ACCESS_LOG_FORMAT, "service": service.name, "listener": stat_prefix}
@@ -168,29 +200,40 @@ def _access_log(settings: Settings, service: ServiceSpec, stat_prefix: str, *,
     return [log]
 
 
-def _listener(stat_prefix: str, host: str, port: int, route: dict,
-              access_log: list[dict]) -> dict:
+def _listener(stat_prefix: str, host: str, port: int, route: dict, access_log: list[dict]) -> dict:
     return {
         "name": stat_prefix,
         "address": _address(host, port),
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": HCM,
-                "stat_prefix": stat_prefix,
-                "codec_type": "AUTO",
-                "normalize_path": True,
-                "merge_slashes": True,
-                "generate_request_id": True,
-                "access_log": access_log,
-                "route_config": {
-                    "name": stat_prefix,
-                    "virtual_hosts": [{"name": stat_prefix, "domains": ["*"], "routes": [route]}],
-                },
-                "http_filters": [{"name": "envoy.filters.http.router",
-                                  "typed_config": {"@type": ROUTER}}],
-            },
-        }]}],
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": HCM,
+                            "stat_prefix": stat_prefix,
+                            "codec_type": "AUTO",
+                            "normalize_path": True,
+                            "merge_slashes": True,
+                            "generate_request_id": True,
+                            "access_log": access_log,
+                            "route_config": {
+                                "name": stat_prefix,
+                                "virtual_hosts": [
+                                    {"name": stat_prefix, "domains": ["*"], "routes": [route]}
+                                ],
+                            },
+                            "http_filters": [
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {"@type": ROUTER},
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
     }
 
 
@@ -201,11 +244,15 @@ def _route(cluster: str, *, retries: bool) -> dict:
             "retry_on": RETRY_ON,
             "num_retries": NUM_RETRIES,
             "per_try_timeout": PER_TRY_TIMEOUT,
-            "retry_host_predicate": [{
-                "name": "envoy.retry_host_predicates.previous_hosts",
-                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host."
-                                          "previous_hosts.v3.PreviousHostsPredicate"},
-            }],
+            "retry_host_predicate": [
+                {
+                    "name": "envoy.retry_host_predicates.previous_hosts",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.retry.host."
+                        "previous_hosts.v3.PreviousHostsPredicate"
+                    },
+                }
+            ],
             "host_selection_retry_max_attempts": 3,
         }
     return {"match": {"prefix": "/"}, "route": action}
@@ -219,30 +266,47 @@ def _metrics_listener() -> dict:
     """
     get_only = [{"name": ":method", "string_match": {"exact": "GET"}}]
     routes = [
-        {"match": {"path": path, "headers": get_only},
-         "route": {"cluster": ADMIN_CLUSTER, "timeout": "5s"}}
+        {
+            "match": {"path": path, "headers": get_only},
+            "route": {"cluster": ADMIN_CLUSTER, "timeout": "5s"},
+        }
         for path in ("/stats/prometheus", "/ready")
     ]
-    routes.append({"match": {"prefix": "/"},
-                   "direct_response": {"status": 404, "body": {"inline_string": "not found\n"}}})
+    routes.append(
+        {
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 404, "body": {"inline_string": "not found\n"}},
+        }
+    )
     return {
         "name": METRICS_PREFIX,
         "address": _address("0.0.0.0", METRICS_PORT),
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": HCM,
-                "stat_prefix": METRICS_PREFIX,
-                "codec_type": "AUTO",
-                "route_config": {
-                    "name": METRICS_PREFIX,
-                    "virtual_hosts": [{"name": METRICS_PREFIX, "domains": ["*"],
-                                       "routes": routes}],
-                },
-                "http_filters": [{"name": "envoy.filters.http.router",
-                                  "typed_config": {"@type": ROUTER}}],
-            },
-        }]}],
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": HCM,
+                            "stat_prefix": METRICS_PREFIX,
+                            "codec_type": "AUTO",
+                            "route_config": {
+                                "name": METRICS_PREFIX,
+                                "virtual_hosts": [
+                                    {"name": METRICS_PREFIX, "domains": ["*"], "routes": routes}
+                                ],
+                            },
+                            "http_filters": [
+                                {
+                                    "name": "envoy.filters.http.router",
+                                    "typed_config": {"@type": ROUTER},
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
     }
 
 
@@ -256,9 +320,16 @@ def _static_cluster(name: str, port: int) -> dict:
 
 
 def _endpoints(cluster: str, hosts: list[tuple[str, int]]) -> dict:
-    return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": [
-        {"endpoint": {"address": _address(host, port)}} for host, port in hosts
-    ]}]}
+    return {
+        "cluster_name": cluster,
+        "endpoints": [
+            {
+                "lb_endpoints": [
+                    {"endpoint": {"address": _address(host, port)}} for host, port in hosts
+                ]
+            }
+        ],
+    }
 
 
 def _upstream_cluster(upstream: str, hosts: tuple[str, ...]) -> dict:
@@ -272,14 +343,18 @@ def _upstream_cluster(upstream: str, hosts: tuple[str, ...]) -> dict:
         "connect_timeout": CONNECT_TIMEOUT,
         "lb_policy": "LEAST_REQUEST",
         "load_assignment": _endpoints(upstream, [(host, INGRESS_PORT) for host in hosts]),
-        "circuit_breakers": {"thresholds": [{
-            "priority": "DEFAULT",
-            "max_connections": 1024,
-            "max_pending_requests": 1024,
-            "max_requests": 1024,
-            # Retries may add at most 20% to the load on a struggling upstream.
-            "retry_budget": {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 3},
-        }]},
+        "circuit_breakers": {
+            "thresholds": [
+                {
+                    "priority": "DEFAULT",
+                    "max_connections": 1024,
+                    "max_pending_requests": 1024,
+                    "max_requests": 1024,
+                    # Retries may add at most 20% to the load on a struggling upstream.
+                    "retry_budget": {"budget_percent": {"value": 20.0}, "min_retry_concurrency": 3},
+                }
+            ]
+        },
         "outlier_detection": {
             "consecutive_5xx": 5,
             "consecutive_gateway_failure": 3,
@@ -287,9 +362,11 @@ def _upstream_cluster(upstream: str, hosts: tuple[str, ...]) -> dict:
             "base_ejection_time": "10s",
             "max_ejection_percent": 100,
         },
-        "typed_extension_protocol_options": {HTTP_OPTIONS_NAME: {
-            "@type": f"type.googleapis.com/{HTTP_OPTIONS_NAME}",
-            "common_http_protocol_options": {"idle_timeout": "30s"},
-            "explicit_http_config": {"http_protocol_options": {}},
-        }},
+        "typed_extension_protocol_options": {
+            HTTP_OPTIONS_NAME: {
+                "@type": f"type.googleapis.com/{HTTP_OPTIONS_NAME}",
+                "common_http_protocol_options": {"idle_timeout": "30s"},
+                "explicit_http_config": {"http_protocol_options": {}},
+            }
+        },
     }

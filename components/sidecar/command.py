@@ -10,9 +10,14 @@ from collections.abc import Sequence
 CONCURRENCY = 1
 
 
-def envoy_command(*, config_yaml: str | None = None, config_path: str | None = None,
-                  binary: str = "envoy", log_level: str = "info",
-                  extra: Sequence[str] = ()) -> list[str]:
+def envoy_command(
+    *,
+    config_yaml: str | None = None,
+    config_path: str | None = None,
+    binary: str = "envoy",
+    log_level: str = "info",
+    extra: Sequence[str] = (),
+) -> list[str]:
     """``binary`` with its bootstrap (inline ``config_yaml`` or a file at ``config_path``,
     exactly one of them) and the flags every sidecar runs with, then ``extra``.
 
@@ -22,10 +27,21 @@ def envoy_command(*, config_yaml: str | None = None, config_path: str | None = N
     """
     if (config_yaml is None) == (config_path is None):
         raise ValueError("give exactly one of config_yaml and config_path")
-    source = (["--config-yaml", config_yaml] if config_yaml is not None
-              else ["--config-path", str(config_path)])
-    return [binary, *source, "--disable-hot-restart", "--concurrency", str(CONCURRENCY),
-            "--log-level", log_level, *extra]
+    source = (
+        ["--config-yaml", config_yaml]
+        if config_yaml is not None
+        else ["--config-path", str(config_path)]
+    )
+    return [
+        binary,
+        *source,
+        "--disable-hot-restart",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--log-level",
+        log_level,
+        *extra,
+    ]
 
 
 def admin_request_script(method: str, path: str, header: str, admin_port: int) -> str:
@@ -35,6 +51,8 @@ def admin_request_script(method: str, path: str, header: str, admin_port: int) -
     bash and its /dev/tcp redirection: the Envoy image (Ubuntu with ca-certificates and tzdata
     only) has neither curl nor wget, and its /bin/sh is dash.
     """
-    return (f"exec 3<>/dev/tcp/127.0.0.1/{admin_port} && "
-            f"printf '{method} {path} HTTP/1.1\\r\\nHost: localhost\\r\\n{header}\\r\\n\\r\\n' >&3"
-            " && read -r -t 2 status <&3")
+    return (
+        f"exec 3<>/dev/tcp/127.0.0.1/{admin_port} && "
+        f"printf '{method} {path} HTTP/1.1\\r\\nHost: localhost\\r\\n{header}\\r\\n\\r\\n' >&3"
+        " && read -r -t 2 status <&3"
+    )

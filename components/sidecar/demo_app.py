@@ -27,6 +27,7 @@ def demo_app_environment(service: ServiceSpec, host: str) -> dict[str, str]:
     else:
         env["PORT"] = str(service.app_port)
     if service.upstreams:
-        env["UPSTREAMS"] = ",".join(f"{u}=http://127.0.0.1:{service.egress_port(u)}"
-                                    for u in service.upstreams)
+        env["UPSTREAMS"] = ",".join(
+            f"{u}=http://127.0.0.1:{service.egress_port(u)}" for u in service.upstreams
+        )
     return {**service.env, **env}

@@ -21,14 +21,19 @@ from dataclasses import dataclass
 from components.sidecar.names import INGRESS_PREFIX, LOCAL_APP_CLUSTER, egress_prefix
 
 # Where a stat lives in one sidecar.
-INGRESS = "ingress"        # http.ingress.<stat>: what the service serves
-EGRESS = "egress"          # http.egress_<upstream>.<stat>: what its app gets from upstreams
-LOCAL_APP = "local_app"    # cluster.local_app.<stat>: the sidecar's calls to its own app
-UPSTREAM = "upstream"      # cluster.<upstream>.<stat>: its calls to other services
-SERVER = "server"          # server.<stat>: the Envoy process
+INGRESS = "ingress"  # http.ingress.<stat>: what the service serves
+EGRESS = "egress"  # http.egress_<upstream>.<stat>: what its app gets from upstreams
+LOCAL_APP = "local_app"  # cluster.local_app.<stat>: the sidecar's calls to its own app
+UPSTREAM = "upstream"  # cluster.<upstream>.<stat>: its calls to other services
+SERVER = "server"  # server.<stat>: the Envoy process
 SCOPES = (INGRESS, EGRESS, LOCAL_APP, UPSTREAM, SERVER)
-_FAMILY = {INGRESS: "http", EGRESS: "http", LOCAL_APP: "cluster", UPSTREAM: "cluster",
-           SERVER: "server"}
+_FAMILY = {
+    INGRESS: "http",
+    EGRESS: "http",
+    LOCAL_APP: "cluster",
+    UPSTREAM: "cluster",
+    SERVER: "server",
+}
 # Full stat names of each scope, before the stat's own name (RE2, as Envoy matches them).
 # An upstream is a service name (a DNS label): the sidecar's own clusters never match it.
 _SCOPE_REGEX = {
@@ -74,27 +79,53 @@ COMMUNITY = "the community Envoy dashboards (Grafana 11021, 11022, envoy-mixin)"
 # prometheus_rules.py, meshvis/local/signals.py and summary.py).
 READS: dict[str, frozenset[Stat]] = {
     CLOUDWATCH: (
-        _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_cx_total",
-               "downstream_cx_active", "downstream_cx_http1_active", "downstream_cx_http2_total")
+        _stats(
+            INGRESS,
+            "downstream_rq_total",
+            "downstream_rq_xx",
+            "downstream_cx_total",
+            "downstream_cx_active",
+            "downstream_cx_http1_active",
+            "downstream_cx_http2_total",
+        )
         | _stats(LOCAL_APP, "upstream_rq_time")
         | _stats(UPSTREAM, "upstream_rq_time", "upstream_rq_retry", "membership_healthy")
     ),
     GRAFANA: (
-        _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_rq_time",
-               "downstream_cx_active")
-        | _stats(UPSTREAM, "upstream_rq_total", "upstream_rq_xx", "upstream_rq_time",
-                 "upstream_rq_retry",
-                 "upstream_rq_timeout", "upstream_rq_pending_overflow",
-                 "upstream_cx_connect_fail", "membership_healthy", "membership_total",
-                 "outlier_detection.ejections_active",
-                 "outlier_detection.ejections_enforced_total",
-                 "circuit_breakers.default.cx_open", "circuit_breakers.default.rq_pending_open",
-                 "circuit_breakers.default.rq_retry_open")
+        _stats(
+            INGRESS,
+            "downstream_rq_total",
+            "downstream_rq_xx",
+            "downstream_rq_time",
+            "downstream_cx_active",
+        )
+        | _stats(
+            UPSTREAM,
+            "upstream_rq_total",
+            "upstream_rq_xx",
+            "upstream_rq_time",
+            "upstream_rq_retry",
+            "upstream_rq_timeout",
+            "upstream_rq_pending_overflow",
+            "upstream_cx_connect_fail",
+            "membership_healthy",
+            "membership_total",
+            "outlier_detection.ejections_active",
+            "outlier_detection.ejections_enforced_total",
+            "circuit_breakers.default.cx_open",
+            "circuit_breakers.default.rq_pending_open",
+            "circuit_breakers.default.rq_retry_open",
+        )
         | _stats(SERVER, "live", "uptime", "memory_allocated", "memory_heap_size")
     ),
     LIVE_VIEW: (
-        _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_rq_time",
-               "downstream_cx_active")
+        _stats(
+            INGRESS,
+            "downstream_rq_total",
+            "downstream_rq_xx",
+            "downstream_rq_time",
+            "downstream_cx_active",
+        )
         | _stats(EGRESS, "downstream_rq_total", "downstream_rq_xx")
         # The service map's edges (rate, 5xx share, p50/p99 per caller and upstream).
         | _stats(UPSTREAM, "membership_healthy", "upstream_rq_xx", "upstream_rq_time")
@@ -107,18 +138,42 @@ READS: dict[str, frozenset[Stat]] = {
 # (the mesh speaks HTTP/1.1 in plain text through HTTP connection managers).
 # tests/support/community_dashboards.py holds their panels' selectors, with the sources.
 READS[COMMUNITY] = (
-    _stats(UPSTREAM, "upstream_rq_total", "upstream_rq_xx", "upstream_rq_time",
-           "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_timeout",
-           "upstream_cx_total", "upstream_cx_active", "upstream_cx_destroy",
-           "upstream_cx_connect_fail", "upstream_cx_overflow", "upstream_cx_rx_bytes_total",
-           "upstream_cx_tx_bytes_total", "membership_healthy", "membership_total",
-           "circuit_breakers.default.cx_open", "circuit_breakers.default.cx_pool_open",
-           "circuit_breakers.default.rq_open")
-    | _stats(INGRESS, "downstream_rq_total", "downstream_rq_xx", "downstream_rq_time",
-             "downstream_rq_timeout", "downstream_rq_rx_reset", "downstream_rq_tx_reset",
-             "downstream_cx_total", "downstream_cx_active", "downstream_cx_destroy",
-             "downstream_cx_idle_timeout", "downstream_cx_rx_bytes_total",
-             "downstream_cx_tx_bytes_total")
+    _stats(
+        UPSTREAM,
+        "upstream_rq_total",
+        "upstream_rq_xx",
+        "upstream_rq_time",
+        "upstream_rq_retry",
+        "upstream_rq_retry_overflow",
+        "upstream_rq_timeout",
+        "upstream_cx_total",
+        "upstream_cx_active",
+        "upstream_cx_destroy",
+        "upstream_cx_connect_fail",
+        "upstream_cx_overflow",
+        "upstream_cx_rx_bytes_total",
+        "upstream_cx_tx_bytes_total",
+        "membership_healthy",
+        "membership_total",
+        "circuit_breakers.default.cx_open",
+        "circuit_breakers.default.cx_pool_open",
+        "circuit_breakers.default.rq_open",
+    )
+    | _stats(
+        INGRESS,
+        "downstream_rq_total",
+        "downstream_rq_xx",
+        "downstream_rq_time",
+        "downstream_rq_timeout",
+        "downstream_rq_rx_reset",
+        "downstream_rq_tx_reset",
+        "downstream_cx_total",
+        "downstream_cx_active",
+        "downstream_cx_destroy",
+        "downstream_cx_idle_timeout",
+        "downstream_cx_rx_bytes_total",
+        "downstream_cx_tx_bytes_total",
+    )
     | _stats(SERVER, "live", "uptime", "memory_allocated", "memory_heap_size")
 )
 # Who reads the sidecars' stats on each topology. The live view is the local mesh's, which
@@ -151,6 +206,7 @@ def essential_stats_matcher(topology: str, kind: str) -> dict:
     for scope in SCOPES:
         names = sorted(stat.regex for stat in kept if stat.scope == scope)
         if names:
-            patterns.append({"safe_regex": {
-                "regex": rf"^{_SCOPE_REGEX[scope]}\.({'|'.join(names)})$"}})
+            patterns.append(
+                {"safe_regex": {"regex": rf"^{_SCOPE_REGEX[scope]}\.({'|'.join(names)})$"}}
+            )
     return {"inclusion_list": {"patterns": patterns}}

@@ -26,8 +26,10 @@ from components.settings.ports import OTLP_HTTP_PORT
 from components.sidecar.names import INGRESS_PREFIX, METRICS_PREFIX, TRACE_COLLECTOR_CLUSTER
 
 OTEL_CONFIG = "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig"
-STATIC_RESOURCE = ("type.googleapis.com/envoy.extensions.tracers.opentelemetry."
-                   "resource_detectors.v3.StaticConfigResourceDetectorConfig")
+STATIC_RESOURCE = (
+    "type.googleapis.com/envoy.extensions.tracers.opentelemetry."
+    "resource_detectors.v3.StaticConfigResourceDetectorConfig"
+)
 OTLP_TRACES_PATH = "/v1/traces"
 EXPORT_TIMEOUT = "2s"
 # Tempo on EKS: the Helm release's fixed name (components/eks/tempo.py sets it as
@@ -79,22 +81,31 @@ def with_tracing(bootstrap: dict, settings: Settings, service: ServiceSpec) -> d
 
 def _provider(settings: Settings, service: ServiceSpec) -> dict:
     host, port = collector_address(settings)
-    return {"name": "envoy.tracers.opentelemetry", "typed_config": {
-        "@type": OTEL_CONFIG,
-        "http_service": {"http_uri": {
-            "uri": f"http://{host.rstrip('.')}:{port}{OTLP_TRACES_PATH}",
-            "cluster": TRACE_COLLECTOR_CLUSTER,
-            "timeout": EXPORT_TIMEOUT,
-        }},
-        "service_name": service.name,
-        # The same two names every stat carries (stats_tags), as resource attributes, so a
-        # trace and the service's metrics are found by the same labels.
-        "resource_detectors": [{
-            "name": "envoy.tracers.opentelemetry.resource_detectors.static_config",
-            "typed_config": {"@type": STATIC_RESOURCE,
-                             "attributes": {"mesh": settings.mesh_name, "service": service.name}},
-        }],
-    }}
+    return {
+        "name": "envoy.tracers.opentelemetry",
+        "typed_config": {
+            "@type": OTEL_CONFIG,
+            "http_service": {
+                "http_uri": {
+                    "uri": f"http://{host.rstrip('.')}:{port}{OTLP_TRACES_PATH}",
+                    "cluster": TRACE_COLLECTOR_CLUSTER,
+                    "timeout": EXPORT_TIMEOUT,
+                }
+            },
+            "service_name": service.name,
+            # The same two names every stat carries (stats_tags), as resource attributes, so a
+            # trace and the service's metrics are found by the same labels.
+            "resource_detectors": [
+                {
+                    "name": "envoy.tracers.opentelemetry.resource_detectors.static_config",
+                    "typed_config": {
+                        "@type": STATIC_RESOURCE,
+                        "attributes": {"mesh": settings.mesh_name, "service": service.name},
+                    },
+                }
+            ],
+        },
+    }
 
 
 def _collector_cluster(settings: Settings) -> dict:
@@ -103,9 +114,20 @@ def _collector_cluster(settings: Settings) -> dict:
         "name": TRACE_COLLECTOR_CLUSTER,
         "type": "STATIC",
         "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": TRACE_COLLECTOR_CLUSTER, "endpoints": [{
-            "lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                "address": host, "port_value": port}}}}]}]},
+        "load_assignment": {
+            "cluster_name": TRACE_COLLECTOR_CLUSTER,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
     }
     if settings.topology == "eks":
         # Tempo's Service name (one ClusterIP), resolved like the upstreams.

@@ -21,8 +21,10 @@ DATAPOINTS_TO_ALARM = 3
 def error_reads(settings: Settings, service: str) -> tuple[MetricRead, MetricRead]:
     """The 5xx and all-requests counters of a service's ingress (the error-rate alarm's inputs)."""
     mesh = settings.mesh_name
-    return (ingress(mesh, service, "downstream_rq_xx", code_class="5", when=AFTER_5XX),
-            ingress(mesh, service, "downstream_rq_total"))
+    return (
+        ingress(mesh, service, "downstream_rq_xx", code_class="5", when=AFTER_5XX),
+        ingress(mesh, service, "downstream_rq_total"),
+    )
 
 
 def alarm_reads(settings: Settings) -> list[MetricRead]:
@@ -40,8 +42,13 @@ def alarm_metric_names(settings: Settings) -> set[str]:
 
 def metric_stat(read: MetricRead, namespace: str, stat: str) -> dict:
     """``metric_queries[].metric`` of an alarm (pulumi_aws MetricAlarmMetricQueryMetricArgs)."""
-    return {"metric_name": read.name, "namespace": namespace, "period": PERIOD_S, "stat": stat,
-            "dimensions": {key: value for key, value in read.dimensions}}
+    return {
+        "metric_name": read.name,
+        "namespace": namespace,
+        "period": PERIOD_S,
+        "stat": stat,
+        "dimensions": {key: value for key, value in read.dimensions},
+    }
 
 
 def error_rate_expression(errors_id: str, requests_id: str) -> str:
@@ -69,35 +76,51 @@ def alarm_specs(settings: Settings) -> list[dict]:
             "treat_missing_data": "notBreaching",
             "tags": {"mesh": settings.mesh_name, "service": svc.name},
         }
-        specs.append({
-            "name": f"{svc.name}-5xx-rate",
-            "alarm_description": (
-                f"{where}: more than {settings.error_rate_alarm_percent:g}% of requests answered "
-                f"5xx in {within} (ingress listener of its Envoy sidecar)"),
-            "threshold": float(settings.error_rate_alarm_percent),
-            "metric_queries": [
-                {"id": "errors", "metric": metric_stat(errors, namespace, "Sum"),
-                 "return_data": False},
-                {"id": "requests", "metric": metric_stat(requests, namespace, "Sum"),
-                 "return_data": False},
-                {"id": "error_rate", "expression": error_rate_expression("errors", "requests"),
-                 "label": f"{svc.name} 5xx %", "return_data": True},
-            ],
-            **common,
-        })
+        specs.append(
+            {
+                "name": f"{svc.name}-5xx-rate",
+                "alarm_description": (
+                    f"{where}: more than {settings.error_rate_alarm_percent:g}% of requests answered "
+                    f"5xx in {within} (ingress listener of its Envoy sidecar)"
+                ),
+                "threshold": float(settings.error_rate_alarm_percent),
+                "metric_queries": [
+                    {
+                        "id": "errors",
+                        "metric": metric_stat(errors, namespace, "Sum"),
+                        "return_data": False,
+                    },
+                    {
+                        "id": "requests",
+                        "metric": metric_stat(requests, namespace, "Sum"),
+                        "return_data": False,
+                    },
+                    {
+                        "id": "error_rate",
+                        "expression": error_rate_expression("errors", "requests"),
+                        "label": f"{svc.name} 5xx %",
+                        "return_data": True,
+                    },
+                ],
+                **common,
+            }
+        )
         latency = service_latency(settings.mesh_name, svc.name)
-        specs.append({
-            "name": f"{svc.name}-p99-latency",
-            "alarm_description": (
-                f"{where}: p99 latency above {settings.latency_alarm_ms} ms in {within} "
-                "(request time from its Envoy sidecar to the app)"),
-            "namespace": namespace,
-            "metric_name": latency.name,
-            "dimensions": {key: value for key, value in latency.dimensions},
-            "period": PERIOD_S,
-            "extended_statistic": "p99",
-            # No `unit`: an alarm with one only sees datapoints published with that same unit.
-            "threshold": float(settings.latency_alarm_ms),
-            **common,
-        })
+        specs.append(
+            {
+                "name": f"{svc.name}-p99-latency",
+                "alarm_description": (
+                    f"{where}: p99 latency above {settings.latency_alarm_ms} ms in {within} "
+                    "(request time from its Envoy sidecar to the app)"
+                ),
+                "namespace": namespace,
+                "metric_name": latency.name,
+                "dimensions": {key: value for key, value in latency.dimensions},
+                "period": PERIOD_S,
+                "extended_statistic": "p99",
+                # No `unit`: an alarm with one only sees datapoints published with that same unit.
+                "threshold": float(settings.latency_alarm_ms),
+                **common,
+            }
+        )
     return specs

@@ -78,8 +78,16 @@ class _Widgets:
     def _place(self, widget_type: str, width: int, height: int, properties: dict) -> None:
         if self._x + width > GRID_WIDTH:
             self._new_row()
-        self.widgets.append({"type": widget_type, "x": self._x, "y": self._y, "width": width,
-                             "height": height, "properties": properties})
+        self.widgets.append(
+            {
+                "type": widget_type,
+                "x": self._x,
+                "y": self._y,
+                "width": width,
+                "height": height,
+                "properties": properties,
+            }
+        )
         self._x += width
         self._row_height = max(self._row_height, height)
 
@@ -91,20 +99,40 @@ class _Widgets:
             self._new_row()
         self._place(widget_type, GRID_WIDTH, height, properties)
 
-    def graph(self, title: str, metrics: list[list], stat: str, *, label: str,
-              threshold: float | None = None) -> None:
+    def graph(
+        self,
+        title: str,
+        metrics: list[list],
+        stat: str,
+        *,
+        label: str,
+        threshold: float | None = None,
+    ) -> None:
         properties: dict = {
-            "title": title, "view": "timeSeries", "stacked": False,
-            "region": self.settings.region, "stat": stat, "period": PERIOD_S,
-            "metrics": metrics, "yAxis": {"left": {"min": 0, "label": label, "showUnits": False}},
+            "title": title,
+            "view": "timeSeries",
+            "stacked": False,
+            "region": self.settings.region,
+            "stat": stat,
+            "period": PERIOD_S,
+            "metrics": metrics,
+            "yAxis": {"left": {"min": 0, "label": label, "showUnits": False}},
         }
         if threshold is not None:
-            properties["annotations"] = {"horizontal": [{"label": "alarm threshold",
-                                                          "value": threshold}]}
+            properties["annotations"] = {
+                "horizontal": [{"label": "alarm threshold", "value": threshold}]
+            }
         self._place("metric", HALF, GRAPH_HEIGHT, properties)
 
-    def search_graph(self, title: str, searches: list[tuple[MetricRead, str, str | None]],
-                     stat: str, *, label: str, threshold: float | None = None) -> None:
+    def search_graph(
+        self,
+        title: str,
+        searches: list[tuple[MetricRead, str, str | None]],
+        stat: str,
+        *,
+        label: str,
+        threshold: float | None = None,
+    ) -> None:
         """A graph of SEARCH expressions: (read, statistic, legend label or None) each.
 
         Without a label CloudWatch names each line by the dimension values that differ.
@@ -112,8 +140,10 @@ class _Widgets:
         metrics = []
         for i, (read, read_stat, legend) in enumerate(searches, start=1):
             self.reads.append(read)
-            expression: dict = {"expression": search_expression(read, self.namespace, read_stat),
-                                "id": f"s{i}"}
+            expression: dict = {
+                "expression": search_expression(read, self.namespace, read_stat),
+                "id": f"s{i}",
+            }
             if legend is not None:
                 expression["label"] = legend
             metrics.append([expression])
@@ -125,46 +155,104 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
     w = _Widgets(settings)
     w.full_row("text", 2, {"markdown": _header(settings)})
 
-    def one(title: str, read: MetricRead, stat: str, axis: str, legend: str | None = SERVICE_LABEL,
-            threshold: float | None = None) -> None:
+    def one(
+        title: str,
+        read: MetricRead,
+        stat: str,
+        axis: str,
+        legend: str | None = SERVICE_LABEL,
+        threshold: float | None = None,
+    ) -> None:
         w.search_graph(title, [(read, stat, legend)], stat, label=axis, threshold=threshold)
 
-    one("Requests per service (ingress)", ingress(mesh, None, "downstream_rq_total"), "Sum",
-        "requests / min")
-    one("2xx responses per service", ingress(mesh, None, "downstream_rq_xx", code_class="2"),
-        "Sum", "responses / min")
-    w.search_graph("4xx and 5xx responses per service", [
-        (ingress(mesh, None, "downstream_rq_xx", code_class="4", when=AFTER_4XX), "Sum",
-         f"4xx {SERVICE_LABEL}"),
-        (ingress(mesh, None, "downstream_rq_xx", code_class="5", when=AFTER_5XX), "Sum",
-         f"5xx {SERVICE_LABEL}"),
-    ], "Sum", label="responses / min")
+    one(
+        "Requests per service (ingress)",
+        ingress(mesh, None, "downstream_rq_total"),
+        "Sum",
+        "requests / min",
+    )
+    one(
+        "2xx responses per service",
+        ingress(mesh, None, "downstream_rq_xx", code_class="2"),
+        "Sum",
+        "responses / min",
+    )
+    w.search_graph(
+        "4xx and 5xx responses per service",
+        [
+            (
+                ingress(mesh, None, "downstream_rq_xx", code_class="4", when=AFTER_4XX),
+                "Sum",
+                f"4xx {SERVICE_LABEL}",
+            ),
+            (
+                ingress(mesh, None, "downstream_rq_xx", code_class="5", when=AFTER_5XX),
+                "Sum",
+                f"5xx {SERVICE_LABEL}",
+            ),
+        ],
+        "Sum",
+        label="responses / min",
+    )
     _error_rate_graph(w)
     one("Latency p50 per service (ms, sidecar to app)", service_latency(mesh, None), "p50", "ms")
-    one("Latency p99 per service (ms, sidecar to app)", service_latency(mesh, None), "p99", "ms",
-        threshold=float(settings.latency_alarm_ms))
+    one(
+        "Latency p99 per service (ms, sidecar to app)",
+        service_latency(mesh, None),
+        "p99",
+        "ms",
+        threshold=float(settings.latency_alarm_ms),
+    )
     # Upstream views: without a label each line is named by its service and cluster.
-    one("Upstream call latency p99 (ms, caller's view incl. retries)",
-        upstream(mesh, "upstream_rq_time", TIMING), "p99", "ms", legend=None)
+    one(
+        "Upstream call latency p99 (ms, caller's view incl. retries)",
+        upstream(mesh, "upstream_rq_time", TIMING),
+        "p99",
+        "ms",
+        legend=None,
+    )
     _edge_table(w)
-    one("Retries per upstream", upstream(mesh, "upstream_rq_retry", COUNTER, when=AFTER_RETRY),
-        "Sum", "retries / min", legend=None)
-    one("Healthy upstream hosts", upstream(mesh, "membership_healthy", GAUGE), "Minimum", "hosts",
-        legend=None)
-    one("Downstream connections total (ingress)", ingress(mesh, None, "downstream_cx_total"),
-        "Sum", "connections / min")
+    one(
+        "Retries per upstream",
+        upstream(mesh, "upstream_rq_retry", COUNTER, when=AFTER_RETRY),
+        "Sum",
+        "retries / min",
+        legend=None,
+    )
+    one(
+        "Healthy upstream hosts",
+        upstream(mesh, "membership_healthy", GAUGE),
+        "Minimum",
+        "hosts",
+        legend=None,
+    )
+    one(
+        "Downstream connections total (ingress)",
+        ingress(mesh, None, "downstream_cx_total"),
+        "Sum",
+        "connections / min",
+    )
     # Every task of a service feeds one gauge metric (no host dimension: omit_hostname in
     # components/ecs/agent.py), and the agent folds each task's 10 s samples into one datum a
     # minute, so Sum would add about six samples per task: the honest figure is the mean per task.
-    one("Downstream connections active per task (ingress, mean of tasks)",
-        ingress(mesh, None, "downstream_cx_active", GAUGE), "Average",
-        "connections per task")
-    one("HTTP/1 active connections per task (ingress, mean of tasks)",
-        ingress(mesh, None, "downstream_cx_http1_active", GAUGE), "Average",
-        "connections per task")
-    one("HTTP/2 connections total (ingress)",
-        ingress(mesh, None, "downstream_cx_http2_total", when=AFTER_HTTP2), "Sum",
-        "connections / min")
+    one(
+        "Downstream connections active per task (ingress, mean of tasks)",
+        ingress(mesh, None, "downstream_cx_active", GAUGE),
+        "Average",
+        "connections per task",
+    )
+    one(
+        "HTTP/1 active connections per task (ingress, mean of tasks)",
+        ingress(mesh, None, "downstream_cx_http1_active", GAUGE),
+        "Average",
+        "connections per task",
+    )
+    one(
+        "HTTP/2 connections total (ingress)",
+        ingress(mesh, None, "downstream_cx_http2_total", when=AFTER_HTTP2),
+        "Sum",
+        "connections / min",
+    )
     if load_balancer:
         _alb_graphs(w, load_balancer, target_group)
 
@@ -172,11 +260,16 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
         # Every 5xx is logged under every policy; the title says what else is (or is not).
         errors = query_by_title(settings, "5xx responses")
         sources = " | ".join(f"SOURCE '{group}'" for group in errors["log_group_names"])
-        w.full_row("log", GRAPH_HEIGHT, {
-            "title": f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})",
-            "region": settings.region, "view": "table",
-            "query": f"{sources} | {errors['query_string']}",
-        })
+        w.full_row(
+            "log",
+            GRAPH_HEIGHT,
+            {
+                "title": f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})",
+                "region": settings.region,
+                "view": "table",
+                "query": f"{sources} | {errors['query_string']}",
+            },
+        )
     return w
 
 
@@ -187,17 +280,26 @@ def _edge_table(w: _Widgets) -> None:
     table widget in a CloudWatch dashboard")."""
     read = upstream(w.settings.mesh_name, "upstream_rq_time", TIMING)
     w.reads.append(read)
-    metrics = [[{"expression": search_expression(read, w.namespace, stat), "id": f"e{i}",
-                 "label": label}]
-               for i, (stat, label) in enumerate((("SampleCount", "calls"), ("p50", "p50 ms"),
-                                                  ("p99", "p99 ms")), start=1)]
-    w.full_row("metric", GRAPH_HEIGHT, {
-        "title": "Service map: calls per caller → upstream (caller's sidecar)",
-        "view": "table", "region": w.settings.region, "period": PERIOD_S, "stat": "p99",
-        "metrics": metrics,
-        # Only the summaries over the dashboard's time range: calls summed, latencies averaged.
-        "table": {"summaryColumns": ["SUM", "AVG", "MAX"], "showTimeSeriesData": False},
-    })
+    metrics = [
+        [{"expression": search_expression(read, w.namespace, stat), "id": f"e{i}", "label": label}]
+        for i, (stat, label) in enumerate(
+            (("SampleCount", "calls"), ("p50", "p50 ms"), ("p99", "p99 ms")), start=1
+        )
+    ]
+    w.full_row(
+        "metric",
+        GRAPH_HEIGHT,
+        {
+            "title": "Service map: calls per caller → upstream (caller's sidecar)",
+            "view": "table",
+            "region": w.settings.region,
+            "period": PERIOD_S,
+            "stat": "p99",
+            "metrics": metrics,
+            # Only the summaries over the dashboard's time range: calls summed, latencies averaged.
+            "table": {"summaryColumns": ["SUM", "AVG", "MAX"], "showTimeSeriesData": False},
+        },
+    )
 
 
 def _error_rate_graph(w: _Widgets) -> None:
@@ -207,51 +309,92 @@ def _error_rate_graph(w: _Widgets) -> None:
         errors, requests = error_reads(w.settings, svc.name)
         w.reads += [errors, requests]
         metrics += [
-            _metric_line(errors, w.namespace, {"id": f"errors{i}", "stat": "Sum",
-                                               "visible": False}),
-            _metric_line(requests, w.namespace, {"id": f"requests{i}", "stat": "Sum",
-                                                 "visible": False}),
-            [{"expression": error_rate_expression(f"errors{i}", f"requests{i}"),
-              "id": f"rate{i}", "label": svc.name}],
+            _metric_line(
+                errors, w.namespace, {"id": f"errors{i}", "stat": "Sum", "visible": False}
+            ),
+            _metric_line(
+                requests, w.namespace, {"id": f"requests{i}", "stat": "Sum", "visible": False}
+            ),
+            [
+                {
+                    "expression": error_rate_expression(f"errors{i}", f"requests{i}"),
+                    "id": f"rate{i}",
+                    "label": svc.name,
+                }
+            ],
         ]
-    w.graph("5xx rate per service (%, as the alarms see it)", metrics, "Sum", label="%",
-            threshold=float(w.settings.error_rate_alarm_percent))
+    w.graph(
+        "5xx rate per service (%, as the alarms see it)",
+        metrics,
+        "Sum",
+        label="%",
+        threshold=float(w.settings.error_rate_alarm_percent),
+    )
 
 
 def _alb_graphs(w: _Widgets, load_balancer: str, target_group: str | None) -> None:
     """The load balancer's own metrics (``load_balancer``/``target_group``: ARN suffixes)."""
     lb = ["LoadBalancer", load_balancer]
-    w.graph("Load balancer requests and 5xx", [
-        [ALB_NAMESPACE, "RequestCount", *lb, {"stat": "Sum", "label": "requests"}],
-        [ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", *lb, {"stat": "Sum", "label": "target 5xx"}],
-        [ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", *lb, {"stat": "Sum", "label": "ALB 5xx"}],
-    ], "Sum", label="requests / min")
-    w.graph("Load balancer target response time (s)", [
-        [ALB_NAMESPACE, "TargetResponseTime", *lb, {"stat": "p50", "label": "p50"}],
-        [ALB_NAMESPACE, "TargetResponseTime", *lb, {"stat": "p99", "label": "p99"}],
-    ], "p99", label="seconds")
+    w.graph(
+        "Load balancer requests and 5xx",
+        [
+            [ALB_NAMESPACE, "RequestCount", *lb, {"stat": "Sum", "label": "requests"}],
+            [
+                ALB_NAMESPACE,
+                "HTTPCode_Target_5XX_Count",
+                *lb,
+                {"stat": "Sum", "label": "target 5xx"},
+            ],
+            [ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", *lb, {"stat": "Sum", "label": "ALB 5xx"}],
+        ],
+        "Sum",
+        label="requests / min",
+    )
+    w.graph(
+        "Load balancer target response time (s)",
+        [
+            [ALB_NAMESPACE, "TargetResponseTime", *lb, {"stat": "p50", "label": "p50"}],
+            [ALB_NAMESPACE, "TargetResponseTime", *lb, {"stat": "p99", "label": "p99"}],
+        ],
+        "p99",
+        label="seconds",
+    )
     if target_group:
         tg = ["TargetGroup", target_group, *lb]
-        w.graph("Load balancer targets", [
-            [ALB_NAMESPACE, "HealthyHostCount", *tg, {"stat": "Minimum", "label": "healthy"}],
-            [ALB_NAMESPACE, "UnHealthyHostCount", *tg, {"stat": "Maximum", "label": "unhealthy"}],
-        ], "Minimum", label="targets")
+        w.graph(
+            "Load balancer targets",
+            [
+                [ALB_NAMESPACE, "HealthyHostCount", *tg, {"stat": "Minimum", "label": "healthy"}],
+                [
+                    ALB_NAMESPACE,
+                    "UnHealthyHostCount",
+                    *tg,
+                    {"stat": "Maximum", "label": "unhealthy"},
+                ],
+            ],
+            "Minimum",
+            label="targets",
+        )
 
 
 def _header(settings: Settings) -> str:
-    return (f"# {settings.mesh_name} mesh\n"
-            f"Envoy sidecar metrics in namespace `{metric_namespace(settings.mesh_name)}`, sent "
-            "over DogStatsD to each task's CloudWatch agent. Latency is the request time from a "
-            "service's sidecar to its app; alarms fire on the 5xx rate "
-            f"(> {settings.error_rate_alarm_percent:g}%) and p99 latency "
-            f"(> {settings.latency_alarm_ms} ms) of each service.")
+    return (
+        f"# {settings.mesh_name} mesh\n"
+        f"Envoy sidecar metrics in namespace `{metric_namespace(settings.mesh_name)}`, sent "
+        "over DogStatsD to each task's CloudWatch agent. Latency is the request time from a "
+        "service's sidecar to its app; alarms fire on the 5xx rate "
+        f"(> {settings.error_rate_alarm_percent:g}%) and p99 latency "
+        f"(> {settings.latency_alarm_ms} ms) of each service."
+    )
 
 
-def dashboard_body(settings: Settings, load_balancer: str | None,
-                   target_group: str | None) -> dict:
+def dashboard_body(settings: Settings, load_balancer: str | None, target_group: str | None) -> dict:
     """The dashboard body; ALB widgets when ``load_balancer`` (its ARN suffix) is given."""
-    return {"periodOverride": "inherit", "start": "-PT3H",
-            "widgets": _build(settings, load_balancer, target_group).widgets}
+    return {
+        "periodOverride": "inherit",
+        "start": "-PT3H",
+        "widgets": _build(settings, load_balancer, target_group).widgets,
+    }
 
 
 def dashboard_reads(settings: Settings) -> list[MetricRead]:

@@ -70,24 +70,38 @@ class MetricRead:
         published = dict(dimensions)
         if name != self.name or set(published) != {key for key, _ in self.dimensions}:
             return False
-        return all(value is None or published[key] == value for key, value in self.dimensions) \
-            and not any(published[key] == value for key, value in self.exclude)
+        return all(
+            value is None or published[key] == value for key, value in self.dimensions
+        ) and not any(published[key] == value for key, value in self.exclude)
 
     def __str__(self) -> str:
-        dims = ",".join(f"{key}={'*' if value is None else value}"
-                        for key, value in sorted(self.dimensions))
+        dims = ",".join(
+            f"{key}={'*' if value is None else value}" for key, value in sorted(self.dimensions)
+        )
         excluded = "".join(f",{key}!={value}" for key, value in self.exclude)
         return f"{self.name}{{{dims}{excluded}}}"
 
 
-def _read(stat: str, metric_type: str, dims: dict[str, str | None], *,
-          exclude: tuple[tuple[str, str], ...] = (), when: str | None = None) -> MetricRead:
+def _read(
+    stat: str,
+    metric_type: str,
+    dims: dict[str, str | None],
+    *,
+    exclude: tuple[tuple[str, str], ...] = (),
+    when: str | None = None,
+) -> MetricRead:
     dimensions = tuple(sorted({**dims, METRIC_TYPE: metric_type}.items()))
     return MetricRead(cloudwatch_name(stat), dimensions, exclude, when)
 
 
-def ingress(mesh: str, service: str | None, stat: str, metric_type: str = COUNTER,
-            code_class: str | None = None, when: str | None = None) -> MetricRead:
+def ingress(
+    mesh: str,
+    service: str | None,
+    stat: str,
+    metric_type: str = COUNTER,
+    code_class: str | None = None,
+    when: str | None = None,
+) -> MetricRead:
     """A stat of a service's ingress connection manager (``http.ingress.<stat>``)."""
     dims: dict[str, str | None] = {MESH: mesh, SERVICE: service, HCM_PREFIX: INGRESS_PREFIX}
     if code_class is not None:
@@ -97,8 +111,11 @@ def ingress(mesh: str, service: str | None, stat: str, metric_type: str = COUNTE
 
 def service_latency(mesh: str, service: str | None) -> MetricRead:
     """Upstream request time from a service's sidecar to its own app: the service's latency."""
-    return _read("cluster.upstream_rq_time", TIMING,
-                 {MESH: mesh, SERVICE: service, CLUSTER: LOCAL_APP_CLUSTER})
+    return _read(
+        "cluster.upstream_rq_time",
+        TIMING,
+        {MESH: mesh, SERVICE: service, CLUSTER: LOCAL_APP_CLUSTER},
+    )
 
 
 # The sidecar's own clusters, left out of "upstream" views.
@@ -107,5 +124,10 @@ _NOT_UPSTREAM = ((CLUSTER, LOCAL_APP_CLUSTER), (CLUSTER, ADMIN_CLUSTER))
 
 def upstream(mesh: str, stat: str, metric_type: str, when: str | None = None) -> MetricRead:
     """A stat of every upstream cluster of every sidecar (the callers' view)."""
-    return _read(f"cluster.{stat}", metric_type, {MESH: mesh, SERVICE: None, CLUSTER: None},
-                 exclude=_NOT_UPSTREAM, when=when)
+    return _read(
+        f"cluster.{stat}",
+        metric_type,
+        {MESH: mesh, SERVICE: None, CLUSTER: None},
+        exclude=_NOT_UPSTREAM,
+        when=when,
+    )

@@ -9,5 +9,7 @@ from dashboards.grafana.mesh import mesh_dashboard
 
 def grafana_dashboards(settings: Settings) -> dict[str, dict]:
     """File name -> dashboard JSON of every Grafana dashboard of the mesh."""
-    return {"mesh-overview.json": mesh_dashboard(settings),
-            "envoy-detail.json": envoy_dashboard(settings)}
+    return {
+        "mesh-overview.json": mesh_dashboard(settings),
+        "envoy-detail.json": envoy_dashboard(settings),
+    }

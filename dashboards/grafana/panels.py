@@ -43,13 +43,20 @@ def dashboard(title: str, uid: str, mesh: str, description: str) -> Dashboard:
         .refresh("10s")
         .time("now-30m", "now")
         .readonly()
-        .with_variable(DatasourceVariable(DATASOURCE_VARIABLE).label("Data source")
-                       .type("prometheus"))
+        .with_variable(
+            DatasourceVariable(DATASOURCE_VARIABLE).label("Data source").type("prometheus")
+        )
     )
 
 
-def time_series(title: str, unit: str, queries: list[Query], description: str,
-                width: int = 12, max_value: float | None = None) -> TimeSeries:
+def time_series(
+    title: str,
+    unit: str,
+    queries: list[Query],
+    description: str,
+    width: int = 12,
+    max_value: float | None = None,
+) -> TimeSeries:
     """A time series panel of ``queries`` with the shared style."""
     panel = (
         TimeSeries()
@@ -62,14 +69,24 @@ def time_series(title: str, unit: str, queries: list[Query], description: str,
         .height(PANEL_HEIGHT)
         .line_width(1)
         .fill_opacity(10)
-        .legend(VizLegendOptions().display_mode(LegendDisplayMode.TABLE)
-                .placement(LegendPlacement.BOTTOM).show_legend(True).calcs(["lastNotNull", "max"]))
+        .legend(
+            VizLegendOptions()
+            .display_mode(LegendDisplayMode.TABLE)
+            .placement(LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["lastNotNull", "max"])
+        )
     )
     if max_value is not None:
         panel = panel.max(max_value)
     for index, query in enumerate(queries):
-        panel = panel.with_target(Dataquery().ref_id(chr(ord("A") + index)).datasource(DATASOURCE)
-                                  .expr(query.expr).legend_format(query.legend))
+        panel = panel.with_target(
+            Dataquery()
+            .ref_id(chr(ord("A") + index))
+            .datasource(DATASOURCE)
+            .expr(query.expr)
+            .legend_format(query.legend)
+        )
     return panel
 
 
@@ -85,5 +102,9 @@ def encode(builder: Dashboard) -> dict:
 
 def dashboard_queries(document: dict) -> list[str]:
     """Every PromQL expression of every panel of an encoded dashboard, in panel order."""
-    return [target["expr"] for panel in document.get("panels", [])
-            for target in panel.get("targets", []) if "expr" in target]
+    return [
+        target["expr"]
+        for panel in document.get("panels", [])
+        for target in panel.get("targets", [])
+        if "expr" in target
+    ]

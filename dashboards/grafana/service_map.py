@@ -26,16 +26,26 @@ HEIGHT = 12
 
 def node_graph(mesh: str) -> NodeGraph:
     """The node graph panel: services as nodes (requests/s), calls as edges (requests/s)."""
+
     def query(ref: str, expr: str) -> Dataquery:
-        return (Dataquery().ref_id(ref).datasource(DATASOURCE).expr(expr).instant()
-                .format(PromQueryFormat.TABLE).legend_format(ref))
+        return (
+            Dataquery()
+            .ref_id(ref)
+            .datasource(DATASOURCE)
+            .expr(expr)
+            .instant()
+            .format(PromQueryFormat.TABLE)
+            .legend_format(ref)
+        )
 
     return (
         NodeGraph()
         .title("Service map")
-        .description("Each service, and each call from a caller to an upstream, with its "
-                     "requests per second, measured by the caller's sidecar (no tracing "
-                     "needed).")
+        .description(
+            "Each service, and each call from a caller to an upstream, with its "
+            "requests per second, measured by the caller's sidecar (no tracing "
+            "needed)."
+        )
         .datasource(DATASOURCE)
         .unit("reqps")
         .span(24)
@@ -44,7 +54,13 @@ def node_graph(mesh: str) -> NodeGraph:
         .edges(EdgeOptions().main_stat_unit("reqps"))
         .with_target(query(NODES, promql.node_graph_nodes(mesh)))
         .with_target(query(EDGES, promql.node_graph_edges(mesh)))
-        .with_transformation(DataTransformerConfig(id_val="organize", options={
-            # Several table queries name their values "Value #<refId>".
-            "renameByName": {f"Value #{NODES}": MAINSTAT, f"Value #{EDGES}": MAINSTAT}}))
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={
+                    # Several table queries name their values "Value #<refId>".
+                    "renameByName": {f"Value #{NODES}": MAINSTAT, f"Value #{EDGES}": MAINSTAT}
+                },
+            )
+        )
     )

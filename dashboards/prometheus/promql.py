@@ -25,8 +25,10 @@ def _ingress(mesh: str) -> str:
 
 def _upstreams(mesh: str) -> str:
     # Other services only: not the sidecar's own plumbing (its app, admin, trace collector).
-    return (f'mesh="{mesh}",'
-            f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}|{TRACE_COLLECTOR_CLUSTER}"')
+    return (
+        f'mesh="{mesh}",'
+        f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}|{TRACE_COLLECTOR_CLUSTER}"'
+    )
 
 
 def _outbound(mesh: str) -> str:
@@ -42,8 +44,10 @@ def request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
 def _class_share(metric: str, selector: str, by: str, match: str, window: str) -> str:
     """Share (0..1) of ``metric``'s responses whose ``envoy_response_code_class`` ``match``es
     (e.g. ``="5"`` or ``!="5"``), per ``by``."""
-    return (f"sum by ({by}) (rate({metric}{{{selector},envoy_response_code_class{match}}}"
-            f"[{window}])) / sum by ({by}) (rate({metric}{{{selector}}}[{window}]))")
+    return (
+        f"sum by ({by}) (rate({metric}{{{selector},envoy_response_code_class{match}}}"
+        f"[{window}])) / sum by ({by}) (rate({metric}{{{selector}}}[{window}]))"
+    )
 
 
 def success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
@@ -58,8 +62,10 @@ def error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
 
 def latency_quantile(mesh: str, quantile: float, window: str = DEFAULT_WINDOW) -> str:
     """The ``quantile`` of each service's request duration, in milliseconds."""
-    return (f"histogram_quantile({quantile}, sum by (service, le) "
-            f"(rate(envoy_http_downstream_rq_time_bucket{{{_ingress(mesh)}}}[{window}])))")
+    return (
+        f"histogram_quantile({quantile}, sum by (service, le) "
+        f"(rate(envoy_http_downstream_rq_time_bucket{{{_ingress(mesh)}}}[{window}])))"
+    )
 
 
 def active_connections(mesh: str) -> str:
@@ -74,7 +80,9 @@ def healthy_upstream_hosts(mesh: str) -> str:
 
 def upstream_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Requests per second each service sends to its upstreams (load generators included)."""
-    return f"sum by (service) (rate(envoy_cluster_upstream_rq_total{{{_upstreams(mesh)}}}[{window}]))"
+    return (
+        f"sum by (service) (rate(envoy_cluster_upstream_rq_total{{{_upstreams(mesh)}}}[{window}]))"
+    )
 
 
 # Per upstream cluster of each service's sidecar (the Envoy detail dashboard and the alerts).
@@ -83,14 +91,17 @@ _BY_CLUSTER = "service, envoy_cluster_name"
 
 def upstream_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Share (0..1) of the requests each service sends to each upstream that answered 5xx."""
-    return _class_share("envoy_cluster_upstream_rq_xx", _upstreams(mesh), _BY_CLUSTER, '="5"',
-                        window)
+    return _class_share(
+        "envoy_cluster_upstream_rq_xx", _upstreams(mesh), _BY_CLUSTER, '="5"', window
+    )
 
 
 def upstream_error_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """5xx answers per second each service receives from each upstream."""
-    return (f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)},"
-            f'envoy_response_code_class="5"}}[{window}]))')
+    return (
+        f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)},"
+        f'envoy_response_code_class="5"}}[{window}]))'
+    )
 
 
 def upstream_cluster_gauge(mesh: str, stat: str, aggregation: str = "sum") -> str:
@@ -102,8 +113,7 @@ def upstream_cluster_gauge(mesh: str, stat: str, aggregation: str = "sum") -> st
 def upstream_cluster_rate(mesh: str, stat: str, window: str = DEFAULT_WINDOW) -> str:
     """Per-second rate of a counter of every upstream cluster (``stat`` without the
     ``envoy_cluster_`` prefix), summed over the sidecars of each service."""
-    return (f"sum by ({_BY_CLUSTER}) "
-            f"(rate(envoy_cluster_{stat}{{{_upstreams(mesh)}}}[{window}]))")
+    return f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_{stat}{{{_upstreams(mesh)}}}[{window}]))"
 
 
 def server_gauge(mesh: str, stat: str, aggregation: str = "max") -> str:
@@ -115,8 +125,7 @@ def server_gauge(mesh: str, stat: str, aggregation: str = "max") -> str:
 def outbound_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Requests per second each service's app sends through its egress listeners (a load
     generator's offered load)."""
-    return (f"sum by (service) (rate(envoy_http_downstream_rq_total{{{_outbound(mesh)}}}"
-            f"[{window}]))")
+    return f"sum by (service) (rate(envoy_http_downstream_rq_total{{{_outbound(mesh)}}}[{window}]))"
 
 
 def outbound_success_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
@@ -129,18 +138,22 @@ def response_counts(mesh: str, outbound: bool = False) -> str:
     """Responses per service and class since its sidecars started: answered on the ingress, or
     (``outbound``) received through the egress listeners. Exact totals for a run's summary."""
     selector = _outbound(mesh) if outbound else _ingress(mesh)
-    return (f"sum by (service, envoy_response_code_class) "
-            f"(envoy_http_downstream_rq_xx{{{selector}}})")
+    return (
+        f"sum by (service, envoy_response_code_class) (envoy_http_downstream_rq_xx{{{selector}}})"
+    )
 
 
 # The service map: one edge per caller and upstream, read from the caller's upstream cluster
 # (Envoy's `upstream_rq_<class>` and `upstream_rq_time`), so it exists on every topology and
 # without tracing. `service` is the caller, `envoy_cluster_name` the upstream.
 
+
 def edge_request_rate(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Responses per second each caller gets from each upstream."""
-    return (f"sum by ({_BY_CLUSTER}) "
-            f"(rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}}}[{window}]))")
+    return (
+        f"sum by ({_BY_CLUSTER}) "
+        f"(rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}}}[{window}]))"
+    )
 
 
 def edge_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
@@ -148,22 +161,28 @@ def edge_error_ratio(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     absent, for an edge without any (the 5xx series only exists after the first one)."""
     selector = _upstreams(mesh)
     total = f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{selector}}}[{window}]))"
-    errors = (f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{selector},"
-              f'envoy_response_code_class="5"}}[{window}]))')
+    errors = (
+        f"sum by ({_BY_CLUSTER}) (rate(envoy_cluster_upstream_rq_xx{{{selector},"
+        f'envoy_response_code_class="5"}}[{window}]))'
+    )
     return f"({errors} or {total} * 0) / {total}"
 
 
 def edge_latency_quantile(mesh: str, quantile: float, window: str = DEFAULT_WINDOW) -> str:
     """The ``quantile`` of each upstream's response time as each caller sees it, in ms."""
-    return (f"histogram_quantile({quantile}, sum by ({_BY_CLUSTER}, le) "
-            f"(rate(envoy_cluster_upstream_rq_time_bucket{{{_upstreams(mesh)}}}[{window}])))")
+    return (
+        f"histogram_quantile({quantile}, sum by ({_BY_CLUSTER}, le) "
+        f"(rate(envoy_cluster_upstream_rq_time_bucket{{{_upstreams(mesh)}}}[{window}])))"
+    )
 
 
 def _as_edge(expr: str) -> str:
     """``expr`` by (service, envoy_cluster_name) with the node graph's edge fields as labels:
     ``source`` (the caller), ``target`` (the upstream) and ``id``."""
-    labelled = (f'label_replace(label_replace({expr}, "source", "$1", "service", "(.*)"), '
-                f'"target", "$1", "envoy_cluster_name", "(.*)")')
+    labelled = (
+        f'label_replace(label_replace({expr}, "source", "$1", "service", "(.*)"), '
+        f'"target", "$1", "envoy_cluster_name", "(.*)")'
+    )
     return f'label_join({labelled}, "id", " -> ", "source", "target")'
 
 
@@ -175,8 +194,7 @@ def node_graph_edges(mesh: str, window: str = DEFAULT_WINDOW) -> str:
 def node_graph_nodes(mesh: str, window: str = DEFAULT_WINDOW) -> str:
     """Every service of the map with its rate: requests it serves, or (a load generator,
     which serves none) the calls it makes; ``id`` and ``title`` are the service."""
-    sent = (f"sum by (service) "
-            f"(rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}}}[{window}]))")
+    sent = f"sum by (service) (rate(envoy_cluster_upstream_rq_xx{{{_upstreams(mesh)}}}[{window}]))"
     served = f"{request_rate(mesh, window)} or {sent}"
     with_id = f'label_replace({served}, "id", "$1", "service", "(.*)")'
     return f'label_replace({with_id}, "title", "$1", "service", "(.*)")'

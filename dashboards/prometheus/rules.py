@@ -36,8 +36,9 @@ def rule_group_name(settings: Settings) -> str:
     return f"mesh-visibility-{settings.mesh_name}"
 
 
-def _alert(name: str, expr: str, duration: str, severity: str, mesh: str, summary: str,
-           description: str) -> dict:
+def _alert(
+    name: str, expr: str, duration: str, severity: str, mesh: str, summary: str, description: str
+) -> dict:
     return {
         "alert": name,
         "expr": expr,
@@ -57,33 +58,57 @@ def rule_group(settings: Settings) -> dict:
     return {
         "name": rule_group_name(settings),
         "rules": [
-            _alert(UPSTREAM_5XX,
-                   f"({promql.upstream_error_ratio(mesh, WINDOW)}) * 100 > {percent:g}\n"
-                   f"and\n{promql.upstream_error_rate(mesh, WINDOW)} > {MIN_ERROR_RATE:g}",
-                   ERROR_FOR, "critical", mesh,
-                   f"Upstream answers more than {percent:g}% 5xx.",
-                   f"{cluster}: {{{{ printf \"%.1f\" $value }}}}% of requests answered 5xx "
-                   f"over the last {WINDOW}."),
-            _alert(HIGH_LATENCY,
-                   f"{promql.latency_quantile(mesh, 0.99, WINDOW)} > {latency_ms}",
-                   LATENCY_FOR, "warning", mesh,
-                   f"p99 latency above {latency_ms} ms.",
-                   f"{{{{ $labels.service }}}} answers 1% of its requests in more than "
-                   f"{{{{ printf \"%.0f\" $value }}}} ms (threshold {latency_ms} ms)."),
-            _alert(NO_HEALTHY_HOSTS,
-                   f"{promql.upstream_cluster_gauge(mesh, 'membership_healthy', 'min')} == 0",
-                   NO_HEALTHY_HOSTS_FOR, "critical", mesh,
-                   "A sidecar has no healthy host for an upstream.",
-                   f"{cluster}: at least one sidecar of the caller sees no healthy host; its "
-                   "requests to that upstream fail with 503."),
-            _alert(SIDECAR_DOWN, f"{up} == 0", SIDECAR_DOWN_FOR, "critical", mesh,
-                   "An Envoy sidecar does not answer its metrics scrape.",
-                   "{{ $labels.service }} sidecar {{ $labels.instance }} has not answered "
-                   f"Prometheus for {SIDECAR_DOWN_FOR}."),
-            _alert(SIDECARS_ABSENT, f"absent({up})", SIDECARS_ABSENT_FOR, "critical", mesh,
-                   "Prometheus finds no Envoy sidecar at all.",
-                   f"No target of the scrape job {JOB_NAME} for {SIDECARS_ABSENT_FOR}: the mesh "
-                   "is not running or the scrape job does not find it."),
+            _alert(
+                UPSTREAM_5XX,
+                f"({promql.upstream_error_ratio(mesh, WINDOW)}) * 100 > {percent:g}\n"
+                f"and\n{promql.upstream_error_rate(mesh, WINDOW)} > {MIN_ERROR_RATE:g}",
+                ERROR_FOR,
+                "critical",
+                mesh,
+                f"Upstream answers more than {percent:g}% 5xx.",
+                f'{cluster}: {{{{ printf "%.1f" $value }}}}% of requests answered 5xx '
+                f"over the last {WINDOW}.",
+            ),
+            _alert(
+                HIGH_LATENCY,
+                f"{promql.latency_quantile(mesh, 0.99, WINDOW)} > {latency_ms}",
+                LATENCY_FOR,
+                "warning",
+                mesh,
+                f"p99 latency above {latency_ms} ms.",
+                f"{{{{ $labels.service }}}} answers 1% of its requests in more than "
+                f'{{{{ printf "%.0f" $value }}}} ms (threshold {latency_ms} ms).',
+            ),
+            _alert(
+                NO_HEALTHY_HOSTS,
+                f"{promql.upstream_cluster_gauge(mesh, 'membership_healthy', 'min')} == 0",
+                NO_HEALTHY_HOSTS_FOR,
+                "critical",
+                mesh,
+                "A sidecar has no healthy host for an upstream.",
+                f"{cluster}: at least one sidecar of the caller sees no healthy host; its "
+                "requests to that upstream fail with 503.",
+            ),
+            _alert(
+                SIDECAR_DOWN,
+                f"{up} == 0",
+                SIDECAR_DOWN_FOR,
+                "critical",
+                mesh,
+                "An Envoy sidecar does not answer its metrics scrape.",
+                "{{ $labels.service }} sidecar {{ $labels.instance }} has not answered "
+                f"Prometheus for {SIDECAR_DOWN_FOR}.",
+            ),
+            _alert(
+                SIDECARS_ABSENT,
+                f"absent({up})",
+                SIDECARS_ABSENT_FOR,
+                "critical",
+                mesh,
+                "Prometheus finds no Envoy sidecar at all.",
+                f"No target of the scrape job {JOB_NAME} for {SIDECARS_ABSENT_FOR}: the mesh "
+                "is not running or the scrape job does not find it.",
+            ),
         ],
     }
 

@@ -44,6 +44,7 @@ def kubernetes_scrape_job(namespace: str) -> dict:
     pod labels ``app`` and ``mesh`` as ``service`` and ``mesh`` so that ``up`` names the
     sidecar that stopped answering.
     """
+
     def copy(source: str, target: str) -> dict:
         return {"source_labels": [source], "target_label": target}
 
@@ -51,11 +52,17 @@ def kubernetes_scrape_job(namespace: str) -> dict:
         **scrape_settings(),
         "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
         "relabel_configs": [
-            {"source_labels": ["__meta_kubernetes_pod_container_port_name"],
-             "regex": METRICS_PORT_NAME, "action": "keep"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_container_port_name"],
+                "regex": METRICS_PORT_NAME,
+                "action": "keep",
+            },
             # Completed pods keep their discovery entry until deleted; they are not down.
-            {"source_labels": ["__meta_kubernetes_pod_phase"],
-             "regex": "Succeeded|Failed", "action": "drop"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_phase"],
+                "regex": "Succeeded|Failed",
+                "action": "drop",
+            },
             copy("__meta_kubernetes_namespace", "namespace"),
             copy("__meta_kubernetes_pod_name", "pod"),
             copy("__meta_kubernetes_pod_name", "instance"),

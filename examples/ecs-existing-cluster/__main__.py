@@ -30,27 +30,45 @@ namespace = aws.servicediscovery.get_dns_namespace_output(name=namespace_name, t
 mesh_group = aws.ec2.SecurityGroup("mesh", vpc_id=vpc_id, description="Every task of the mesh")
 for label, port in (("ingress", 15000), ("metrics", 9902)):
     aws.vpc.SecurityGroupEgressRule(
-        f"mesh-to-{label}", security_group_id=mesh_group.id,
-        referenced_security_group_id=mesh_group.id, ip_protocol="tcp", from_port=port,
-        to_port=port)
+        f"mesh-to-{label}",
+        security_group_id=mesh_group.id,
+        referenced_security_group_id=mesh_group.id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+    )
 aws.vpc.SecurityGroupEgressRule(
-    "mesh-to-https", security_group_id=mesh_group.id, cidr_ipv4="0.0.0.0/0",
-    ip_protocol="tcp", from_port=443, to_port=443)
+    "mesh-to-https",
+    security_group_id=mesh_group.id,
+    cidr_ipv4="0.0.0.0/0",
+    ip_protocol="tcp",
+    from_port=443,
+    to_port=443,
+)
 
 
 def where(service: dict) -> EcsMeshServiceArgs:
     """The arguments of one service of this mesh, in this cluster and namespace."""
     return EcsMeshServiceArgs(
-        service=service, mesh={"mesh_name": config.get("meshName") or "shop"},
-        region=aws.config.region, cluster_arn=cluster.arn, vpc_id=vpc_id,
-        subnet_ids=config.require_object("subnetIds"), mesh_security_group_id=mesh_group.id,
-        namespace_id=namespace.id, dns_namespace=namespace_name)
+        service=service,
+        mesh={"mesh_name": config.get("meshName") or "shop"},
+        region=aws.config.region,
+        cluster_arn=cluster.arn,
+        vpc_id=vpc_id,
+        subnet_ids=config.require_object("subnetIds"),
+        mesh_security_group_id=mesh_group.id,
+        namespace_id=namespace.id,
+        dns_namespace=namespace_name,
+    )
 
 
 greeting = EcsMeshService("greeting", where({"name": "greeting", "port": 3000, "replicas": 2}))
 # Rolls out once `greeting` is steady, so its new tasks never call a greeting that is not up.
-greeter = EcsMeshService("greeter", where({"name": "greeter", "upstreams": ["greeting"]}),
-                         rollout_after=[greeting.ecs_service])
+greeter = EcsMeshService(
+    "greeter",
+    where({"name": "greeter", "upstreams": ["greeting"]}),
+    rollout_after=[greeting.ecs_service],
+)
 
 pulumi.export("greeter", greeter.dns_name)
 pulumi.export("logGroups", [*greeting.log_group_names, *greeter.log_group_names])

@@ -133,8 +133,9 @@ def parse_line(line: str) -> list[Sample]:
     return samples
 
 
-def cloudwatch_metric(sample: Sample, settings: Settings,
-                      host: str | None = None) -> CloudWatchMetric:
+def cloudwatch_metric(
+    sample: Sample, settings: Settings, host: str | None = None
+) -> CloudWatchMetric:
     """The metric the agent publishes ``sample`` as, in the mesh's namespace.
 
     ``host`` adds the dimension the agent adds when ``omit_hostname`` is off (ours is on);
@@ -155,8 +156,9 @@ def cloudwatch_metric(sample: Sample, settings: Settings,
     kept = [(HOST, tags[HOST])] if tags.get(HOST) else []
     kept += [(k, tags[k]) for k in sorted(tags) if k != HOST and tags[k] != ""]
     name = METRIC_SEPARATOR.join(bucket.split("."))
-    return CloudWatchMetric(metric_namespace(settings.mesh_name), name,
-                            tuple(sorted(kept[:MAX_DIMENSIONS])))
+    return CloudWatchMetric(
+        metric_namespace(settings.mesh_name), name, tuple(sorted(kept[:MAX_DIMENSIONS]))
+    )
 
 
 def monthly_cost_usd(metric_count: int) -> float:
@@ -178,8 +180,9 @@ def metrics_per_service(metrics: Iterable[CloudWatchMetric]) -> dict[str, int]:
     return dict(sorted(Counter(m.dimension(SERVICE) or "" for m in metrics).items()))
 
 
-def missing_metrics(settings: Settings, metrics: Iterable[CloudWatchMetric], *,
-                    include_event_only: bool = False) -> list[str]:
+def missing_metrics(
+    settings: Settings, metrics: Iterable[CloudWatchMetric], *, include_event_only: bool = False
+) -> list[str]:
     """Every metric the dashboard and alarms read that is not among ``metrics``.
 
     Metrics Envoy creates only after an event (a 5xx, a retry, an HTTP/2 client) are left out
@@ -206,8 +209,9 @@ class DogStatsdReceiver:
     often as needed: a restart binds the same addresses again and keeps what was recorded.
     """
 
-    def __init__(self, settings: Settings,
-                 addresses: Sequence[tuple[str, int]] = (("127.0.0.1", 0),)) -> None:
+    def __init__(
+        self, settings: Settings, addresses: Sequence[tuple[str, int]] = (("127.0.0.1", 0),)
+    ) -> None:
         self.settings = settings
         self._addresses = list(addresses)
         self._lock = threading.Lock()
@@ -254,8 +258,9 @@ class DogStatsdReceiver:
         self._stopping.clear()
         self._last_datagram = time.monotonic()
         self.failure = None
-        self._thread = threading.Thread(target=self._receive, daemon=True,
-                                        name=f"dogstatsd:{len(self._sockets)}")
+        self._thread = threading.Thread(
+            target=self._receive, daemon=True, name=f"dogstatsd:{len(self._sockets)}"
+        )
         self._thread.start()
         return self
 

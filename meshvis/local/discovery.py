@@ -40,8 +40,9 @@ def _admin_clusters(url: str) -> str:
         return response.read().decode()
 
 
-def discovery_report(plan: LocalPlan, rules: DiscoveryRules,
-                     read: Callable[[str], str] = _admin_clusters) -> dict:
+def discovery_report(
+    plan: LocalPlan, rules: DiscoveryRules, read: Callable[[str], str] = _admin_clusters
+) -> dict:
     """``upstreams``: per upstream the hosts ``configured`` and, per caller replica, the hosts
     it ``resolved`` (None: its admin interface did not answer); ``mismatches``: one line each.
     """
@@ -55,19 +56,27 @@ def discovery_report(plan: LocalPlan, rules: DiscoveryRules,
         except OSError:
             resolved = None
         for upstream in caller.service.upstreams:
-            entry = upstreams.setdefault(upstream, {
-                "configured": _ordered([f"{r.address}:{INGRESS_PORT}"
-                                        for r in plan.of(upstream)])[:rules.max_answers],
-                "resolved": {}})
+            entry = upstreams.setdefault(
+                upstream,
+                {
+                    "configured": _ordered(
+                        [f"{r.address}:{INGRESS_PORT}" for r in plan.of(upstream)]
+                    )[: rules.max_answers],
+                    "resolved": {},
+                },
+            )
             hosts = None if resolved is None else resolved.get(upstream, [])
             entry["resolved"][caller.instance] = hosts
             if hosts is None:
-                mismatches.append(f"{caller.instance} -> {upstream}: its admin interface "
-                                  "did not answer")
+                mismatches.append(
+                    f"{caller.instance} -> {upstream}: its admin interface did not answer"
+                )
             elif hosts != entry["configured"]:
-                mismatches.append(f"{caller.instance} -> {upstream}: resolved "
-                                  f"{', '.join(hosts) or 'nothing'}; configured "
-                                  f"{', '.join(entry['configured'])}")
+                mismatches.append(
+                    f"{caller.instance} -> {upstream}: resolved "
+                    f"{', '.join(hosts) or 'nothing'}; configured "
+                    f"{', '.join(entry['configured'])}"
+                )
     return {"upstreams": upstreams, "mismatches": mismatches}
 
 
@@ -75,8 +84,12 @@ def discovery_lines(report: dict) -> list[str]:
     """The report in a few lines: all good in one, else one per mismatch."""
     pairs = sum(len(u["resolved"]) for u in report["upstreams"].values())
     if not report["mismatches"]:
-        return [f"DNS discovery: every caller resolved exactly the configured replicas "
-                f"({pairs} caller -> upstream pairs, {len(report['upstreams'])} upstreams)"]
-    return [f"DNS discovery: {len(report['mismatches'])} of {pairs} caller -> upstream pairs "
-            "differ from the configured replicas:",
-            *(f"  {line}" for line in report["mismatches"])]
+        return [
+            f"DNS discovery: every caller resolved exactly the configured replicas "
+            f"({pairs} caller -> upstream pairs, {len(report['upstreams'])} upstreams)"
+        ]
+    return [
+        f"DNS discovery: {len(report['mismatches'])} of {pairs} caller -> upstream pairs "
+        "differ from the configured replicas:",
+        *(f"  {line}" for line in report["mismatches"]),
+    ]

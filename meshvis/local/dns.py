@@ -70,16 +70,25 @@ def discovery_rules(settings: Settings) -> DiscoveryRules:
     """
     service = settings.app_services[0]
     if settings.topology == "ecs":
-        check = next(c for c in container_definitions(settings, service)
-                     if c["name"] == ENVOY)["healthCheck"]
-        return DiscoveryRules(DNS_TTL, MAX_ANSWERS, check["interval"], check["timeout"],
-                              check["retries"])
+        check = next(c for c in container_definitions(settings, service) if c["name"] == ENVOY)[
+            "healthCheck"
+        ]
+        return DiscoveryRules(
+            DNS_TTL, MAX_ANSWERS, check["interval"], check["timeout"], check["retries"]
+        )
     pod = deployment(settings, service, demo_app_source())["spec"]["template"]["spec"]
-    probes = [c["readinessProbe"] for c in [*pod.get("initContainers", []), *pod["containers"]]
-              if "readinessProbe" in c]
-    return DiscoveryRules(COREDNS_TTL, None, max(p["periodSeconds"] for p in probes),
-                          max(p["timeoutSeconds"] for p in probes),
-                          max(p["failureThreshold"] for p in probes))
+    probes = [
+        c["readinessProbe"]
+        for c in [*pod.get("initContainers", []), *pod["containers"]]
+        if "readinessProbe" in c
+    ]
+    return DiscoveryRules(
+        COREDNS_TTL,
+        None,
+        max(p["periodSeconds"] for p in probes),
+        max(p["timeoutSeconds"] for p in probes),
+        max(p["failureThreshold"] for p in probes),
+    )
 
 
 def dns_name(settings: Settings, service: str) -> str:
@@ -94,18 +103,20 @@ def answers(plan: LocalPlan, rules: DiscoveryRules, healthy: Iterable[str]) -> d
     found = {}
     for service in plan.settings.app_services:
         addresses = [r.address for r in plan.of(service.name) if r.instance in up]
-        found[dns_name(plan.settings, service.name)] = addresses[:rules.max_answers]
+        found[dns_name(plan.settings, service.name)] = addresses[: rules.max_answers]
     return found
 
 
 def hosts_file(records: dict[str, list[str]]) -> str:
     """``records`` in /etc/hosts form (dnsmasq's ``--addn-hosts``)."""
-    return "".join(f"{address} {name}\n" for name, addresses in records.items()
-                   for address in addresses)
+    return "".join(
+        f"{address} {name}\n" for name, addresses in records.items() for address in addresses
+    )
 
 
-def dnsmasq_command(server: tuple[str, int], hosts: Path, ttl: int,
-                    zones: Iterable[str]) -> list[str]:
+def dnsmasq_command(
+    server: tuple[str, int], hosts: Path, ttl: int, zones: Iterable[str]
+) -> list[str]:
     """dnsmasq answering only from ``hosts`` on ``server`` (host, port), nothing else.
 
     No upstream servers, no /etc/hosts, no config file, no pid file; in the foreground,
@@ -114,11 +125,23 @@ def dnsmasq_command(server: tuple[str, int], hosts: Path, ttl: int,
     own user, which cannot read a run folder that only its owner may read.
     """
     host, port = server
-    return [str(DNSMASQ), "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-            "--no-hosts", f"--port={port}", f"--listen-address={host}", "--bind-interfaces",
-            f"--addn-hosts={hosts}", f"--local-ttl={ttl}", "--pid-file", "--log-facility=-",
-            f"--user={getpass.getuser()}", f"--group={grp.getgrgid(os.getgid()).gr_name}",
-            *(f"--local=/{zone}/" for zone in sorted(set(zones)))]
+    return [
+        str(DNSMASQ),
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        f"--port={port}",
+        f"--listen-address={host}",
+        "--bind-interfaces",
+        f"--addn-hosts={hosts}",
+        f"--local-ttl={ttl}",
+        "--pid-file",
+        "--log-facility=-",
+        f"--user={getpass.getuser()}",
+        f"--group={grp.getgrgid(os.getgid()).gr_name}",
+        *(f"--local=/{zone}/" for zone in sorted(set(zones))),
+    ]
 
 
 class LocalDns:
@@ -146,8 +169,11 @@ class LocalDns:
         self.hosts.parent.mkdir(parents=True, exist_ok=True)
         self.hosts.write_text(hosts_file(self.records()))
         zones = [name.split(".", 1)[1] for name in self.records()]
-        self.child = group.start("dns", dnsmasq_command(self.plan.dns_server, self.hosts,
-                                                        self.rules.ttl, zones), log_path)
+        self.child = group.start(
+            "dns",
+            dnsmasq_command(self.plan.dns_server, self.hosts, self.rules.ttl, zones),
+            log_path,
+        )
         name = next(iter(self.records()))
         deadline = time.monotonic() + timeout
         while True:
@@ -158,9 +184,11 @@ class LocalDns:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the DNS server on {self.plan.dns_server[0]}:"
-                                   f"{self.plan.dns_server[1]} did not answer {name} within "
-                                   f"{timeout:.0f}s")
+                raise TimeoutError(
+                    f"the DNS server on {self.plan.dns_server[0]}:"
+                    f"{self.plan.dns_server[1]} did not answer {name} within "
+                    f"{timeout:.0f}s"
+                )
             time.sleep(0.05)
 
     def publish(self, instance: str, healthy: bool) -> None:
@@ -169,8 +197,13 @@ class LocalDns:
             if (instance in self.healthy) == healthy:
                 return
             (self.healthy.add if healthy else self.healthy.discard)(instance)
-            self.events.append((round(time.monotonic() - self._started, 1), instance,
-                                "added" if healthy else "removed"))
+            self.events.append(
+                (
+                    round(time.monotonic() - self._started, 1),
+                    instance,
+                    "added" if healthy else "removed",
+                )
+            )
             records = answers(self.plan, self.rules, self.healthy)
             # Written whole, then renamed: dnsmasq never reads half a file.
             partial = self.hosts.with_suffix(".new")
@@ -200,8 +233,9 @@ class HealthWatch:
     """Checks every app replica at the rules' interval and publishes changes to ``dns``
     (a background thread; ``stop`` ends it)."""
 
-    def __init__(self, dns: LocalDns,
-                 check: Callable[[LocalReplica, float], bool] = replica_healthy) -> None:
+    def __init__(
+        self, dns: LocalDns, check: Callable[[LocalReplica, float], bool] = replica_healthy
+    ) -> None:
         self.dns = dns
         self.check = check
         self.replicas = [r for r in dns.plan.replicas if not r.service.is_load]
@@ -239,8 +273,10 @@ def query_a(name: str, server: tuple[str, int], timeout: float = 2.0) -> list[st
     """The A records ``server`` answers for ``name`` (one UDP query; raises OSError on no
     answer, and for an error code other than NXDOMAIN, which is an empty list)."""
     ident = random.randrange(1 << 16)
-    question = b"".join(bytes([len(label)]) + label.encode()
-                        for label in name.rstrip(".").split(".")) + b"\0"
+    question = (
+        b"".join(bytes([len(label)]) + label.encode() for label in name.rstrip(".").split("."))
+        + b"\0"
+    )
     query = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
@@ -254,10 +290,10 @@ def query_a(name: str, server: tuple[str, int], timeout: float = 2.0) -> list[st
     addresses = []
     for _ in range(count):
         offset = _skip_name(reply, offset)
-        kind, _, _, length = struct.unpack(">HHIH", reply[offset:offset + 10])
+        kind, _, _, length = struct.unpack(">HHIH", reply[offset : offset + 10])
         offset += 10
         if kind == 1:
-            addresses.append(socket.inet_ntoa(reply[offset:offset + length]))
+            addresses.append(socket.inet_ntoa(reply[offset : offset + length]))
         offset += length
     return addresses
 

@@ -35,8 +35,9 @@ class EntryBalancer:
             self._server.listen(128)
         except OSError as err:
             self._server.close()
-            raise PortInUse(f"port {port} on {LOOPBACK} is already in use ({err.strerror})") \
-                from None
+            raise PortInUse(
+                f"port {port} on {LOOPBACK} is already in use ({err.strerror})"
+            ) from None
         self.url = f"http://{LOOPBACK}:{port}/"
         self._thread: threading.Thread | None = None
 

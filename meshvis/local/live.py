@@ -30,15 +30,21 @@ def _cell(values: dict[str, float], key: str) -> str:
     if key not in values:
         return "-"
     value = values[key]
-    return f"{value:.0f}" if key in ("active_connections", "healthy_upstream_hosts") else \
-        f"{value:.2f}" if key == "success_pct" else f"{value:.1f}"
+    return (
+        f"{value:.0f}"
+        if key in ("active_connections", "healthy_upstream_hosts")
+        else f"{value:.2f}"
+        if key == "success_pct"
+        else f"{value:.1f}"
+    )
 
 
 class LiveView:
     """Shows the latest values; a context manager around the run's main loop."""
 
-    def __init__(self, console: Console, services: list[str], caption: str,
-                 duration: float | None) -> None:
+    def __init__(
+        self, console: Console, services: list[str], caption: str, duration: float | None
+    ) -> None:
         """``services`` in table order; ``caption`` says what runs (replicas, load, entry)."""
         self.console = console
         self.services = services
@@ -49,17 +55,26 @@ class LiveView:
         self._values: Values = {}
         self._notes: list[str] = []
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
             TextColumn("{task.completed:.0f}/{task.total:.0f} s") if duration else TextColumn(""),
-            TimeElapsedColumn(), TimeRemainingColumn() if duration else TextColumn(""),
-            console=console)
+            TimeElapsedColumn(),
+            TimeRemainingColumn() if duration else TextColumn(""),
+            console=console,
+        )
         self._task = self._progress.add_task(
-            "running" if duration else "running until Ctrl-C", total=duration)
+            "running" if duration else "running until Ctrl-C", total=duration
+        )
         self._live: Live | None = None
 
     def table(self) -> Table:
-        table = Table(title=f"golden signals per service (Prometheus, {WINDOW} window)",
-                      title_justify="left", caption=self.caption, caption_justify="left")
+        table = Table(
+            title=f"golden signals per service (Prometheus, {WINDOW} window)",
+            title_justify="left",
+            caption=self.caption,
+            caption_justify="left",
+        )
         table.add_column("service", no_wrap=True)
         for column in COLUMNS:
             table.add_column(column.header, justify="right")
@@ -80,28 +95,36 @@ class LiveView:
             self._notes = notes
             if self._live is None:
                 for line in notes:
-                    self.console.print(f"[{elapsed:5.0f}s] {line}", highlight=False,
-                                       soft_wrap=True)
+                    self.console.print(f"[{elapsed:5.0f}s] {line}", highlight=False, soft_wrap=True)
         if self._live is not None:
             self._live.update(self._view())
         elif values and elapsed - self._last_plain >= PLAIN_EVERY:
             self._last_plain = elapsed
             for name in self.services:
                 row = values.get(name, {})
-                cells = "  ".join(f"{c.header} {_cell(row, c.key)}" for c in COLUMNS
-                                  if c.key in row)
-                self.console.print(f"[{elapsed:5.0f}s] {name}: {cells or 'no data yet'}",
-                                   highlight=False, soft_wrap=True)
+                cells = "  ".join(
+                    f"{c.header} {_cell(row, c.key)}" for c in COLUMNS if c.key in row
+                )
+                self.console.print(
+                    f"[{elapsed:5.0f}s] {name}: {cells or 'no data yet'}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
     def __enter__(self) -> "LiveView":
         if self.interactive:
-            self._live = Live(self._view(), console=self.console,
-                              refresh_per_second=4, transient=False)
+            self._live = Live(
+                self._view(), console=self.console, refresh_per_second=4, transient=False
+            )
             self._live.__enter__()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self._live is not None:
             self._live.__exit__(kind, error, trace)
             self._live = None

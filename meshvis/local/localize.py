@@ -31,12 +31,15 @@ def localize(bootstrap: Mapping, address: str, resolver: tuple[str, int]) -> dic
 def dns_resolver(host: str, port: int) -> dict:
     """Envoy's c-ares resolver asking only ``host:port``: never the machine's own resolvers,
     and no search domains (the deployed names are fully qualified)."""
-    return {"name": "envoy.network.dns_resolver.cares", "typed_config": {
-        "@type": CARES,
-        "resolvers": [{"socket_address": {"address": host, "port_value": port}}],
-        "use_resolvers_as_fallback": False,
-        "dns_resolver_options": {"no_default_search_domain": True},
-    }}
+    return {
+        "name": "envoy.network.dns_resolver.cares",
+        "typed_config": {
+            "@type": CARES,
+            "resolvers": [{"socket_address": {"address": host, "port_value": port}}],
+            "use_resolvers_as_fallback": False,
+            "dns_resolver_options": {"no_default_search_domain": True},
+        },
+    }
 
 
 def _readdress(node: object, address: str) -> object:

@@ -62,9 +62,14 @@ class LocalMesh:
         block, self._block_lock = claim_block()
         try:
             self.plan = plan_mesh(settings, block)
-            self.balancer = None if entry_port is None else EntryBalancer(
-                entry_port, [(r.address, INGRESS_PORT) for r in self.plan.of(
-                    self.plan.entry_service)])
+            self.balancer = (
+                None
+                if entry_port is None
+                else EntryBalancer(
+                    entry_port,
+                    [(r.address, INGRESS_PORT) for r in self.plan.of(self.plan.entry_service)],
+                )
+            )
         except BaseException:
             self._block_lock.close()
             raise
@@ -87,8 +92,9 @@ class LocalMesh:
 
     def __enter__(self) -> "LocalMesh":
         _clear(self.logs)
-        self.prometheus = Prometheus(self.run_dir, self.plan.scrape_targets(),
-                                     rules_file(self.settings))
+        self.prometheus = Prometheus(
+            self.run_dir, self.plan.scrape_targets(), rules_file(self.settings)
+        )
         self.receiver.start()
         self.traces = OtlpReceiver(*self.plan.trace_collector)
         self.traces.start()
@@ -115,6 +121,7 @@ class LocalMesh:
         Raises ``StartupFailed`` (one line naming the process and its log) if a child exits
         or does not get ready in time, ``Interrupted`` as soon as ``stop`` is set.
         """
+
         def checkpoint() -> None:
             if stop is not None and stop.is_set():
                 raise Interrupted()
@@ -171,14 +178,19 @@ class LocalMesh:
         return self.group.restart(name)
 
     def _start_envoy(self, replica: LocalReplica) -> Child:
-        return self.group.start_envoy(f"{replica.instance} envoy",
-                                      self.plan.bootstrap(replica),
-                                      self.logs / f"{replica.instance}.envoy.log")
+        return self.group.start_envoy(
+            f"{replica.instance} envoy",
+            self.plan.bootstrap(replica),
+            self.logs / f"{replica.instance}.envoy.log",
+        )
 
     def _start_app(self, replica: LocalReplica) -> Child:
-        return self.group.start(f"{replica.instance} app", [sys.executable, str(DEMO_APP)],
-                                self.logs / f"{replica.instance}.app.log",
-                                self.plan.app_environment(replica))
+        return self.group.start(
+            f"{replica.instance} app",
+            [sys.executable, str(DEMO_APP)],
+            self.logs / f"{replica.instance}.app.log",
+            self.plan.app_environment(replica),
+        )
 
 
 def death_report(group: ProcessGroup, when: str, tail: bool = True) -> str:

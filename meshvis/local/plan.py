@@ -105,8 +105,9 @@ class LocalPlan:
         """
         deployed = envoy_bootstrap(self.settings, replica.service)
         deployed.setdefault("stats_sinks", [dog_statsd_sink(STATSD_PORT)])
-        return with_collector(localize(deployed, replica.address, self.dns_server),
-                              self.trace_collector)
+        return with_collector(
+            localize(deployed, replica.address, self.dns_server), self.trace_collector
+        )
 
     @property
     def trace_collector(self) -> tuple[str, int]:
@@ -120,18 +121,23 @@ class LocalPlan:
         A service with its own image runs the demo app as a stand-in on its port, so the
         mesh around it (its sidecar, its callers, its metrics) is still the deployed one.
         """
-        env = {**demo_app_environment(replica.service, replica.address),
-               "INSTANCE": replica.instance}
+        env = {
+            **demo_app_environment(replica.service, replica.address),
+            "INSTANCE": replica.instance,
+        }
         if "UPSTREAMS" in env:
             # The deployed `name=url` list; only the task's loopback becomes the replica's.
-            env["UPSTREAMS"] = env["UPSTREAMS"].replace("http://127.0.0.1:",
-                                                        f"http://{replica.address}:")
+            env["UPSTREAMS"] = env["UPSTREAMS"].replace(
+                "http://127.0.0.1:", f"http://{replica.address}:"
+            )
         return env
 
     def scrape_targets(self) -> list[tuple[str, dict[str, str]]]:
         """Every sidecar's metrics listener with its target labels (service, replica)."""
-        return [(f"{r.address}:{METRICS_PORT}",
-                 {"service": r.service.name, "replica": r.instance}) for r in self.replicas]
+        return [
+            (f"{r.address}:{METRICS_PORT}", {"service": r.service.name, "replica": r.instance})
+            for r in self.replicas
+        ]
 
     def statsd_addresses(self) -> list[tuple[str, int]]:
         """Where each replica's DogStatsD sink sends: the task's own agent, on its loopback."""
@@ -159,10 +165,13 @@ def block_address(block: int, host: int) -> str:
 def plan_mesh(settings: Settings, block: int = BLOCKS[0]) -> LocalPlan:
     """Every replica of ``settings`` at its own address of loopback block ``block``."""
     per_replica = [(svc, i) for svc in settings.services for i in range(1, svc.replicas + 1)]
-    replicas = tuple(LocalReplica(svc, index, block_address(block, n))
-                     for n, (svc, index) in enumerate(per_replica, start=1))
-    return LocalPlan(settings, replicas, entry_service(settings),
-                     (block_address(block, 0), DNS_PORT))
+    replicas = tuple(
+        LocalReplica(svc, index, block_address(block, n))
+        for n, (svc, index) in enumerate(per_replica, start=1)
+    )
+    return LocalPlan(
+        settings, replicas, entry_service(settings), (block_address(block, 0), DNS_PORT)
+    )
 
 
 def claim_block() -> tuple[int, socket.socket]:
@@ -176,5 +185,6 @@ def claim_block() -> tuple[int, socket.socket]:
             lock.close()
             continue
         return block, lock
-    raise NoFreeBlock(f"every loopback block 127.{BLOCKS[0]}-{BLOCKS[-1]}.0.0/16 is held by "
-                      "another run")
+    raise NoFreeBlock(
+        f"every loopback block 127.{BLOCKS[0]}-{BLOCKS[-1]}.0.0/16 is held by another run"
+    )

@@ -66,9 +66,12 @@ def check_local_run(settings: Settings, force: bool = False) -> None:
     ``UsageError`` (unless ``force``) if the run would not fit in memory."""
     cycle = call_cycle({s.name: list(s.upstreams) for s in settings.app_services})
     if cycle:
-        raise ConfigError("services", f"{' -> '.join(cycle)} call each other in a cycle; "
-                          "locally the demo app plays every service (its own image too) and "
-                          "would recurse forever, so this stack cannot run locally")
+        raise ConfigError(
+            "services",
+            f"{' -> '.join(cycle)} call each other in a cycle; "
+            "locally the demo app plays every service (its own image too) and "
+            "would recurse forever, so this stack cannot run locally",
+        )
     if force:
         return
     need, available = estimate(settings), available_mib()
@@ -78,4 +81,5 @@ def check_local_run(settings: Settings, force: bool = False) -> None:
             f"processes ({need.envoys} Envoys x {ENVOY_MIB} MiB, {need.apps} demo apps x "
             f"{APP_MIB} MiB, Prometheus {PROMETHEUS_MIB} MiB), more than "
             f"{USABLE_SHARE:.0%} of the {available} MiB this machine has available; fewer "
-            "replicas, or --force to run anyway")
+            "replicas, or --force to run anyway"
+        )

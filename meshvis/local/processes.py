@@ -106,8 +106,9 @@ class ChildExited(RuntimeError):
 class Child:
     """One started process with a name, its log file and its exit handling."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         """Start ``argv``; ``env`` is added to this process's environment (the run's tag in it,
         from ``ProcessGroup``, is inherited by whatever the child starts)."""
         self.name = name
@@ -117,8 +118,12 @@ class Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env}, start_new_session=True,
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            start_new_session=True,
             preexec_fn=_die_with_parent(),
         )
 
@@ -182,8 +187,7 @@ def _die_with_parent():
     parent = os.getpid()
 
     def set_death_signal() -> None:
-        if _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or \
-                os.getppid() != parent:
+        if _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
             os._exit(1)
 
     return set_death_signal
@@ -212,8 +216,9 @@ class ProcessGroup:
         self._start_reaper()
         return self._scratch
 
-    def start(self, name: str, argv: Sequence[str], log_path: Path,
-              env: Mapping[str, str] | None = None) -> Child:
+    def start(
+        self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    ) -> Child:
         self._start_reaper()
         child = Child(name, argv, log_path, {**(env or {}), reaper.RUN_TAG: self.tag})
         self.children.append(child)
@@ -227,14 +232,22 @@ class ProcessGroup:
             self._scratch.mkdir(parents=True, exist_ok=True)
             self._reaper = subprocess.Popen(
                 [sys.executable, reaper.__file__, self.tag],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
-    def start_envoy(self, name: str, bootstrap: Mapping, log_path: Path,
-                    binary: Path = ENVOY) -> Child:
+    def start_envoy(
+        self, name: str, bootstrap: Mapping, log_path: Path, binary: Path = ENVOY
+    ) -> Child:
         """Start a real Envoy from a bootstrap dict, with the deployed sidecars' flags (its
         log quieter, its drain shorter: a local run stops in seconds)."""
-        argv = envoy_command(binary=str(binary), config_yaml=json.dumps(bootstrap),
-                             log_level="warn", extra=["--drain-time-s", "1", "--service-node", name])
+        argv = envoy_command(
+            binary=str(binary),
+            config_yaml=json.dumps(bootstrap),
+            log_level="warn",
+            extra=["--drain-time-s", "1", "--service-node", name],
+        )
         return self.start(name, argv, log_path)
 
     def child(self, name: str) -> Child:
@@ -261,8 +274,10 @@ class ProcessGroup:
         """Raise ``ChildExited`` naming the first child that is no longer running."""
         for child in self.children:
             if not child.alive():
-                raise ChildExited(f"{child.name} exited with code {child.process.returncode}; "
-                                  f"last lines of {child.log_path}:\n{child.log_tail()}")
+                raise ChildExited(
+                    f"{child.name} exited with code {child.process.returncode}; "
+                    f"last lines of {child.log_path}:\n{child.log_tail()}"
+                )
 
     def stop_all(self, grace: float = STOP_GRACE) -> None:
         """Stop every child at once: SIGTERM to all, one ``grace`` period for all of them,
@@ -286,8 +301,9 @@ class ProcessGroup:
         self.stop_all()
 
 
-def wait_http(url: str, group: ProcessGroup | None = None, timeout: float = 20.0,
-              expect: int = 200) -> None:
+def wait_http(
+    url: str, group: ProcessGroup | None = None, timeout: float = 20.0, expect: int = 200
+) -> None:
     """Poll ``url`` (loopback only) until it answers ``expect``; fail fast if a child died."""
     deadline = time.monotonic() + timeout
     last: object = None

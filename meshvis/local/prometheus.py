@@ -25,8 +25,9 @@ class Prometheus:
     The configuration and the log go to ``run_dir``; the TSDB is removed by ``close``.
     """
 
-    def __init__(self, run_dir: Path, targets: list[tuple[str, dict[str, str]]],
-                 rules: dict | None = None) -> None:
+    def __init__(
+        self, run_dir: Path, targets: list[tuple[str, dict[str, str]]], rules: dict | None = None
+    ) -> None:
         """``rules``: a rule file document (``{"groups": [...]}``) to evaluate, if any."""
         self.run_dir = run_dir
         self.config_path = run_dir / "prometheus.yml"
@@ -36,8 +37,11 @@ class Prometheus:
             rules_path.write_text(yaml.safe_dump(rules, sort_keys=False))
             rule_files.append(str(rules_path))
         self.config_path.write_text(
-            yaml.safe_dump(prometheus_config(static_scrape_job(targets), rule_files,
-                                             interval=SCRAPE_INTERVAL), sort_keys=False))
+            yaml.safe_dump(
+                prometheus_config(static_scrape_job(targets), rule_files, interval=SCRAPE_INTERVAL),
+                sort_keys=False,
+            )
+        )
         self.port = 0
         self._data: str | None = None
 
@@ -50,13 +54,18 @@ class Prometheus:
         # In the group's scratch folder: removed with the group even if this process is killed.
         self._data = tempfile.mkdtemp(prefix="prometheus-", dir=group.scratch)
         self.port = free_port()
-        group.start("prometheus", [
-            str(PROMETHEUS), f"--config.file={self.config_path}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            f"--storage.tsdb.path={self._data}",
-            f"--storage.tsdb.retention.time={RETENTION}",
-            "--log.level=warn",
-        ], log_path)
+        group.start(
+            "prometheus",
+            [
+                str(PROMETHEUS),
+                f"--config.file={self.config_path}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--storage.tsdb.path={self._data}",
+                f"--storage.tsdb.retention.time={RETENTION}",
+                "--log.level=warn",
+            ],
+            log_path,
+        )
         wait_http(f"{self.url}/-/ready", group, timeout=timeout)
 
     def close(self) -> None:
@@ -85,21 +94,28 @@ class Prometheus:
                 result[series["metric"].get("service", "")] = value
         return result
 
-    def query_range(self, expr: str, start: float, end: float,
-                    step: float) -> dict[str, list[tuple[float, float]]]:
+    def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> dict[str, list[tuple[float, float]]]:
         """A range query summed ``by (service)``: service -> [(unix time, value), ...]."""
         params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-        return {series["metric"].get("service", ""):
-                [(float(t), float(v)) for t, v in series["values"]]
-                for series in self._get("/api/v1/query_range", params)["result"]}
+        return {
+            series["metric"].get("service", ""): [(float(t), float(v)) for t, v in series["values"]]
+            for series in self._get("/api/v1/query_range", params)["result"]
+        }
 
     def query_series(self, expr: str) -> list[tuple[dict[str, str], float]]:
         """An instant query with every series' labels."""
-        return [(series["metric"], float(series["value"][1]))
-                for series in self._get("/api/v1/query", {"query": expr})["result"]]
+        return [
+            (series["metric"], float(series["value"][1]))
+            for series in self._get("/api/v1/query", {"query": expr})["result"]
+        ]
 
     def rule_errors(self) -> list[str]:
         """Loaded rules whose last evaluation failed: ``"<rule>: <error>"``."""
-        return [f"{rule['name']}: {rule.get('lastError', '')}"
-                for group in self._get("/api/v1/rules")["groups"]
-                for rule in group["rules"] if rule.get("health") == "err"]
+        return [
+            f"{rule['name']}: {rule.get('lastError', '')}"
+            for group in self._get("/api/v1/rules")["groups"]
+            for rule in group["rules"]
+            if rule.get("health") == "err"
+        ]

@@ -37,14 +37,18 @@ def hold_run_dir(run_dir: Path, tag: str) -> Iterator[str | None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read(fd).get("pid", "?")
-            raise RunDirBusy(f"{run_dir} is in use by another meshvis run (pid {holder}); "
-                             "wait for it to end or stop it first") from None
+            raise RunDirBusy(
+                f"{run_dir} is in use by another meshvis run (pid {holder}); "
+                "wait for it to end or stop it first"
+            ) from None
         note = None
         stale = _read(fd)
         if stale.get("tag"):
             killed = reap(str(stale["tag"]))
-            note = (f"cleaned up after the last run in {run_dir} (runner pid {stale.get('pid')} "
-                    f"was killed): {killed} processes left over")
+            note = (
+                f"cleaned up after the last run in {run_dir} (runner pid {stale.get('pid')} "
+                f"was killed): {killed} processes left over"
+            )
         _write(fd, json.dumps({"pid": os.getpid(), "tag": tag}))
         try:
             yield note

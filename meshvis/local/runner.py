@@ -68,9 +68,16 @@ RECEIVER_DEADLINE = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary: Path | None,
-             snapshot: Path | None, entry_port: int | None = None,
-             run_dir: Path | None = None) -> int:
+def run_mesh(
+    settings: Settings,
+    *,
+    stack: str,
+    duration: float | None,
+    summary: Path | None,
+    snapshot: Path | None,
+    entry_port: int | None = None,
+    run_dir: Path | None = None,
+) -> int:
     """Run the mesh until ``duration`` seconds of traffic, Ctrl-C/SIGTERM or a child's death.
 
     Returns the exit code: 0 after a complete run (duration or Ctrl-C), 1 if the mesh could not
@@ -96,17 +103,25 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
         _error(f"{err}: stop one of them")
         return 1
 
-    run = {"stack": stack, "topology": settings.topology, "mesh": settings.mesh_name,
-           "access_log": settings.access_log,
-           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "logs": str(mesh.logs), "run_dir": str(run_dir)}
+    run = {
+        "stack": stack,
+        "topology": settings.topology,
+        "mesh": settings.mesh_name,
+        "access_log": settings.access_log,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "logs": str(mesh.logs),
+        "run_dir": str(run_dir),
+    }
     stop = threading.Event()
     signals = live_signals(settings)
     exit_code, report, series, traffic_start = 0, {}, {}, time.time()
     discovery: dict | None = None
     try:
-        with _stop_on_signals(stop), hold_run_dir(run_dir, mesh.group.tag) as stale, \
-                _stopping(console, mesh):
+        with (
+            _stop_on_signals(stop),
+            hold_run_dir(run_dir, mesh.group.tag) as stale,
+            _stopping(console, mesh),
+        ):
             if stale:
                 console.print(stale, highlight=False, soft_wrap=True)
             prometheus = mesh.prometheus
@@ -114,22 +129,29 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
                 started = time.monotonic()
                 _start_mesh(console, mesh, stop, run)
                 run["startup_seconds"] = round(time.monotonic() - started, 1)
-                run["processes"] = [{"name": c.name, "pid": c.pid, "log": str(c.log_path)}
-                                    for c in mesh.group.children]
+                run["processes"] = [
+                    {"name": c.name, "pid": c.pid, "log": str(c.log_path)}
+                    for c in mesh.group.children
+                ]
                 traffic_start = time.time()
                 exit_code, values = _watch(console, mesh, signals, duration, stop, run)
                 # After Ctrl-C or a failure, one scrape interval: a user waits for the stop.
-                _drain(mesh.load, prometheus, 2.5 * SCRAPE_SECONDS
-                       if run["exit"] == "duration reached" else SCRAPE_SECONDS)
-                if settings.tracing and mesh.traces is not None and \
-                        run["exit"] == "duration reached":
+                _drain(
+                    mesh.load,
+                    prometheus,
+                    2.5 * SCRAPE_SECONDS if run["exit"] == "duration reached" else SCRAPE_SECONDS,
+                )
+                if (
+                    settings.tracing
+                    and mesh.traces is not None
+                    and run["exit"] == "duration reached"
+                ):
                     # The sidecars export their spans every few seconds: take the last ones.
                     # Not after Ctrl-C: the user waits for the stop, and the scrape interval
                     # just drained already spans Envoy's 5 s span flush.
                     mesh.traces.wait_quiet(TRACE_QUIET_SECONDS, TRACE_WAIT_SECONDS)
                 discovery = discovery_report(mesh.plan, mesh.dns.rules)
-                report, series = _measure(prometheus, settings, signals, values, traffic_start,
-                                          run)
+                report, series = _measure(prometheus, settings, signals, values, traffic_start, run)
             except StartupFailed as err:
                 _error(str(err))
                 return 1
@@ -141,16 +163,39 @@ def run_mesh(settings: Settings, *, stack: str, duration: float | None, summary:
         return 1
     if "prometheus_error" in run and not exit_code:
         exit_code = 1
-        _error(f"Prometheus did not answer the summary's queries ({run['prometheus_error']}): "
-               "the run has no numbers")
-    _publish(console, settings, stack, mesh, run, report, series, traffic_start, discovery,
-             summary, snapshot)
+        _error(
+            f"Prometheus did not answer the summary's queries ({run['prometheus_error']}): "
+            "the run has no numbers"
+        )
+    _publish(
+        console,
+        settings,
+        stack,
+        mesh,
+        run,
+        report,
+        series,
+        traffic_start,
+        discovery,
+        summary,
+        snapshot,
+    )
     return exit_code
 
 
-def _publish(console: Console, settings: Settings, stack: str, mesh: LocalMesh, run: dict,
-             report: dict, series: dict, traffic_start: float, discovery: dict | None,
-             summary: Path | None, snapshot: Path | None) -> None:
+def _publish(
+    console: Console,
+    settings: Settings,
+    stack: str,
+    mesh: LocalMesh,
+    run: dict,
+    report: dict,
+    series: dict,
+    traffic_start: float,
+    discovery: dict | None,
+    summary: Path | None,
+    snapshot: Path | None,
+) -> None:
     """The run's summary once every process has stopped: metrics the local CloudWatch agent
     received, access-log volume, discovery, traces, the service map and the charts; written
     where asked and printed."""
@@ -158,37 +203,48 @@ def _publish(console: Console, settings: Settings, stack: str, mesh: LocalMesh, 
 
     result = {"stack": stack, **report, "run": run}
     # Every sidecar has stopped, so its access log is complete (Envoy flushes it on exit).
-    result["logs"] = access_log_summary(mesh.logs, sum(
-        row["requests"] for row in report.get("end_to_end", {}).values()))
+    result["logs"] = access_log_summary(
+        mesh.logs, sum(row["requests"] for row in report.get("end_to_end", {}).values())
+    )
     if discovery is not None:
         result["discovery"] = discovery
         result["discovery"]["dns_events"] = mesh.dns.events
-    result["traces"] = trace_report(settings, mesh.traces.spans()) \
-        if settings.tracing and mesh.traces is not None else {"enabled": False}
+    result["traces"] = (
+        trace_report(settings, mesh.traces.spans())
+        if settings.tracing and mesh.traces is not None
+        else {"enabled": False}
+    )
     if snapshot is not None and result.get("service_map"):
         picture = snapshot.with_name(SERVICE_MAP_FILE)
-        render_png(result["service_map"], f"{settings.mesh_name} ({stack}): service map",
-                   picture)
+        render_png(result["service_map"], f"{settings.mesh_name} ({stack}): service map", picture)
         run["service_map_file"] = str(picture)
     result["cloudwatch"] = {
         "metrics": len(metrics),
         "monthly_usd": monthly_cost_usd(len(metrics)),
         # Only an ecs stack has a CloudWatch dashboard and alarms to miss metrics.
         "missing_dashboard_metrics": missing_metrics(settings, metrics)
-        if settings.topology == "ecs" else [],
+        if settings.topology == "ecs"
+        else [],
         "metrics_per_service": metrics_per_service(metrics),
         "samples_received": mesh.receiver.samples_received(),
     }
     if snapshot is not None and series:
-        charts.render(series, traffic_start, traffic_start + run["traffic_seconds"],
-                      f"{settings.mesh_name} ({stack}): golden signals", snapshot)
+        charts.render(
+            series,
+            traffic_start,
+            traffic_start + run["traffic_seconds"],
+            f"{settings.mesh_name} ({stack}): golden signals",
+            snapshot,
+        )
         run["snapshot_file"] = str(snapshot)
     if summary is not None:
         run["summary_file"] = str(summary)
         write_summary(result, summary)
     print_summary(console, result)
-    for line in [*edge_lines(result.get("service_map", {"edges": []})),
-                 *trace_lines(result["traces"])]:
+    for line in [
+        *edge_lines(result.get("service_map", {"edges": []})),
+        *trace_lines(result["traces"]),
+    ]:
         console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -201,18 +257,30 @@ def _start_mesh(console: Console, mesh: LocalMesh, stop: threading.Event, run: d
     run["entry_url"] = mesh.entry_urls[0]
     run["entry_response"] = _probe(run["entry_url"])
     mesh.start_load(stop)
-    console.print(f"mesh {plan.settings.mesh_name}: {len(plan.replicas)} sidecars, "
-                  f"{len(mesh.group.children)} processes, logs in {mesh.logs}", highlight=False,
-                  soft_wrap=True)
-    console.print(f"entry ({plan.entry_service}): {run['entry_url']}  ->  "
-                  f"{run['entry_response']}", highlight=False, soft_wrap=True)
+    console.print(
+        f"mesh {plan.settings.mesh_name}: {len(plan.replicas)} sidecars, "
+        f"{len(mesh.group.children)} processes, logs in {mesh.logs}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"entry ({plan.entry_service}): {run['entry_url']}  ->  {run['entry_response']}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if len(mesh.entry_urls) > 1:
-        console.print(f"every {plan.entry_service} replica: {', '.join(plan.entry_urls)}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"every {plan.entry_service} replica: {', '.join(plan.entry_urls)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     names = list(mesh.dns.records())
-    console.print(f"DNS: {plan.dns_server[0]}:{plan.dns_server[1]} answers {len(names)} names "
-                  f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"DNS: {plan.dns_server[0]}:{plan.dns_server[1]} answers {len(names)} names "
+        f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})",
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(f"Prometheus: {prometheus.url}", highlight=False, soft_wrap=True)
 
 
@@ -225,8 +293,14 @@ def _probe(url: str) -> str:
         raise StartupFailed(f"the entry service did not answer {url}: {err}") from None
 
 
-def _watch(console: Console, mesh: LocalMesh, signals: list, duration: float | None,
-           stop: threading.Event, run: dict) -> tuple[int, Values]:
+def _watch(
+    console: Console,
+    mesh: LocalMesh,
+    signals: list,
+    duration: float | None,
+    stop: threading.Event,
+    run: dict,
+) -> tuple[int, Values]:
     """The main loop: live view until the duration ends, a stop signal, a child's death or
     Prometheus or the DogStatsD receiver no longer answering."""
     group, plan, prometheus = mesh.group, mesh.plan, mesh.prometheus
@@ -254,8 +328,9 @@ def _watch(console: Console, mesh: LocalMesh, signals: list, duration: float | N
                 # A slow answer: the next refresh catches up, unless it never comes.
                 silent = time.monotonic() - answered
                 if silent > PROMETHEUS_DEADLINE:
-                    run["exit"] = (f"Prometheus ({prometheus.url}) has not answered for "
-                                   f"{silent:.0f} s ({err})")
+                    run["exit"] = (
+                        f"Prometheus ({prometheus.url}) has not answered for {silent:.0f} s ({err})"
+                    )
                     exit_code = 1
                     break
             _first_data(run, signals, values, elapsed)
@@ -265,8 +340,11 @@ def _watch(console: Console, mesh: LocalMesh, signals: list, duration: float | N
                 notes = discovery_lines(discovery_report(plan, mesh.dns.rules))
                 notes += _edge_notes(plan.settings, prometheus)
             view.update(values, elapsed, notes)
-            stop.wait(REFRESH_SECONDS if duration is None
-                      else max(0.0, min(REFRESH_SECONDS, duration - elapsed)))
+            stop.wait(
+                REFRESH_SECONDS
+                if duration is None
+                else max(0.0, min(REFRESH_SECONDS, duration - elapsed))
+            )
         run["traffic_seconds"] = round(time.monotonic() - started, 1)
     if exit_code:
         _error(run["exit"])
@@ -318,14 +396,21 @@ def _drain(load: list[Child], prometheus: Prometheus, patience: float) -> None:
 def _first_data(run: dict, signals: list, values: Values, elapsed: float) -> None:
     """Record when traffic first showed up, and when every live-view query first had data."""
     if "time_to_first_data_s" not in run and any(
-            "requests_per_s" in row for row in values.values()):
+        "requests_per_s" in row for row in values.values()
+    ):
         run["time_to_first_data_s"] = round(elapsed, 1)
     if "time_to_all_signals_s" not in run and not without_data(signals, values):
         run["time_to_all_signals_s"] = round(elapsed, 1)
 
 
-def _measure(prometheus: Prometheus, settings: Settings, signals: list, values: Values,
-             traffic_start: float, run: dict) -> tuple[dict, charts.Series]:
+def _measure(
+    prometheus: Prometheus,
+    settings: Settings,
+    signals: list,
+    values: Values,
+    traffic_start: float,
+    run: dict,
+) -> tuple[dict, charts.Series]:
     """Everything the summary and the chart need from Prometheus, read while it still runs."""
     try:
         end = time.time()
@@ -334,33 +419,44 @@ def _measure(prometheus: Prometheus, settings: Settings, signals: list, values: 
         window = max(10, int(end - traffic_start) + 5)
         served = {**report["services"], **report["end_to_end"]}
         report["service_map"] = service_map(
-            settings, prometheus.query_series, f"{window}s",
-            {name: round(row["requests"] / window, 3) for name, row in served.items()})
+            settings,
+            prometheus.query_series,
+            f"{window}s",
+            {name: round(row["requests"] / window, 3) for name, row in served.items()},
+        )
         report["service_map"]["mermaid"] = mermaid(report["service_map"])
         final = read_signals(prometheus.query, signals)
         report["prometheus"] = {
             "queries": {f"{s.key} ({', '.join(s.services)})": s.expr for s in signals},
             "queries_without_data": without_data(signals, final),
-            "alerts": sorted(f"{labels.get('alertname')} {labels.get('alertstate')} "
-                             f"({labels.get('service', labels.get('envoy_cluster_name', ''))})"
-                             for labels, _ in prometheus.query_series("ALERTS")),
+            "alerts": sorted(
+                f"{labels.get('alertname')} {labels.get('alertstate')} "
+                f"({labels.get('service', labels.get('envoy_cluster_name', ''))})"
+                for labels, _ in prometheus.query_series("ALERTS")
+            ),
             "rules_with_errors": prometheus.rule_errors(),
         }
         return report, charts.collect(prometheus, signals, traffic_start, end)
     except OSError as err:
         # Prometheus itself died: the run is reported without its numbers.
         run["prometheus_error"] = str(err)
-        return {"prometheus": {"queries": {}, "queries_without_data":
-                               without_data(signals, values)}}, {}
+        return {
+            "prometheus": {"queries": {}, "queries_without_data": without_data(signals, values)}
+        }, {}
 
 
 def _caption(plan: LocalPlan) -> str:
     """What runs, under the live table: replicas, load rates, the entry service."""
-    parts = [f"{s.name} {s.request_rate:g} req/s" if s.is_load else
-             f"{s.name} x{s.replicas}{' (stand-in app)' if s.image else ''}"
-             for s in plan.settings.services]
-    return (f"{', '.join(parts)}; entry {plan.entry_service}. ok % = answers other than 5xx; "
-            "healthy hosts = summed over the service's sidecars")
+    parts = [
+        f"{s.name} {s.request_rate:g} req/s"
+        if s.is_load
+        else f"{s.name} x{s.replicas}{' (stand-in app)' if s.image else ''}"
+        for s in plan.settings.services
+    ]
+    return (
+        f"{', '.join(parts)}; entry {plan.entry_service}. ok % = answers other than 5xx; "
+        "healthy hosts = summed over the service's sidecars"
+    )
 
 
 def _error(message: str) -> None:

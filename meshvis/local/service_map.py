@@ -33,8 +33,9 @@ def edge_queries(settings: Settings, window: str) -> dict[str, str]:
     return {key: query(settings.mesh_name, window) for key, query in EDGE_COLUMNS.items()}
 
 
-def service_map(settings: Settings, query_series: QuerySeries, window: str,
-                nodes: dict[str, float | None]) -> dict:
+def service_map(
+    settings: Settings, query_series: QuerySeries, window: str, nodes: dict[str, float | None]
+) -> dict:
     """``{"nodes": [...], "edges": [...]}``: every service with ``nodes``' rate (requests/s it
     served, or sent for a load generator) and every edge Prometheus has, with its columns."""
     edges: dict[tuple[str, str], dict] = {}
@@ -44,8 +45,10 @@ def service_map(settings: Settings, query_series: QuerySeries, window: str,
             row = edges.setdefault(edge, {"source": edge[0], "target": edge[1]})
             row[key] = None if value != value else round(value, 4)  # NaN: no calls
     return {
-        "nodes": [{"id": s.name, "kind": s.kind, "rate_per_s": nodes.get(s.name)}
-                  for s in settings.services],
+        "nodes": [
+            {"id": s.name, "kind": s.kind, "rate_per_s": nodes.get(s.name)}
+            for s in settings.services
+        ],
         "edges": [edges[key] for key in sorted(edges)],
     }
 
@@ -56,14 +59,15 @@ def _fmt(value: float | None, unit: str, scale: float = 1.0) -> str:
 
 def edge_label(edge: dict) -> str:
     """``2.0 req/s, 0 % 5xx, p99 12.3 ms``."""
-    return (f"{_fmt(edge.get('rate_per_s'), 'req/s')}, "
-            f"{_fmt(edge.get('error_ratio'), '% 5xx', 100)}, p99 {_fmt(edge.get('p99_ms'), 'ms')}")
+    return (
+        f"{_fmt(edge.get('rate_per_s'), 'req/s')}, "
+        f"{_fmt(edge.get('error_ratio'), '% 5xx', 100)}, p99 {_fmt(edge.get('p99_ms'), 'ms')}"
+    )
 
 
 def edge_lines(graph: dict) -> list[str]:
     """``service map: caller -> upstream  2.0 req/s, 0 % 5xx, p99 12.3 ms`` per edge."""
-    return [f"service map: {e['source']} -> {e['target']}  {edge_label(e)}"
-            for e in graph["edges"]]
+    return [f"service map: {e['source']} -> {e['target']}  {edge_label(e)}" for e in graph["edges"]]
 
 
 def mermaid(graph: dict) -> str:
@@ -75,8 +79,7 @@ def mermaid(graph: dict) -> str:
         lines.append(f"  {ids[node['id']]}{shape}")
     for edge in graph["edges"]:
         if edge["source"] in ids and edge["target"] in ids:
-            lines.append(f"  {ids[edge['source']]} -->|\"{edge_label(edge)}\"| "
-                         f"{ids[edge['target']]}")
+            lines.append(f'  {ids[edge["source"]]} -->|"{edge_label(edge)}"| {ids[edge["target"]]}')
     return "\n".join(lines)
 
 
@@ -101,26 +104,54 @@ def render_png(graph: dict, title: str, path: Path) -> None:
     columns: dict[int, list[str]] = {}
     for node in graph["nodes"]:
         columns.setdefault(layer[node["id"]], []).append(node["id"])
-    position = {name: (col * 4.0, -row * 2.2 + (len(names) - 1) * 1.1)
-                for col, names in columns.items() for row, name in enumerate(names)}
+    position = {
+        name: (col * 4.0, -row * 2.2 + (len(names) - 1) * 1.1)
+        for col, names in columns.items()
+        for row, name in enumerate(names)
+    }
     kinds = {node["id"]: node for node in graph["nodes"]}
-    fig, ax = plt.subplots(figsize=(3.2 * (len(columns) + 1), 1.8 * max(map(len, columns.values())) + 2))
+    fig, ax = plt.subplots(
+        figsize=(3.2 * (len(columns) + 1), 1.8 * max(map(len, columns.values())) + 2)
+    )
     for edge in graph["edges"]:
         if edge["source"] not in position or edge["target"] not in position:
             continue
         (x1, y1), (x2, y2) = position[edge["source"]], position[edge["target"]]
         failing = (edge.get("error_ratio") or 0) > 0
-        ax.annotate("", xy=(x2 - 0.9, y2), xytext=(x1 + 0.9, y1),
-                    arrowprops={"arrowstyle": "-|>", "lw": 1.6,
-                                "color": "#c0392b" if failing else "#34495e"})
-        ax.text((x1 + x2) / 2, (y1 + y2) / 2 + 0.25, edge_label(edge), ha="center",
-                fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "#bbbbbb"})
+        ax.annotate(
+            "",
+            xy=(x2 - 0.9, y2),
+            xytext=(x1 + 0.9, y1),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "lw": 1.6,
+                "color": "#c0392b" if failing else "#34495e",
+            },
+        )
+        ax.text(
+            (x1 + x2) / 2,
+            (y1 + y2) / 2 + 0.25,
+            edge_label(edge),
+            ha="center",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#bbbbbb"},
+        )
     for name, (x, y) in position.items():
         node = kinds[name]
         rate = node.get("rate_per_s")
-        ax.text(x, y, f"{name}\n{_fmt(rate, 'req/s')}", ha="center", va="center", fontsize=10,
-                bbox={"boxstyle": "circle" if node["kind"] == "load" else "round,pad=0.6",
-                      "fc": "#eaf2f8" if node["kind"] == "load" else "#d5f5e3", "ec": "#2c3e50"})
+        ax.text(
+            x,
+            y,
+            f"{name}\n{_fmt(rate, 'req/s')}",
+            ha="center",
+            va="center",
+            fontsize=10,
+            bbox={
+                "boxstyle": "circle" if node["kind"] == "load" else "round,pad=0.6",
+                "fc": "#eaf2f8" if node["kind"] == "load" else "#d5f5e3",
+                "ec": "#2c3e50",
+            },
+        )
     xs = [x for x, _ in position.values()]
     ys = [y for _, y in position.values()]
     ax.set_xlim(min(xs) - 1.6, max(xs) + 1.6)

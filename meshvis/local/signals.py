@@ -44,15 +44,29 @@ class _Column:
 WINDOW = "20s"
 
 COLUMNS = (
-    _Column("requests_per_s", "req/s", lambda m: promql.request_rate(m, WINDOW),
-            lambda m: promql.outbound_request_rate(m, WINDOW)),
-    _Column("success_pct", "ok %", lambda m: promql.success_ratio(m, WINDOW),
-            lambda m: promql.outbound_success_ratio(m, WINDOW), percent=True),
+    _Column(
+        "requests_per_s",
+        "req/s",
+        lambda m: promql.request_rate(m, WINDOW),
+        lambda m: promql.outbound_request_rate(m, WINDOW),
+    ),
+    _Column(
+        "success_pct",
+        "ok %",
+        lambda m: promql.success_ratio(m, WINDOW),
+        lambda m: promql.outbound_success_ratio(m, WINDOW),
+        percent=True,
+    ),
     _Column("p50_ms", "p50 ms", lambda m: promql.latency_quantile(m, 0.5, WINDOW), None),
     _Column("p99_ms", "p99 ms", lambda m: promql.latency_quantile(m, 0.99, WINDOW), None),
     _Column("active_connections", "active conns", promql.active_connections, None),
-    _Column("healthy_upstream_hosts", "healthy hosts", promql.healthy_upstream_hosts,
-            promql.healthy_upstream_hosts, needs_upstreams=True),
+    _Column(
+        "healthy_upstream_hosts",
+        "healthy hosts",
+        promql.healthy_upstream_hosts,
+        promql.healthy_upstream_hosts,
+        needs_upstreams=True,
+    ),
 )
 
 
@@ -61,8 +75,11 @@ def live_signals(settings: Settings) -> list[Signal]:
     signals = []
     for column in COLUMNS:
         for is_load, query in ((False, column.app), (True, column.load)):
-            services = tuple(s.name for s in settings.services if s.is_load == is_load
-                             and (s.upstreams or not column.needs_upstreams))
+            services = tuple(
+                s.name
+                for s in settings.services
+                if s.is_load == is_load and (s.upstreams or not column.needs_upstreams)
+            )
             if query is None or not services:
                 continue
             expr = query(settings.mesh_name)
@@ -70,8 +87,12 @@ def live_signals(settings: Settings) -> list[Signal]:
             if previous:
                 # One query serves apps and load generators alike: evaluate it once.
                 signals[signals.index(previous)] = Signal(
-                    previous.key, previous.header, expr, previous.services + services,
-                    previous.percent)
+                    previous.key,
+                    previous.header,
+                    expr,
+                    previous.services + services,
+                    previous.percent,
+                )
             else:
                 signals.append(Signal(column.key, column.header, expr, services, column.percent))
     return signals

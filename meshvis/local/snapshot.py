@@ -29,7 +29,8 @@ def collect(prometheus: Prometheus, signals: list[Signal], start: float, end: fl
         for service in signal.services:
             if service in result:
                 series.setdefault(signal.key, {})[service] = [
-                    (t, signal.value(v)) for t, v in result[service]]
+                    (t, signal.value(v)) for t, v in result[service]
+                ]
     return series
 
 
@@ -46,13 +47,18 @@ def render(series: Series, start: float, end: float, title: str, path: Path) -> 
     for axis, (panel, keys) in zip(axes, PANELS):
         for style, key in zip(("-", "--"), keys):
             for service, points in series.get(key, {}).items():
-                axis.plot([t - start for t, _ in points], [v for _, v in points], style,
-                          color=colors[service],
-                          label=service if style == "-" else None)
+                axis.plot(
+                    [t - start for t, _ in points],
+                    [v for _, v in points],
+                    style,
+                    color=colors[service],
+                    label=service if style == "-" else None,
+                )
         if "success_pct" in keys:
             # A flat 100 % line would otherwise sit in an axis scaled to +-5 % of nothing.
-            low = min((v for pts in series.get("success_pct", {}).values() for _, v in pts),
-                      default=100.0)
+            low = min(
+                (v for pts in series.get("success_pct", {}).values() for _, v in pts), default=100.0
+            )
             axis.set_ylim(min(95.0, low - 1), 100.5)
         axis.set_title(panel, loc="left", fontsize=10)
         axis.grid(alpha=0.3)

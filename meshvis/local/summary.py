@@ -48,7 +48,9 @@ def traffic_summary(prometheus: Prometheus, settings: Settings, seconds: float) 
     for svc in settings.app_services:
         total, errors = served.get(svc.name, (0, 0))
         services[svc.name] = {
-            "requests": total, "errors_5xx": errors, "success_rate": _rate(total, errors),
+            "requests": total,
+            "errors_5xx": errors,
+            "success_rate": _rate(total, errors),
             "p50_ms": round(p50[svc.name], 2) if svc.name in p50 else None,
             "p99_ms": round(p99[svc.name], 2) if svc.name in p99 else None,
         }
@@ -57,8 +59,11 @@ def traffic_summary(prometheus: Prometheus, settings: Settings, seconds: float) 
     for svc in settings.services:
         if svc.is_load:
             total, errors = received.get(svc.name, (0, 0))
-            end_to_end[svc.name] = {"requests": total, "errors_5xx": errors,
-                                    "success_rate": _rate(total, errors)}
+            end_to_end[svc.name] = {
+                "requests": total,
+                "errors_5xx": errors,
+                "success_rate": _rate(total, errors),
+            }
     return {"services": services, "end_to_end": end_to_end}
 
 
@@ -66,8 +71,12 @@ def access_log_lines(logs: Path) -> list[str]:
     """Every access-log line the sidecars of a run wrote (JSON objects, one a line; Envoy's
     own log lines share the ``*.envoy.log`` files and start with ``[``). Read once the
     sidecars stopped: Envoy buffers its access log and flushes it on exit."""
-    return [line for path in sorted(logs.glob("*.envoy.log"))
-            for line in path.read_text(errors="replace").splitlines() if line.startswith("{")]
+    return [
+        line
+        for path in sorted(logs.glob("*.envoy.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if line.startswith("{")
+    ]
 
 
 def access_log_summary(logs: Path, end_to_end_requests: int) -> dict:
@@ -79,11 +88,15 @@ def access_log_summary(logs: Path, end_to_end_requests: int) -> dict:
     lines = access_log_lines(logs)
     size = sum(len(line.encode()) for line in lines)
     per_request = size / end_to_end_requests if end_to_end_requests else None
-    return {"access_log_lines": len(lines), "access_log_bytes": size,
-            "end_to_end_requests": end_to_end_requests,
-            "bytes_per_request": None if per_request is None else round(per_request, 1),
-            "usd_per_million_requests": None if per_request is None
-            else round(ingest_usd_per_million(per_request), 4)}
+    return {
+        "access_log_lines": len(lines),
+        "access_log_bytes": size,
+        "end_to_end_requests": end_to_end_requests,
+        "bytes_per_request": None if per_request is None else round(per_request, 1),
+        "usd_per_million_requests": None
+        if per_request is None
+        else round(ingest_usd_per_million(per_request), 4),
+    }
 
 
 def ingest_usd_per_million(bytes_per_request: float) -> float:
@@ -106,29 +119,48 @@ def _ms(value: float | None) -> str:
 
 def print_summary(console: Console, summary: dict) -> None:
     """The summary as a table and a few lines: traffic, CloudWatch, Prometheus, files."""
-    table = Table(title=f"run summary: stack {summary['stack']}, "
-                        f"{summary['run']['traffic_seconds']:.0f} s of traffic",
-                  title_justify="left")
+    table = Table(
+        title=f"run summary: stack {summary['stack']}, "
+        f"{summary['run']['traffic_seconds']:.0f} s of traffic",
+        title_justify="left",
+    )
     for header in ("service", "requests", "5xx", "success %", "p50 ms", "p99 ms"):
         table.add_column(header, justify="left" if header == "service" else "right")
     for name, row in summary.get("services", {}).items():
-        table.add_row(name, str(row["requests"]), str(row["errors_5xx"]),
-                      _pct(row["success_rate"]), _ms(row["p50_ms"]), _ms(row["p99_ms"]))
+        table.add_row(
+            name,
+            str(row["requests"]),
+            str(row["errors_5xx"]),
+            _pct(row["success_rate"]),
+            _ms(row["p50_ms"]),
+            _ms(row["p99_ms"]),
+        )
     for name, row in summary.get("end_to_end", {}).items():
-        table.add_row(f"{name} (end to end)", str(row["requests"]), str(row["errors_5xx"]),
-                      _pct(row["success_rate"]), "-", "-")
+        table.add_row(
+            f"{name} (end to end)",
+            str(row["requests"]),
+            str(row["errors_5xx"]),
+            _pct(row["success_rate"]),
+            "-",
+            "-",
+        )
     console.print(table)
     cloudwatch = summary.get("cloudwatch")
     if cloudwatch:
         missing = cloudwatch["missing_dashboard_metrics"]
         # An eks stack publishes nothing to CloudWatch: the figure is what its sidecars send
         # to the local receiver (with the eks stats matcher).
-        where = "via DogStatsD" if summary["run"]["topology"] == "ecs" else \
-            "not used on eks; what these sidecars send via DogStatsD"
+        where = (
+            "via DogStatsD"
+            if summary["run"]["topology"] == "ecs"
+            else "not used on eks; what these sidecars send via DogStatsD"
+        )
         console.print(
             f"CloudWatch ({where}): {cloudwatch['metrics']} metrics, about "
             f"${cloudwatch['monthly_usd']:.2f}/month; dashboard and alarm metrics missing: "
-            f"{', '.join(missing) if missing else 'none'}", highlight=False)
+            f"{', '.join(missing) if missing else 'none'}",
+            highlight=False,
+        )
     if "discovery" in summary:
         for line in discovery_lines(summary["discovery"]):
             console.print(line, highlight=False, soft_wrap=True)
@@ -139,12 +171,17 @@ def print_summary(console: Console, summary: dict) -> None:
             f"{logs['access_log_lines']} lines, {logs['access_log_bytes']} bytes, "
             f"{logs['bytes_per_request']:.1f} bytes per end-to-end request, about "
             f"${logs['usd_per_million_requests']:.4f} of CloudWatch Logs ingestion per "
-            "million requests", highlight=False)
+            "million requests",
+            highlight=False,
+        )
     prometheus = summary.get("prometheus")
     if prometheus:
         empty = prometheus["queries_without_data"]
-        console.print(f"Prometheus: {len(prometheus['queries'])} live-view queries, "
-                      f"{len(empty)} without data" + (":" if empty else ""), highlight=False)
+        console.print(
+            f"Prometheus: {len(prometheus['queries'])} live-view queries, "
+            f"{len(empty)} without data" + (":" if empty else ""),
+            highlight=False,
+        )
         for line in empty:
             console.print(f"  {line}", highlight=False, soft_wrap=True)
     for label, key in (("logs", "logs"), ("summary", "summary_file"), ("chart", "snapshot_file")):

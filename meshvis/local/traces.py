@@ -54,9 +54,17 @@ def decode_spans(body: bytes) -> list[Span]:
         service = attributes.get("service.name", "")
         for scope in resource_spans.scope_spans:
             for span in scope.spans:
-                spans.append(Span(span.trace_id.hex(), span.span_id.hex(),
-                                  span.parent_span_id.hex(), span.name, service,
-                                  span.start_time_unix_nano, span.end_time_unix_nano))
+                spans.append(
+                    Span(
+                        span.trace_id.hex(),
+                        span.span_id.hex(),
+                        span.parent_span_id.hex(),
+                        span.name,
+                        service,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                    )
+                )
     return spans
 
 
@@ -157,8 +165,17 @@ def with_collector(bootstrap: dict, address: tuple[str, int]) -> dict:
             host, port = address
             cluster.pop("dns_lookup_family", None)
             cluster["type"] = "STATIC"
-            cluster["load_assignment"]["endpoints"] = [{"lb_endpoints": [{"endpoint": {
-                "address": {"socket_address": {"address": host, "port_value": port}}}}]}]
+            cluster["load_assignment"]["endpoints"] = [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ]
     return bootstrap
 
 
@@ -225,8 +242,9 @@ def _entry_hops(settings: Settings, root: Span | None) -> set[str] | None:
             if root.name == span_name(service.name, egress_prefix(upstream)):
                 return expected_hops(settings, service.name, upstream)
         if root.name == span_name(service.name, INGRESS_PREFIX):
-            return {root.name} | {h for u in service.upstreams
-                                  for h in expected_hops(settings, service.name, u)}
+            return {root.name} | {
+                h for u in service.upstreams for h in expected_hops(settings, service.name, u)
+            }
     return None
 
 
@@ -248,16 +266,21 @@ def waterfall(trace: list[Span]) -> dict:
     rows: list[dict] = []
 
     def walk(span: Span, depth: int) -> None:
-        rows.append({"name": span.name, "service": span.service, "depth": depth,
-                     "start_ms": round((span.start_ns - start) / 1e6, 2),
-                     "duration_ms": round(span.duration_ms, 2)})
+        rows.append(
+            {
+                "name": span.name,
+                "service": span.service,
+                "depth": depth,
+                "start_ms": round((span.start_ns - start) / 1e6, 2),
+                "duration_ms": round(span.duration_ms, 2),
+            }
+        )
         for child in sorted(children.get(span.span_id, []), key=lambda s: s.start_ns):
             walk(child, depth + 1)
 
     for root in sorted((s for s in trace if s.parent_id not in ids), key=lambda s: s.start_ns):
         walk(root, 0)
-    return {"trace_id": trace[0].trace_id, "duration_ms": round(_trace_ms(trace), 2),
-            "spans": rows}
+    return {"trace_id": trace[0].trace_id, "duration_ms": round(_trace_ms(trace), 2), "spans": rows}
 
 
 def waterfall_lines(slowest: dict, width: int = WATERFALL_WIDTH) -> list[str]:
@@ -281,10 +304,12 @@ def trace_lines(report: dict) -> list[str]:
     if not report.get("received") and report.get("enabled") is False:
         return ["traces: tracing is off (mesh-visibility:tracing)"]
     share = report.get("complete_share")
-    lines = [f"traces: {report['received']} received, {report['spans']} spans "
-             f"({', '.join(f'{k} {v}' for k, v in report['spans_per_service'].items())}); "
-             f"complete: {report['complete_traces']} of {report['entry_traces']} entry traces"
-             + ("" if share is None else f" ({share * 100:.1f} %)")]
+    lines = [
+        f"traces: {report['received']} received, {report['spans']} spans "
+        f"({', '.join(f'{k} {v}' for k, v in report['spans_per_service'].items())}); "
+        f"complete: {report['complete_traces']} of {report['entry_traces']} entry traces"
+        + ("" if share is None else f" ({share * 100:.1f} %)")
+    ]
     slowest = report.get("slowest")
     if slowest:
         lines.append(f"slowest trace {slowest['trace_id']} ({slowest['duration_ms']:.1f} ms):")

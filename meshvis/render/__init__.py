@@ -38,16 +38,19 @@ def _claim(out: Path) -> None:
         raise UsageError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not (out / MARKER).is_file():
-            raise UsageError(f"--out {out} is not empty and was not written by meshvis render; "
-                             "choose an empty or new folder")
+            raise UsageError(
+                f"--out {out} is not empty and was not written by meshvis render; "
+                "choose an empty or new folder"
+            )
         for entry in out.iterdir():
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("This folder is written by `python -m meshvis render`, which "
-                              "empties it on every render.\n")
+    (out / MARKER).write_text(
+        "This folder is written by `python -m meshvis render`, which empties it on every render.\n"
+    )
 
 
 def stack_documents(settings: Settings) -> dict[str, str]:

@@ -24,16 +24,19 @@ def ecs_documents(settings: Settings) -> dict[str, str]:
     documents: dict[str, str] = {}
     for service in settings.services:
         documents[f"envoy/{service.name}.yaml"] = yaml.safe_dump(
-            envoy_bootstrap(settings, service), sort_keys=False)
+            envoy_bootstrap(settings, service), sort_keys=False
+        )
         documents[f"ecs/{service.name}-containers.json"] = _json(
-            container_definitions(settings, service))
+            container_definitions(settings, service)
+        )
     documents["cloudwatch-agent.json"] = _json(cloudwatch_agent_config(settings))
     load_balancer = target_group = None
     if settings.entry_service is not None:
         load_balancer = f"app/{settings.mesh_name}-alb/EXAMPLE"
         target_group = f"targetgroup/{settings.mesh_name}-tg/EXAMPLE"
     documents["cloudwatch-dashboard.json"] = _json(
-        dashboard_body(settings, load_balancer, target_group))
+        dashboard_body(settings, load_balancer, target_group)
+    )
     documents["alarms.json"] = _json(alarm_specs(settings))
     documents["logs-insights-queries.json"] = _json(query_definitions(settings))
     return documents

@@ -53,15 +53,20 @@ def kubernetes_objects(settings: Settings, app_source: str) -> list[dict]:
     """Every Kubernetes object of the stack besides the cluster and the Helm release, in
     apply order (the PrometheusRule last: its kind comes with the release)."""
     tracing = [tempo_network_policy(settings)] if settings.tracing else []
-    return [*mesh_objects(settings, app_source), *dashboard_config_maps(settings), *tracing,
-            prometheus_rule(settings)]
+    return [
+        *mesh_objects(settings, app_source),
+        *dashboard_config_maps(settings),
+        *tracing,
+        prometheus_rule(settings),
+    ]
 
 
 def standalone_prometheus_config(settings: Settings) -> dict:
     """A Prometheus configuration with the mesh's scrape job and alert rules, for a
     Prometheus outside the operator (its usual 30 s interval)."""
-    return prometheus_config(kubernetes_scrape_job(settings.kubernetes_namespace), [RULES_FILE],
-                             interval="30s")
+    return prometheus_config(
+        kubernetes_scrape_job(settings.kubernetes_namespace), [RULES_FILE], interval="30s"
+    )
 
 
 def eks_documents(settings: Settings) -> dict[str, str]:

@@ -81,8 +81,10 @@ def _hang_up(url: str, after: float) -> str:
     request_id = str(uuid.uuid4())
     where = urlsplit(url)
     with socket.create_connection((where.hostname, where.port), timeout=5) as conn:
-        conn.sendall(f"GET {where.path} HTTP/1.1\r\nHost: mesh\r\n"
-                     f"x-request-id: {request_id}\r\n\r\n".encode())
+        conn.sendall(
+            f"GET {where.path} HTTP/1.1\r\nHost: mesh\r\n"
+            f"x-request-id: {request_id}\r\n\r\n".encode()
+        )
         time.sleep(after)
     return request_id
 
@@ -113,8 +115,16 @@ def _five_xx(mesh: LocalMesh, instance: str) -> dict[str, int]:
 def binomial_bounds(n: int, p: float, alpha: float) -> tuple[int, int]:
     """The smallest and largest count k of Binomial(n, p) with each tail beyond it below
     ``alpha`` / 2."""
-    pmf = [math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-                    + k * math.log(p) + (n - k) * math.log1p(-p)) for k in range(n + 1)]
+    pmf = [
+        math.exp(
+            math.lgamma(n + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(n - k + 1)
+            + k * math.log(p)
+            + (n - k) * math.log1p(-p)
+        )
+        for k in range(n + 1)
+    ]
     low, tail = 0, 0.0
     while tail + pmf[low] < alpha / 2:
         tail += pmf[low]
@@ -145,8 +155,9 @@ def run(tmp_path_factory, envoy_binary):
             mesh.child(f"{replica.instance} app").kill()
         observed["dead"] = [_get(entry) for _ in range(FAULTS)]
         time.sleep(1.0)  # the stalled requests' last calls finish
-        observed["5xx_counts"] = {(r.service.name, r.instance): _five_xx(mesh, r.instance)
-                                  for r in mesh.plan.replicas}
+        observed["5xx_counts"] = {
+            (r.service.name, r.instance): _five_xx(mesh, r.instance) for r in mesh.plan.replicas
+        }
         observed["logs"] = mesh.logs
     observed["log"] = [json.loads(line) for line in access_log_lines(observed["logs"])]
     return observed
@@ -188,16 +199,21 @@ def test_every_failed_request_is_logged_with_its_flags(run):
     name = [e for e in _lines(run, "name", "ingress") if "UF" in e["response_flags"]]
     assert {_rid(e["request_id"]) for e in name} >= {_rid(run["dead"][0][0])}
     # The greeter app's own 502 (no flag: the sidecar only passed it on) is logged too.
-    assert any(e["response_code"] == 502 and e["response_flags"] == "-"
-               for e in _lines(run, "greeter", "ingress"))
+    assert any(
+        e["response_code"] == 502 and e["response_flags"] == "-"
+        for e in _lines(run, "greeter", "ingress")
+    )
 
 
 def test_every_slow_request_is_logged_on_every_slow_hop(run):
     for request_id, code in run["slow"]:
         assert code == 200
         for service in ("greeter", "greeting"):
-            hops = [e for e in _lines(run, service, "ingress")
-                    if _rid(e["request_id"]) == _rid(request_id)]
+            hops = [
+                e
+                for e in _lines(run, service, "ingress")
+                if _rid(e["request_id"]) == _rid(request_id)
+            ]
             assert len(hops) == 1 and hops[0]["duration_ms"] >= SLOW_MS, (service, hops)
 
 
@@ -207,11 +223,24 @@ def test_healthy_requests_are_a_sample_logged_on_every_hop(run):
     # Logged only because sampled: answered 200, fast, no flag. (Envoy flags DC on a few
     # complete answers, when a client closes its connection right after reading one, as
     # urllib does: those are logged as flagged, not sampled.)
-    fast = {service: {_rid(e["request_id"]) for e in _lines(run, service, "ingress")
-                      if _rid(e["request_id"]) in healthy and e["duration_ms"] < SLOW_MS
-                      and e["response_flags"] == "-"} for service in INGRESS_HOPS}
-    logged = {service: {_rid(e["request_id"]) for e in _lines(run, service, "ingress")
-                        if _rid(e["request_id"]) in healthy} for service in INGRESS_HOPS}
+    fast = {
+        service: {
+            _rid(e["request_id"])
+            for e in _lines(run, service, "ingress")
+            if _rid(e["request_id"]) in healthy
+            and e["duration_ms"] < SLOW_MS
+            and e["response_flags"] == "-"
+        }
+        for service in INGRESS_HOPS
+    }
+    logged = {
+        service: {
+            _rid(e["request_id"])
+            for e in _lines(run, service, "ingress")
+            if _rid(e["request_id"]) in healthy
+        }
+        for service in INGRESS_HOPS
+    }
     low, high = binomial_bounds(HEALTHY, run["settings"].access_log_sample_percent / 100, ALPHA)
     assert low <= len(fast["greeter"]) <= high, (low, len(fast["greeter"]), high)
     # Decided once per request: what one hop sampled, every other hop logged too.

@@ -30,8 +30,13 @@ def group():
 
 def start_app(group, tmp_path, name, port, *, argv=None, **env):
     """Start the demo app as ``name`` on 127.0.0.1:``port`` and wait for /health."""
-    env = {"SERVICE_NAME": name, "HOST": "127.0.0.1", "PORT": str(port),
-           "INSTANCE": f"{name}-1", **env}
+    env = {
+        "SERVICE_NAME": name,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "INSTANCE": f"{name}-1",
+        **env,
+    }
     child = group.start(name, argv or [sys.executable, str(APP)], tmp_path / f"{name}.log", env)
     wait_http(f"http://127.0.0.1:{port}/health", group)
     return child
@@ -58,7 +63,7 @@ def test_leaf_answers_a_word_and_its_name(group, tmp_path):
 
 def test_unknown_service_answers_its_name_and_runs_from_source(group, tmp_path):
     """`python -c <source>` is how a task without a mounted file runs it."""
-    port, = free_ports(1)
+    (port,) = free_ports(1)
     start_app(group, tmp_path, "catalog", port, argv=[sys.executable, "-c", APP.read_text()])
     assert get(f"http://127.0.0.1:{port}/")[2] == "catalog\n"
 
@@ -67,8 +72,13 @@ def test_joiner_builds_the_greeters_sentence(group, tmp_path):
     greeting, name, greeter = free_ports(3)
     start_app(group, tmp_path, "greeting", greeting)
     start_app(group, tmp_path, "name", name, WORDS="Jane")
-    start_app(group, tmp_path, "greeter", greeter,
-              UPSTREAMS=f"greeting=http://127.0.0.1:{greeting},name=http://127.0.0.1:{name}")
+    start_app(
+        group,
+        tmp_path,
+        "greeter",
+        greeter,
+        UPSTREAMS=f"greeting=http://127.0.0.1:{greeting},name=http://127.0.0.1:{name}",
+    )
     status, headers, body = get(f"http://127.0.0.1:{greeter}/")
     assert status == 200
     match = re.fullmatch(r"From greeter-1: (.+) Jane\n", body)
@@ -103,16 +113,18 @@ class _Counter(BaseHTTPRequestHandler):
 
 
 def test_load_generator_keeps_its_rate_through_errors_and_stops_on_sigterm(group, tmp_path):
-    dead, = free_ports(1)
+    (dead,) = free_ports(1)
     _Counter.hits = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        upstreams = (f"up=http://127.0.0.1:{server.server_address[1]},"
-                     f"gone=http://127.0.0.1:{dead}")
-        load = group.start("load", [sys.executable, str(APP)], tmp_path / "load.log",
-                           {"SERVICE_NAME": "load", "KIND": "load", "RATE": "20",
-                            "UPSTREAMS": upstreams})
+        upstreams = f"up=http://127.0.0.1:{server.server_address[1]},gone=http://127.0.0.1:{dead}"
+        load = group.start(
+            "load",
+            [sys.executable, str(APP)],
+            tmp_path / "load.log",
+            {"SERVICE_NAME": "load", "KIND": "load", "RATE": "20", "UPSTREAMS": upstreams},
+        )
         deadline = time.monotonic() + 15
         while _Counter.hits < 10 and time.monotonic() < deadline:
             group.check_alive()
@@ -130,7 +142,7 @@ def test_load_generator_keeps_its_rate_through_errors_and_stops_on_sigterm(group
 
 
 def test_app_stops_cleanly_on_sigterm(group, tmp_path):
-    port, = free_ports(1)
+    (port,) = free_ports(1)
     app = start_app(group, tmp_path, "name", port)
     app.process.send_signal(signal.SIGTERM)
     assert app.process.wait(10) == 0

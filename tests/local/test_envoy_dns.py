@@ -37,8 +37,7 @@ CARES = "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.Care
 
 
 def _upstream_socket(bootstrap: dict, upstream: str) -> dict:
-    cluster = next(c for c in bootstrap["static_resources"]["clusters"]
-                   if c["name"] == upstream)
+    cluster = next(c for c in bootstrap["static_resources"]["clusters"] if c["name"] == upstream)
     assert cluster["type"] == "STRICT_DNS"
     [endpoint] = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
     return endpoint["endpoint"]["address"]["socket_address"]
@@ -52,18 +51,21 @@ def _runnable(deployed: dict, upstream: str, name: str, ports: dict[str, int]) -
     local = copy.deepcopy(deployed)
     local["admin"]["address"]["socket_address"]["port_value"] = ports["admin"]
     resources = local["static_resources"]
-    [listener] = [item for item in resources["listeners"]
-                  if item["name"] == egress_prefix(upstream)]
+    [listener] = [
+        item for item in resources["listeners"] if item["name"] == egress_prefix(upstream)
+    ]
     assert listener["address"]["socket_address"]["address"] == "127.0.0.1"
     listener["address"]["socket_address"]["port_value"] = ports["egress"]
     resources["listeners"] = [listener]
     _upstream_socket(local, upstream).update(address=name, port_value=ports["app"])
-    local["typed_dns_resolver_config"] = {"name": "envoy.network.dns_resolver.cares",
-                                          "typed_config": {
-        "@type": CARES,
-        "resolvers": [{"socket_address": {"address": "127.0.0.1", "port_value": ports["dns"]}}],
-        "use_resolvers_as_fallback": False,
-    }}
+    local["typed_dns_resolver_config"] = {
+        "name": "envoy.network.dns_resolver.cares",
+        "typed_config": {
+            "@type": CARES,
+            "resolvers": [{"socket_address": {"address": "127.0.0.1", "port_value": ports["dns"]}}],
+            "use_resolvers_as_fallback": False,
+        },
+    }
     return local
 
 
@@ -76,7 +78,8 @@ def _queries(log: Path, service: str) -> list[str]:
 @pytest.mark.integration
 @pytest.mark.parametrize("trailing_dot", [True, False], ids=["as-deployed", "without-the-dot"])
 def test_envoy_resolves_the_fully_qualified_upstream_without_the_search_list(
-        tmp_path, envoy_binary, trailing_dot):
+    tmp_path, envoy_binary, trailing_dot
+):
     assert DNSMASQ.exists(), f"{DNSMASQ} missing: run `make setup` (Debian's dnsmasq)"
     settings = stack_settings("dev-eks")
     caller = settings.service("load-generator")
@@ -93,26 +96,46 @@ def test_envoy_resolves_the_fully_qualified_upstream_without_the_search_list(
     dns_log = tmp_path / "dnsmasq.log"
     # A pod's resolv.conf: `search <namespace>.svc.cluster.local svc.cluster.local ...`,
     # `options ndots:5`.
-    pod_resolver = {"RES_OPTIONS": "ndots:5",
-                    "LOCALDOMAIN": f"{settings.kubernetes_namespace}.svc.cluster.local"}
+    pod_resolver = {
+        "RES_OPTIONS": "ndots:5",
+        "LOCALDOMAIN": f"{settings.kubernetes_namespace}.svc.cluster.local",
+    }
     with ProcessGroup() as group:
-        group.start("dnsmasq", [
-            str(DNSMASQ), "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=",
-            "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=127.0.0.1",
-            f"--port={ports['dns']}", f"--host-record={absolute},127.0.0.1",
-            # Every other cluster.local name does not exist (NXDOMAIN), as in a cluster.
-            "--local=/cluster.local/", "--log-queries", "--log-facility=-"], dns_log)
+        group.start(
+            "dnsmasq",
+            [
+                str(DNSMASQ),
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--pid-file=",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                f"--port={ports['dns']}",
+                f"--host-record={absolute},127.0.0.1",
+                # Every other cluster.local name does not exist (NXDOMAIN), as in a cluster.
+                "--local=/cluster.local/",
+                "--log-queries",
+                "--log-facility=-",
+            ],
+            dns_log,
+        )
         group.start("stub", [sys.executable, str(STUB_APP), str(app)], tmp_path / "stub.log")
         wait_http(f"http://127.0.0.1:{app}/", group)
-        group.start("envoy", envoy_command(binary=str(envoy_binary), config_path=str(config),
-                                           log_level="warn"),
-                    tmp_path / "envoy.log", env=pod_resolver)
+        group.start(
+            "envoy",
+            envoy_command(binary=str(envoy_binary), config_path=str(config), log_level="warn"),
+            tmp_path / "envoy.log",
+            env=pod_resolver,
+        )
         wait_http(f"http://127.0.0.1:{admin}/ready", group)
         with urllib.request.urlopen(f"http://127.0.0.1:{egress}/", timeout=10) as response:
             assert response.status == 200
             assert response.read().decode() == f"stub {app}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/clusters?format=json",
-                                    timeout=5) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{admin}/clusters?format=json", timeout=5
+        ) as response:
             clusters = json.load(response)["cluster_statuses"]
         [status] = [c for c in clusters if c["name"] == upstream]
         [host] = status["host_statuses"]
@@ -126,6 +149,7 @@ def test_envoy_resolves_the_fully_qualified_upstream_without_the_search_list(
     else:
         # The control: the same resolver options make the name without the dot go through
         # the search list first (the wasted lookups the trailing dot saves).
-        assert queries[0] == f"{absolute}.{settings.kubernetes_namespace}.svc.cluster.local", \
+        assert queries[0] == f"{absolute}.{settings.kubernetes_namespace}.svc.cluster.local", (
             queries
+        )
         assert absolute in queries

@@ -43,10 +43,14 @@ def test_prestop_drains_the_sidecar(tmp_path, envoy_binary):
     block, lock = claim_block()
     address = block_address(block, 1)
     config = tmp_path / ENVOY_CONFIG_KEY
-    config.write_text(json.dumps(localize(envoy_bootstrap(settings, nginx), address,
-                                          (block_address(block, 0), DNS_PORT))))
-    args = [a.replace(f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}", str(config))
-            for a in sidecar["args"]]
+    config.write_text(
+        json.dumps(
+            localize(envoy_bootstrap(settings, nginx), address, (block_address(block, 0), DNS_PORT))
+        )
+    )
+    args = [
+        a.replace(f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}", str(config)) for a in sidecar["args"]
+    ]
     hook = sidecar["lifecycle"]["preStop"]["exec"]["command"]
     # The pod's loopback becomes the replica's, as localizing does to the bootstrap.
     script = hook[-1].replace(f"/127.0.0.1/{ADMIN_PORT}", f"/{address}/{ADMIN_PORT}")

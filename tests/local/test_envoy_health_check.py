@@ -33,10 +33,12 @@ def test_health_check_passes_only_while_real_envoy_is_ready(tmp_path, envoy_bina
     greeter = settings.service("greeter")
     block, lock = claim_block()
     address = block_address(block, 1)
-    local = localize(envoy_bootstrap(settings, greeter), address,
-                     (block_address(block, 0), DNS_PORT))
-    command = next(c for c in container_definitions(settings, greeter)
-                   if c["name"] == "envoy")["command"]
+    local = localize(
+        envoy_bootstrap(settings, greeter), address, (block_address(block, 0), DNS_PORT)
+    )
+    command = next(c for c in container_definitions(settings, greeter) if c["name"] == "envoy")[
+        "command"
+    ]
     command[command.index("--config-yaml") + 1] = json.dumps(local)
     admin = f"http://{address}:{ADMIN_PORT}"
     # Nothing listens yet: the check must fail rather than hang or pass.

@@ -41,8 +41,9 @@ REFRESH_WAIT = 20.0
 def _step_1_bootstrap() -> dict:
     config = stack_config("dev")
     assert config["mesh-visibility:dnsNamespace"] == OLD
-    config.update({"mesh-visibility:dnsNamespace": NEW,
-                   "mesh-visibility:previousDnsNamespace": OLD})
+    config.update(
+        {"mesh-visibility:dnsNamespace": NEW, "mesh-visibility:previousDnsNamespace": OLD}
+    )
     settings = settings_from_config(config)
     return envoy_bootstrap(settings, settings.service(CALLER))
 
@@ -53,7 +54,9 @@ def _runnable(deployed: dict, ports: dict[str, int]) -> dict:
     local = json.loads(json.dumps(deployed))
     local["admin"]["address"]["socket_address"]["port_value"] = ports["admin"]
     resources = local["static_resources"]
-    [listener] = [item for item in resources["listeners"] if item["name"] == egress_prefix(UPSTREAM)]
+    [listener] = [
+        item for item in resources["listeners"] if item["name"] == egress_prefix(UPSTREAM)
+    ]
     listener["address"]["socket_address"]["port_value"] = ports["egress"]
     resources["listeners"] = [listener]
     [cluster] = [c for c in resources["clusters"] if c["name"] == UPSTREAM]
@@ -65,8 +68,9 @@ def _runnable(deployed: dict, ports: dict[str, int]) -> dict:
 
 
 def _hostnames(admin: int) -> list[str]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin}/clusters?format=json",
-                                timeout=5) as response:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{admin}/clusters?format=json", timeout=5
+    ) as response:
         clusters = json.load(response)["cluster_statuses"]
     [status] = [c for c in clusters if c["name"] == UPSTREAM]
     return sorted(h["hostname"] for h in status.get("host_statuses", []))
@@ -87,7 +91,8 @@ def _wait_for(condition, what: str) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("answering", [NEW, OLD])
 def test_the_caller_is_served_through_whichever_namespace_answers(
-        tmp_path, envoy_binary, answering):
+    tmp_path, envoy_binary, answering
+):
     """One name unresolvable (NXDOMAIN) from the start: the cluster initializes, the egress
     listener serves through the other, and only that name has a host. Then the answering name
     empties out and the other one answers (the upstream re-registered): still served, through
@@ -95,8 +100,10 @@ def test_the_caller_is_served_through_whichever_namespace_answers(
     assert DNSMASQ.exists(), f"{DNSMASQ} missing: run `make setup` (Debian's dnsmasq)"
     deployed = _step_1_bootstrap()
     [cluster] = [c for c in deployed["static_resources"]["clusters"] if c["name"] == UPSTREAM]
-    names = [e["endpoint"]["address"]["socket_address"]["address"]
-             for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]]
+    names = [
+        e["endpoint"]["address"]["socket_address"]["address"]
+        for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    ]
     assert names == [f"{UPSTREAM}.{NEW}", f"{UPSTREAM}.{OLD}"]
     other = OLD if answering == NEW else NEW
     admin, egress, app = free_ports(3)
@@ -106,15 +113,23 @@ def test_the_caller_is_served_through_whichever_namespace_answers(
     hosts = (tmp_path / "hosts").absolute()
     hosts.write_text(f"127.0.0.1 {UPSTREAM}.{answering}\n")
     with ProcessGroup() as group:
-        dns = group.start("dnsmasq", dnsmasq_command(("127.0.0.1", ports["dns"]), hosts, 1,
-                                                     [NEW, OLD]), tmp_path / "dnsmasq.log")
+        dns = group.start(
+            "dnsmasq",
+            dnsmasq_command(("127.0.0.1", ports["dns"]), hosts, 1, [NEW, OLD]),
+            tmp_path / "dnsmasq.log",
+        )
         group.start("stub", [sys.executable, str(STUB_APP), str(app)], tmp_path / "stub.log")
         wait_http(f"http://127.0.0.1:{app}/", group)
-        group.start("envoy", envoy_command(binary=str(envoy_binary), config_path=str(config),
-                                           log_level="warn"), tmp_path / "envoy.log")
+        group.start(
+            "envoy",
+            envoy_command(binary=str(envoy_binary), config_path=str(config), log_level="warn"),
+            tmp_path / "envoy.log",
+        )
         wait_http(f"http://127.0.0.1:{admin}/ready", group)
-        _wait_for(lambda: _hostnames(admin) == [f"{UPSTREAM}.{answering}"],
-                  f"a host for {UPSTREAM}.{answering} only")
+        _wait_for(
+            lambda: _hostnames(admin) == [f"{UPSTREAM}.{answering}"],
+            f"a host for {UPSTREAM}.{answering} only",
+        )
         assert all(_served(egress, app) for _ in range(5))
 
         # The upstream moves: its tasks answer under the other name only.
@@ -122,7 +137,9 @@ def test_the_caller_is_served_through_whichever_namespace_answers(
         os.kill(dns.pid, signal.SIGHUP)
         # The emptied name's host goes too (Envoy 1.40.0 takes NXDOMAIN as "no addresses"),
         # so no request is sent to a stopped task's address.
-        _wait_for(lambda: _hostnames(admin) == [f"{UPSTREAM}.{other}"],
-                  f"a host for {UPSTREAM}.{other} only")
+        _wait_for(
+            lambda: _hostnames(admin) == [f"{UPSTREAM}.{other}"],
+            f"a host for {UPSTREAM}.{other} only",
+        )
         assert all(_served(egress, app) for _ in range(5))
         group.check_alive()

@@ -58,8 +58,9 @@ STATS_FLUSH_SECONDS = 10.0
 
 def _settings():
     settings = stack_settings(STACK)
-    services = tuple(s.model_copy(update={"rate": RATE_EACH}) if s.is_load else s
-                     for s in settings.services)
+    services = tuple(
+        s.model_copy(update={"rate": RATE_EACH}) if s.is_load else s for s in settings.services
+    )
     return settings.model_copy(update={"services": services})
 
 
@@ -79,11 +80,15 @@ def _until(condition: Callable[[], object], timeout: float, step: float = 0.5) -
 
 
 def _admin_stats(replica: LocalReplica, pattern: str) -> dict[str, int]:
-    with urllib.request.urlopen(replica.admin_url(f"/stats?filter={pattern}"),
-                                timeout=5) as response:
+    with urllib.request.urlopen(
+        replica.admin_url(f"/stats?filter={pattern}"), timeout=5
+    ) as response:
         lines = response.read().decode().splitlines()
-    return {name: int(value) for name, _, value in (line.partition(": ") for line in lines)
-            if value.isdigit()}
+    return {
+        name: int(value)
+        for name, _, value in (line.partition(": ") for line in lines)
+        if value.isdigit()
+    }
 
 
 class Observer:
@@ -94,11 +99,13 @@ class Observer:
         self.prometheus = mesh.prometheus
         self.clients = mesh.plan.of(CALLER)
         mesh_name = mesh.settings.mesh_name
-        self.no_healthy_expr = next(r["expr"] for r in rule_group(mesh.settings)["rules"]
-                                    if r["alert"] == NO_HEALTHY_HOSTS)
+        self.no_healthy_expr = next(
+            r["expr"] for r in rule_group(mesh.settings)["rules"] if r["alert"] == NO_HEALTHY_HOSTS
+        )
         self.retries_expr = promql.upstream_cluster_rate(mesh_name, "upstream_rq_retry")
         self.ejections_expr = promql.upstream_cluster_rate(
-            mesh_name, "outlier_detection_ejections_enforced_total")
+            mesh_name, "outlier_detection_ejections_enforced_total"
+        )
 
     def outcomes(self) -> dict[str, int]:
         """The clients' answers so far: ``ok`` (not 5xx) and ``failed`` (5xx)."""
@@ -126,8 +133,11 @@ class Observer:
         """The callers whose Envoy has ``instance`` among the upstream's hosts."""
         host = f"{self.mesh.replica(instance).address}:{INGRESS_PORT}"
         report = discovery_report(self.mesh.plan, self.mesh.dns.rules)
-        return [caller for caller, hosts in report["upstreams"][UPSTREAM]["resolved"].items()
-                if hosts is None or host in hosts]
+        return [
+            caller
+            for caller, hosts in report["upstreams"][UPSTREAM]["resolved"].items()
+            if hosts is None or host in hosts
+        ]
 
     def alert_state(self) -> str | None:
         """State of the no-healthy-upstream alert for caller -> upstream, if active."""
@@ -168,9 +178,9 @@ def _replica_phase(mesh: LocalMesh, see: Observer) -> dict:
     record: dict = {"resolved_before": see.resolving(victim)}
     # DNS follows the readiness probes; the callers' Envoys follow DNS at their next refresh.
     record["dns_removed_after_s"] = _until(
-        lambda: (victim, "removed") in [e[1:] for e in mesh.dns.events] and _since(killed), 40)
-    record["unresolved_after_s"] = _until(lambda: not see.resolving(victim) and _since(killed),
-                                          20)
+        lambda: (victim, "removed") in [e[1:] for e in mesh.dns.events] and _since(killed), 40
+    )
+    record["unresolved_after_s"] = _until(lambda: not see.resolving(victim) and _since(killed), 20)
     _until(lambda: see.requests_since(base) >= 12 * LOAD_RATE, timeout=40)
     record["outcomes"] = _delta(base, see.outcomes())
     # Scraped every 5 s: the counters show up in a rate() within a few scrapes.
@@ -179,7 +189,8 @@ def _replica_phase(mesh: LocalMesh, see: Observer) -> dict:
     _restart_replicas(mesh, victim)
     restarted = time.monotonic()
     record["resolved_again_after_s"] = _until(
-        lambda: len(see.resolving(victim)) == len(see.clients) and _since(restarted), 30)
+        lambda: len(see.resolving(victim)) == len(see.clients) and _since(restarted), 30
+    )
     return record
 
 
@@ -191,14 +202,22 @@ def _statsd_phase(mesh: LocalMesh, see: Observer) -> dict:
     stopped_at = receiver.samples_received()
     down_since = time.monotonic()
     # At least one stats flush lands on the closed port while requests keep flowing.
-    _until(lambda: time.monotonic() - down_since > STATS_FLUSH_SECONDS + 2
-           and see.requests_since(base) >= 10 * LOAD_RATE, timeout=40)
-    record = {"alive_while_down": [c.name for c in mesh.group.dead()] == [],
-              "received_while_down": receiver.samples_received() - stopped_at}
+    _until(
+        lambda: (
+            time.monotonic() - down_since > STATS_FLUSH_SECONDS + 2
+            and see.requests_since(base) >= 10 * LOAD_RATE
+        ),
+        timeout=40,
+    )
+    record = {
+        "alive_while_down": [c.name for c in mesh.group.dead()] == [],
+        "received_while_down": receiver.samples_received() - stopped_at,
+    }
     receiver.start()
     record["same_port"] = receiver.addresses == addresses
     record["resumed_samples"] = _until(
-        lambda: receiver.samples_received() - stopped_at, timeout=3 * STATS_FLUSH_SECONDS)
+        lambda: receiver.samples_received() - stopped_at, timeout=3 * STATS_FLUSH_SECONDS
+    )
     record["outcomes"] = _delta(base, see.outcomes())
     return record
 
@@ -212,17 +231,21 @@ def _outage_phase(mesh: LocalMesh, see: Observer) -> dict:
     record["rule_matches"] = _until(lambda: see.caller_series(see.no_healthy_expr) == 0, 30)
     record["alert_state"] = _until(see.alert_state, 30)
     # Telemetry keeps flowing from the sidecars that still run.
-    up = {labels["replica"]: value for labels, value in
-          mesh.prometheus.query_series(f'up{{service="{CALLER}"}}')}
+    up = {
+        labels["replica"]: value
+        for labels, value in mesh.prometheus.query_series(f'up{{service="{CALLER}"}}')
+    }
     record["caller_scraped"] = up
     record["statsd_samples"] = _until(
-        lambda: mesh.receiver.samples_received() - samples, timeout=2 * STATS_FLUSH_SECONDS)
+        lambda: mesh.receiver.samples_received() - samples, timeout=2 * STATS_FLUSH_SECONDS
+    )
     record["while_down"] = _delta(before, see.outcomes())
 
     _restart_replicas(mesh, f"{UPSTREAM}-1", f"{UPSTREAM}-2")
     base = see.outcomes()
     record["recovered_ok"] = _until(
-        lambda: _delta(base, see.outcomes())["ok"] >= 3 * LOAD_RATE, timeout=30)
+        lambda: _delta(base, see.outcomes())["ok"] >= 3 * LOAD_RATE, timeout=30
+    )
     record["healthy_again"] = _until(lambda: see.caller_series(see.no_healthy_expr) is None, 45)
     return record
 
@@ -288,8 +311,7 @@ def test_retries_and_ejection_show_in_prometheus(faults):
 
 def test_a_stopped_dogstatsd_receiver_fails_no_request_and_metrics_resume(faults):
     statsd = faults["statsd"]
-    assert statsd["outcomes"]["failed"] == 0 and statsd["outcomes"]["ok"] >= 10 * LOAD_RATE, \
-        statsd
+    assert statsd["outcomes"]["failed"] == 0 and statsd["outcomes"]["ok"] >= 10 * LOAD_RATE, statsd
     assert statsd["alive_while_down"], statsd
     assert statsd["received_while_down"] == 0, statsd
     assert statsd["same_port"] and statsd["resumed_samples"] > 0, statsd
@@ -314,8 +336,11 @@ def test_telemetry_keeps_flowing_during_the_outage(faults):
 
 
 def test_callers_get_fast_503s_flagged_in_the_access_log(faults):
-    entries = [e for name in faults["callers"]
-               for e in _access_log(faults["run_dir"], name, f"egress_{UPSTREAM}")]
+    entries = [
+        e
+        for name in faults["callers"]
+        for e in _access_log(faults["run_dir"], name, f"egress_{UPSTREAM}")
+    ]
     failed = [e for e in entries if e["response_code"] == 503]
     assert failed, "no 503 logged while the upstream was down"
     flags = [set(e["response_flags"].split(",")) for e in failed]

@@ -16,10 +16,13 @@ from meshvis.local.processes import ProcessGroup
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("stack, name, unknown", [
-    ("dev", "greeting.internal", "gretting.internal"),
-    ("dev-eks", "nginx.mesh.svc.cluster.local.", "ngnix.mesh.svc.cluster.local."),
-])
+@pytest.mark.parametrize(
+    "stack, name, unknown",
+    [
+        ("dev", "greeting.internal", "gretting.internal"),
+        ("dev-eks", "nginx.mesh.svc.cluster.local.", "ngnix.mesh.svc.cluster.local."),
+    ],
+)
 def test_dnsmasq_answers_the_deployed_names_and_follows_health(tmp_path, stack, name, unknown):
     block, lock = claim_block()
     settings = stack_settings(stack)

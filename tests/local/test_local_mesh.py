@@ -64,14 +64,24 @@ class MeshRun:
         self.tag = uuid.uuid4().hex
         env = {**os.environ, "PYTHONPATH": str(ROOT), TAG: self.tag}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "meshvis", "run", *args], cwd=cwd, env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", "meshvis", "run", *args],
+            cwd=cwd,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
-                         for stream, sink in ((self.process.stdout, self.stdout),
-                                              (self.process.stderr, self.stderr))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True)
+            for stream, sink in (
+                (self.process.stdout, self.stdout),
+                (self.process.stderr, self.stderr),
+            )
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -92,8 +102,9 @@ class MeshRun:
             match = pattern.search(line)
             if match:
                 return match
-        raise AssertionError(f"no line matching {pattern.pattern} within {timeout}s:\n"
-                             f"{self.output()}")
+        raise AssertionError(
+            f"no line matching {pattern.pattern} within {timeout}s:\n{self.output()}"
+        )
 
     def finish(self, timeout: float) -> int:
         code = self.process.wait(timeout)
@@ -144,8 +155,9 @@ def nothing_left(run: MeshRun, run_dir: Path) -> None:
 
 
 def test_dev_stack_runs_locally_and_proves_both_telemetry_paths(mesh, tmp_path):
-    run = mesh("--stack", "dev", "--duration", "30", "--summary", "summary.json",
-               "--snapshot", "chart.png")
+    run = mesh(
+        "--stack", "dev", "--duration", "30", "--summary", "summary.json", "--snapshot", "chart.png"
+    )
     url = run.wait_for(ENTRY_LINE, 60).group(1)
     # What the ALB gives on AWS: curl the entry service, get the greeter's sentence.
     with urllib.request.urlopen(url, timeout=10) as response:
@@ -158,8 +170,10 @@ def test_dev_stack_runs_locally_and_proves_both_telemetry_paths(mesh, tmp_path):
     nothing_left(run, run_dir)
     summary = json.loads((tmp_path / "summary.json").read_text())
     for process in summary["run"]["processes"]:
-        assert not Path(f"/proc/{process['pid']}").exists() or \
-            "State:\tZ" in Path(f"/proc/{process['pid']}/status").read_text()
+        assert (
+            not Path(f"/proc/{process['pid']}").exists()
+            or "State:\tZ" in Path(f"/proc/{process['pid']}/status").read_text()
+        )
 
     end_to_end = summary["end_to_end"]["load-generator"]
     assert end_to_end["requests"] >= 40, summary
@@ -210,10 +224,16 @@ def test_eks_stack_resolves_the_headless_service_through_the_load_balancers_port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    run = mesh("--stack", "dev-eks", "--duration", "15", "--summary", "summary.json",
-               "--port", str(port))
-    run.wait_for(re.compile(r"^DNS: 127\.\d+\.0\.1:10053 answers 1 names "
-                            r"\(nginx\.mesh\.svc\.cluster\.local\)"), 60)
+    run = mesh(
+        "--stack", "dev-eks", "--duration", "15", "--summary", "summary.json", "--port", str(port)
+    )
+    run.wait_for(
+        re.compile(
+            r"^DNS: 127\.\d+\.0\.1:10053 answers 1 names "
+            r"\(nginx\.mesh\.svc\.cluster\.local\)"
+        ),
+        60,
+    )
     served = set()
     for _ in range(4):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
@@ -271,8 +291,10 @@ def test_entry_port_in_use_is_one_clear_error(mesh, tmp_path):
         port = taken.getsockname()[1]
         run = mesh("--stack", "dev", "--port", str(port), "--duration", "5")
         assert run.finish(timeout=60) == 1
-    assert run.stderr == [f"error: port {port} on 127.0.0.1 is already in use (Address already "
-                          "in use): pick another --port or stop what uses it"], run.output()
+    assert run.stderr == [
+        f"error: port {port} on 127.0.0.1 is already in use (Address already "
+        "in use): pick another --port or stop what uses it"
+    ], run.output()
     assert run.leftovers() == []
     assert not (tmp_path / "out").exists()
 
@@ -283,6 +305,7 @@ def test_envoy_that_cannot_bind_is_one_clear_error(tmp_path, monkeypatch, capsys
     monkeypatch.setenv(TAG, tag)
     plan_mesh = mesh_module.plan_mesh
     with socket.socket() as taken:
+
         def plan_then_take(settings, block):
             plan = plan_mesh(settings, block)
             # As Envoy binds: connections of an earlier run in TIME_WAIT do not hold the port.
@@ -293,17 +316,25 @@ def test_envoy_that_cannot_bind_is_one_clear_error(tmp_path, monkeypatch, capsys
 
         monkeypatch.setattr(mesh_module, "plan_mesh", plan_then_take)
         try:
-            code = runner.run_mesh(stack_settings("dev"), stack="dev", duration=5,
-                                   summary=tmp_path / "summary.json", snapshot=None,
-                                   run_dir=tmp_path / "run")
+            code = runner.run_mesh(
+                stack_settings("dev"),
+                stack="dev",
+                duration=5,
+                summary=tmp_path / "summary.json",
+                snapshot=None,
+                run_dir=tmp_path / "run",
+            )
         finally:
             left = tagged_pids(tag)
             for pid in left:
                 os.kill(pid, signal.SIGKILL)
     assert code == 1
     first = capsys.readouterr().err.splitlines()[0]
-    assert re.match(r"error: greeting-2 envoy exited while starting \(code 1\): .*"
-                    r"Address already in use", first), first
+    assert re.match(
+        r"error: greeting-2 envoy exited while starting \(code 1\): .*"
+        r"Address already in use",
+        first,
+    ), first
     assert left == []
     assert not (tmp_path / "summary.json").exists()
 
@@ -316,18 +347,23 @@ def test_malformed_stack_is_one_clear_error(mesh, tmp_path):
     assert run.finish(timeout=60) == 2
     assert run.stderr == [
         "error: mesh-visibility:services[2].upstreams: unknown service 'gretting' "
-        "(known: greeter, greeting, load-generator, name)"], run.output()
+        "(known: greeter, greeting, load-generator, name)"
+    ], run.output()
     assert run.leftovers() == []
     assert not (tmp_path / "out").exists()
 
 
 # The smallest mesh with traffic: one app, one load generator (4 processes and Prometheus).
-TINY_STACK = {"config": {
-    "aws:region": "us-west-2",
-    "mesh-visibility:meshName": "tiny",
-    "mesh-visibility:services": [{"name": "word", "port": 3000},
-                                 {"name": "load", "kind": "load", "upstreams": ["word"]}],
-}}
+TINY_STACK = {
+    "config": {
+        "aws:region": "us-west-2",
+        "mesh-visibility:meshName": "tiny",
+        "mesh-visibility:services": [
+            {"name": "word", "port": 3000},
+            {"name": "load", "kind": "load", "upstreams": ["word"]},
+        ],
+    }
+}
 STARTED = re.compile(r"^Prometheus: http://")
 
 
@@ -336,8 +372,9 @@ def tiny_stack(folder: Path) -> list[str]:
     return ["--stack", "tiny", "--root", str(folder)]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGKILL],
-                         ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "sig", [signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name
+)
 def test_no_way_of_ending_the_runner_leaves_anything(mesh, tmp_path, sig):
     """A closed terminal, Ctrl-\\, kill and kill -9: no process and no temp data is left."""
     run = mesh(*tiny_stack(tmp_path))
@@ -364,8 +401,10 @@ def test_a_second_run_of_the_same_stack_is_refused_while_the_first_runs(mesh, tm
     first.wait_for(STARTED, 60)
     second = mesh(*tiny_stack(tmp_path), "--duration", "5")
     assert second.finish(timeout=30) == 1
-    assert second.stderr == [f"error: out/run-tiny is in use by another meshvis run (pid "
-                             f"{first.process.pid}); wait for it to end or stop it first"]
+    assert second.stderr == [
+        f"error: out/run-tiny is in use by another meshvis run (pid "
+        f"{first.process.pid}); wait for it to end or stop it first"
+    ]
     assert second.leftovers() == []
     assert first.process.poll() is None, first.output()
     first.process.send_signal(signal.SIGINT)

@@ -68,11 +68,11 @@ from tests.support.stat_scopes import (
 
 pytestmark = pytest.mark.integration
 
-BURST = 40               # requests per caller sidecar and faulty upstream
+BURST = 40  # requests per caller sidecar and faulty upstream
 ENTRY_REQUESTS = 20
-DOWN_BURST = 10          # the same with the whole service down
+DOWN_BURST = 10  # the same with the whole service down
 DOWN_ENTRY_REQUESTS = 5
-TRAFFIC_SECONDS = 5.0    # before the faults
+TRAFFIC_SECONDS = 5.0  # before the faults
 SCRAPES_AFTER = 2
 SCRAPE_SECONDS = float(SCRAPE_INTERVAL.rstrip("s"))
 # Panels whose query is non-zero once the scenario's events happened (meshes with a killed
@@ -115,8 +115,9 @@ class Scenario:
         faulty = [s.name for s in settings.app_services if s.name in called and s.replicas > 1]
         self.app_victim = f"{faulty[0]}-2"
         self.envoy_victim = f"{faulty[1]}-2" if len(faulty) > 1 else None
-        self.victims = {self.mesh.replica(v).service.name for v in
-                        (self.app_victim, self.envoy_victim) if v}
+        self.victims = {
+            self.mesh.replica(v).service.name for v in (self.app_victim, self.envoy_victim) if v
+        }
         self.codes: dict[str, Counter[int]] = {}
         self.retries: dict[str, int] = {}
         self.ejected: set[tuple[str, str]] = set()
@@ -124,8 +125,11 @@ class Scenario:
         self.fault_window = (0.0, 0.0)
 
     def callers(self) -> list:
-        return [r for r in self.mesh.plan.replicas
-                if any(v in r.service.upstreams for v in self.victims)]
+        return [
+            r
+            for r in self.mesh.plan.replicas
+            if any(v in r.service.upstreams for v in self.victims)
+        ]
 
     def _admin(self, replica, path: str) -> str:
         return _get(replica.admin_url(path))[1]
@@ -175,7 +179,8 @@ class Scenario:
             self.killed.append(f"{service}-1 app")
             self.mesh.child(self.killed[-1]).kill()
         self.codes["service down"] = self.codes.get("service down", Counter()) + self._burst(
-            {service}, DOWN_BURST, DOWN_ENTRY_REQUESTS)
+            {service}, DOWN_BURST, DOWN_ENTRY_REQUESTS
+        )
 
     def restore(self) -> None:
         for name in self.killed:
@@ -202,11 +207,13 @@ class Scenario:
         previous-hosts predicate re-picks only three times), so an answer in a hundred may
         still be a 503 on any profile."""
         replica_down = self.codes["one replica down"]
-        return {"one replica down: retries hid it": set(replica_down) <= {200, 503}
-                and replica_down[200] >= 0.99 * sum(replica_down.values()),
-                "service down": dict(self.codes["service down"]),
-                "ejected": self.ejected,
-                "retried": {pair: count > 0 for pair, count in self.retries.items()}}
+        return {
+            "one replica down: retries hid it": set(replica_down) <= {200, 503}
+            and replica_down[200] >= 0.99 * sum(replica_down.values()),
+            "service down": dict(self.codes["service down"]),
+            "ejected": self.ejected,
+            "retried": {pair: count > 0 for pair, count in self.retries.items()},
+        }
 
 
 def _wait_for_scrapes(scenarios: list[Scenario], after: float, count: int) -> None:
@@ -255,8 +262,9 @@ def test_profiles_answer_retry_and_eject_alike(scenarios):
     # greeter-1 and greeter-2 call name and greeting; a greeter answers 502 if one fails.
     assert first["one replica down: retries hid it"], scenarios[DEV_VARIANTS[0]].codes
     assert first["service down"] == {503: 2 * 2 * DOWN_BURST, 502: 2 * DOWN_ENTRY_REQUESTS}, first
-    assert first["ejected"] == {(f"greeter-{i}", f"{svc}-2") for i in (1, 2)
-                                for svc in ("name", "greeting")}, first
+    assert first["ejected"] == {
+        (f"greeter-{i}", f"{svc}-2") for i in (1, 2) for svc in ("name", "greeting")
+    }, first
     assert all(first["retried"].values()) and len(first["retried"]) == 4, first
     for name, outcome in outcomes.items():
         assert outcome == first, (name, outcome, first)
@@ -268,8 +276,7 @@ def test_every_grafana_panel_query_returns_data(scenarios, variant):
     prometheus = run.mesh.prometheus
     settings = run.mesh.settings
     queries = grafana_mesh.panel_queries(settings) + grafana_envoy.panel_queries(settings)
-    empty = [q for q in queries
-             if not [v for _, v in prometheus.query_series(q) if v == v]]
+    empty = [q for q in queries if not [v for _, v in prometheus.query_series(q) if v == v]]
     assert empty == [], "\n".join(empty)
 
 
@@ -280,9 +287,13 @@ def test_event_panels_show_the_provoked_events(scenarios, variant):
     panels = {p["title"]: p for p in grafana_envoy.envoy_dashboard(run.mesh.settings)["panels"]}
     since = int(time.time() - run.fault_window[0]) + 5
     for title in titles:
-        peaks = [value for target in panels[title]["targets"]
-                 for _, value in run.mesh.prometheus.query_series(
-                     f"max_over_time(({target['expr']})[{since}s:1s])")]
+        peaks = [
+            value
+            for target in panels[title]["targets"]
+            for _, value in run.mesh.prometheus.query_series(
+                f"max_over_time(({target['expr']})[{since}s:1s])"
+            )
+        ]
         assert any(v > 0 for v in peaks), f"panel {title!r} never showed the event: {peaks}"
 
 
@@ -302,17 +313,20 @@ def test_real_envoys_keep_exactly_the_essential_stats(scenarios, variant):
     mesh = scenarios[variant].mesh
     exposed: dict[str, set] = {}
     for labels, _ in mesh.prometheus.query_series(
-            "group by (service, __name__, envoy_http_conn_manager_prefix, envoy_cluster_name) "
-            '({__name__=~"envoy_.+"})'):
+        "group by (service, __name__, envoy_http_conn_manager_prefix, envoy_cluster_name) "
+        '({__name__=~"envoy_.+"})'
+    ):
         exposed.setdefault(labels["service"], set()).add(series_stat(labels))
     assert set(exposed) == {s.name for s in mesh.settings.services}
     for name, stats in exposed.items():
         service = mesh.settings.service(name)
         # A service without upstreams has no egress listener and no upstream cluster.
-        present = {INGRESS, LOCAL_APP, SERVER} | ({EGRESS, UPSTREAM} if service.upstreams
-                                                   else set())
-        kept = {s for s in essential_stats(mesh.settings.topology, service.kind)
-                if s.scope in present}
+        present = {INGRESS, LOCAL_APP, SERVER} | (
+            {EGRESS, UPSTREAM} if service.upstreams else set()
+        )
+        kept = {
+            s for s in essential_stats(mesh.settings.topology, service.kind) if s.scope in present
+        }
         assert stats == keys(kept), name
 
 
@@ -325,9 +339,12 @@ def _series_per_sidecar(mesh: LocalMesh, stats: set | None = None) -> float:
     series = mesh.prometheus.query_series('{__name__=~"envoy_.+"}')
     kinds = {s.name: s.kind for s in mesh.settings.services}
     if stats is not None:
-        series = [(labels, v) for labels, v in series
-                  if series_stat(labels) in keys(s for s in stats
-                                                 if s.scope in PRESENT[kinds[labels["service"]]])]
+        series = [
+            (labels, v)
+            for labels, v in series
+            if series_stat(labels)
+            in keys(s for s in stats if s.scope in PRESENT[kinds[labels["service"]]])
+        ]
     return len(series) / len(mesh.plan.replicas)
 
 
@@ -341,11 +358,15 @@ def test_eks_default_feeds_the_community_dashboards(scenarios):
     eks = _answered(eks_mesh, selectors)
     assert len(eks & full) >= 0.9 * len(full), sorted(full - eks)
     ours = READS[GRAFANA] | READS[LIVE_VIEW]
-    series = {"eks default": _series_per_sidecar(eks_mesh),
-              "eks, our readers only": _series_per_sidecar(eks_mesh, ours),
-              "full": _series_per_sidecar(scenarios["dev full"].mesh)}
-    print(f"community selectors answered: full {len(full)} of {len(selectors)}, eks default "
-          f"{len(eks & full)} of those; Envoy series per sidecar: {series}")
+    series = {
+        "eks default": _series_per_sidecar(eks_mesh),
+        "eks, our readers only": _series_per_sidecar(eks_mesh, ours),
+        "full": _series_per_sidecar(scenarios["dev full"].mesh),
+    }
+    print(
+        f"community selectors answered: full {len(full)} of {len(selectors)}, eks default "
+        f"{len(eks & full)} of those; Envoy series per sidecar: {series}"
+    )
     assert series["eks default"] <= 2 * series["eks, our readers only"], series
     assert series["eks default"] <= 0.25 * series["full"], series
 

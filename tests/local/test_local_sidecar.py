@@ -32,8 +32,12 @@ def test_every_localized_bootstrap_passes_envoy_validate(tmp_path, envoy_binary,
     for replica in plan.replicas:
         path = tmp_path / f"{replica.instance}.json"
         path.write_text(json.dumps(plan.bootstrap(replica)))
-        checked = subprocess.run([str(envoy_binary), "--mode", "validate", "-c", str(path)],
-                                 capture_output=True, text=True, timeout=60)
+        checked = subprocess.run(
+            [str(envoy_binary), "--mode", "validate", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
 
 
@@ -41,9 +45,17 @@ def test_every_localized_bootstrap_passes_envoy_validate(tmp_path, envoy_binary,
 # (which stays on loopback) is refused there.
 METRICS_PATHS = ("/stats/prometheus", "/ready")
 # Ways to spell an admin path that a naive prefix or string match could let through.
-DISGUISED = ("/stats/prometheus/../quitquitquit", "/ready/../quitquitquit", "//quitquitquit",
-             "/stats/prometheus%2F..%2Fquitquitquit", "/QUITQUITQUIT", "/stats/prometheus/",
-             "/stats", "/stats?format=json", "/ready/")
+DISGUISED = (
+    "/stats/prometheus/../quitquitquit",
+    "/ready/../quitquitquit",
+    "//quitquitquit",
+    "/stats/prometheus%2F..%2Fquitquitquit",
+    "/QUITQUITQUIT",
+    "/stats/prometheus/",
+    "/stats",
+    "/stats?format=json",
+    "/ready/",
+)
 
 
 def _status(url: str, method: str) -> int:
@@ -77,8 +89,15 @@ def test_localized_sidecar_runs_and_exposes_only_metrics(tmp_path, envoy_binary)
         assert 'service="greeter"' in body and 'mesh="greeting"' in body
 
         paths = _admin_paths(admin)
-        assert {"/quitquitquit", "/clusters", "/config_dump", "/runtime_modify",
-                "/healthcheck/fail", "/logging", *METRICS_PATHS} <= set(paths), paths
+        assert {
+            "/quitquitquit",
+            "/clusters",
+            "/config_dump",
+            "/runtime_modify",
+            "/healthcheck/fail",
+            "/logging",
+            *METRICS_PATHS,
+        } <= set(paths), paths
         refused = {}
         for path in [p for p in paths if p not in METRICS_PATHS] + list(DISGUISED):
             for method in ("GET", "POST"):

@@ -86,9 +86,12 @@ RUNNER = textwrap.dedent("""
 
 
 def test_children_and_grandchildren_die_with_a_killed_runner(tmp_path):
-    runner_process = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path)],
-                                      env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                      stdout=subprocess.PIPE, text=True)
+    runner_process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     tag = runner_process.stdout.readline().strip()
     try:
         deadline = time.monotonic() + 10
@@ -112,8 +115,11 @@ def test_children_and_grandchildren_die_with_a_killed_runner(tmp_path):
 def test_a_second_run_of_the_same_folder_is_refused(tmp_path):
     with hold_run_dir(tmp_path, "first") as note:
         assert note is None
-        with pytest.raises(RunDirBusy, match=rf"^{tmp_path} is in use by another meshvis run "
-                                             rf"\(pid {os.getpid()}\)"):
+        with pytest.raises(
+            RunDirBusy,
+            match=rf"^{tmp_path} is in use by another meshvis run "
+            rf"\(pid {os.getpid()}\)",
+        ):
             with hold_run_dir(tmp_path, "second"):
                 pass
     with hold_run_dir(tmp_path, "third") as note:  # released: free again, nothing stale
@@ -125,14 +131,17 @@ def test_a_killed_runs_leftovers_are_reaped_at_the_next_start(tmp_path):
     run's tag: its processes, found by that tag in /proc, and its temp data are removed."""
     stale_tag = "0123456789abcdef0123456789abcdef"
     scratch_folder(stale_tag).mkdir()
-    leftover = subprocess.Popen(["sleep", "60"], env={**os.environ, RUN_TAG: stale_tag},
-                                start_new_session=True)
+    leftover = subprocess.Popen(
+        ["sleep", "60"], env={**os.environ, RUN_TAG: stale_tag}, start_new_session=True
+    )
     other = subprocess.Popen(["sleep", "60"])  # not the run's: must survive
     try:
         (tmp_path / PID_FILE).write_text(f'{{"pid": 999999, "tag": "{stale_tag}"}}')
         with hold_run_dir(tmp_path, "new") as note:
-            assert note == (f"cleaned up after the last run in {tmp_path} (runner pid 999999 "
-                            "was killed): 1 processes left over")
+            assert note == (
+                f"cleaned up after the last run in {tmp_path} (runner pid 999999 "
+                "was killed): 1 processes left over"
+            )
         assert leftover.wait(5) == -signal.SIGKILL
         assert other.poll() is None
         assert not scratch_folder(stale_tag).exists()
@@ -149,9 +158,13 @@ def fake_mesh(monkeypatch):
     monkeypatch.setattr(runner, "DISCOVERY_SECONDS", math.inf, raising=False)
 
     def make(group: ProcessGroup, prometheus, receiver) -> SimpleNamespace:
-        return SimpleNamespace(group=group, prometheus=prometheus, receiver=receiver,
-                               plan=SimpleNamespace(settings=stack_settings("dev"),
-                                                    entry_service="greeter"))
+        return SimpleNamespace(
+            group=group,
+            prometheus=prometheus,
+            receiver=receiver,
+            plan=SimpleNamespace(settings=stack_settings("dev"), entry_service="greeter"),
+        )
+
     return make
 
 
@@ -164,9 +177,14 @@ def test_a_hung_prometheus_fails_the_run_with_the_reason(tmp_path, monkeypatch, 
         os.kill(group.child("prometheus").pid, signal.SIGSTOP)
         run: dict = {}
         started = time.monotonic()
-        code, _ = runner._watch(Console(file=open(os.devnull, "w")),
-                                fake_mesh(group, prometheus, receiver),
-                                runner.live_signals(settings), 120, threading.Event(), run)
+        code, _ = runner._watch(
+            Console(file=open(os.devnull, "w")),
+            fake_mesh(group, prometheus, receiver),
+            runner.live_signals(settings),
+            120,
+            threading.Event(),
+            run,
+        )
         assert code == 1
         assert run["exit"].startswith(f"Prometheus ({prometheus.url}) has not answered for ")
         assert "timed out" in run["exit"]
@@ -181,9 +199,14 @@ def test_a_silent_receiver_fails_the_run_with_the_reason(tmp_path, monkeypatch, 
         prometheus.start(group, tmp_path / "prometheus.log")
         time.sleep(0.6)
         run: dict = {}
-        code, _ = runner._watch(Console(file=open(os.devnull, "w")),
-                                fake_mesh(group, prometheus, receiver),
-                                runner.live_signals(settings), 120, threading.Event(), run)
+        code, _ = runner._watch(
+            Console(file=open(os.devnull, "w")),
+            fake_mesh(group, prometheus, receiver),
+            runner.live_signals(settings),
+            120,
+            threading.Event(),
+            run,
+        )
     assert code == 1
     assert run["exit"].startswith("the DogStatsD receiver has received nothing for ")
 
@@ -202,5 +225,5 @@ def test_a_receiver_whose_thread_died_fails_the_run_with_the_reason():
         while receiver.running and time.monotonic() < deadline:
             time.sleep(0.05)
         assert runner._receiver_problem(receiver) == (
-            "the DogStatsD receiver stopped (ValueError('cannot map this datagram'))")
-
+            "the DogStatsD receiver stopped (ValueError('cannot map this datagram'))"
+        )

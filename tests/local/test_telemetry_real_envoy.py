@@ -62,8 +62,9 @@ def _settings(profile: str) -> Settings:
     config["mesh-visibility:statsProfile"] = profile
     config["mesh-visibility:accessLog"] = "all"
     settings = settings_from_config(config)
-    return settings.model_copy(update={"services": tuple(
-        s.model_copy(update={"replicas": 1}) for s in settings.services)})
+    return settings.model_copy(
+        update={"services": tuple(s.model_copy(update={"replicas": 1}) for s in settings.services)}
+    )
 
 
 def _wait_tcp(address: str, port: int, group: ProcessGroup, timeout: float = 15.0) -> None:
@@ -89,8 +90,9 @@ class LocalMesh:
         block, lock = claim_block()
         stack.callback(lock.close)
         self.plan = plan_mesh(settings, block)
-        self.receiver = stack.enter_context(DogStatsdReceiver(settings,
-                                                              self.plan.statsd_addresses()))
+        self.receiver = stack.enter_context(
+            DogStatsdReceiver(settings, self.plan.statsd_addresses())
+        )
         self.group = stack.enter_context(ProcessGroup())
         self.replicas = {r.service.name: r for r in self.plan.replicas}
 
@@ -99,11 +101,15 @@ class LocalMesh:
         for replica in self.plan.replicas:
             name = replica.service.name
             if replica.app_port is not None:
-                upstream_urls = [replica.egress_url(u).rstrip("/")
-                                 for u in replica.service.upstreams]
-                self.group.start(f"{name}-app", [sys.executable, str(STUB_APP),
-                                                 str(replica.app_port), *upstream_urls],
-                                 self.logs / f"{name}-app.log", {"HOST": replica.address})
+                upstream_urls = [
+                    replica.egress_url(u).rstrip("/") for u in replica.service.upstreams
+                ]
+                self.group.start(
+                    f"{name}-app",
+                    [sys.executable, str(STUB_APP), str(replica.app_port), *upstream_urls],
+                    self.logs / f"{name}-app.log",
+                    {"HOST": replica.address},
+                )
             bootstrap = self.plan.bootstrap(replica)
             bootstrap["stats_flush_interval"] = TEST_FLUSH_INTERVAL
             self.group.start_envoy(f"{name}-envoy", bootstrap, self.logs / f"{name}-envoy.log")
@@ -122,8 +128,7 @@ class LocalMesh:
         for path, count in TRAFFIC.items():
             for _ in range(count):
                 try:
-                    with urllib.request.urlopen(f"{entry}{path}",
-                                                timeout=10) as response:
+                    with urllib.request.urlopen(f"{entry}{path}", timeout=10) as response:
                         code = response.status
                 except urllib.error.HTTPError as err:
                     code = err.code
@@ -156,8 +161,12 @@ def _settled(meshes: list[LocalMesh]) -> dict[str, set[CloudWatchMetric]]:
     previous: dict[str, set[CloudWatchMetric]] = {}
     while time.monotonic() < deadline:
         current = {m.settings.stats_profile: m.receiver.metrics() for m in meshes}
-        complete = all(not missing_metrics(m.settings, current[m.settings.stats_profile],
-                                           include_event_only=True) for m in meshes)
+        complete = all(
+            not missing_metrics(
+                m.settings, current[m.settings.stats_profile], include_event_only=True
+            )
+            for m in meshes
+        )
         if complete and current == previous:
             return current
         previous = current
@@ -171,8 +180,10 @@ def _settled(meshes: list[LocalMesh]) -> dict[str, set[CloudWatchMetric]]:
 def observed(tmp_path_factory, envoy_binary):
     """Run the dev mesh under both profiles at once; return what each one sent."""
     with ExitStack() as stack:
-        meshes = [LocalMesh(_settings(profile), tmp_path_factory.mktemp(profile), stack)
-                  for profile in ("essential", "full")]
+        meshes = [
+            LocalMesh(_settings(profile), tmp_path_factory.mktemp(profile), stack)
+            for profile in ("essential", "full")
+        ]
         for mesh in meshes:
             mesh.start()
         for mesh in meshes:
@@ -180,16 +191,22 @@ def observed(tmp_path_factory, envoy_binary):
         codes = {m.settings.stats_profile: m.send_traffic() for m in meshes}
         metrics = _settled(meshes)
     # Envoy buffers its access log; stopping it (above) flushes every line to the log files.
-    return {"meshes": {m.settings.stats_profile: m for m in meshes}, "codes": codes,
-            "metrics": metrics,
-            "access_log": {m.settings.stats_profile: m.access_log() for m in meshes}}
+    return {
+        "meshes": {m.settings.stats_profile: m for m in meshes},
+        "codes": codes,
+        "metrics": metrics,
+        "access_log": {m.settings.stats_profile: m.access_log() for m in meshes},
+    }
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("profile", ["essential", "full"])
 def test_traffic_got_the_answers_it_asked_for(observed, profile):
-    assert observed["codes"][profile] == {200: TRAFFIC["/"], 404: TRAFFIC["/status/404"],
-                                          503: TRAFFIC["/status/503"]}
+    assert observed["codes"][profile] == {
+        200: TRAFFIC["/"],
+        404: TRAFFIC["/status/404"],
+        503: TRAFFIC["/status/503"],
+    }
 
 
 @pytest.mark.integration
@@ -223,9 +240,11 @@ def test_essential_publishes_fewer_metrics_than_full(observed, capsys):
     totals = {p: len(m) for p, m in observed["metrics"].items()}
     with capsys.disabled():
         for profile in ("essential", "full"):
-            print(f"\n{profile}: {totals[profile]} CloudWatch metrics "
-                  f"(${monthly_cost_usd(totals[profile]):.2f}/month), per service "
-                  f"{counts[profile]}")
+            print(
+                f"\n{profile}: {totals[profile]} CloudWatch metrics "
+                f"(${monthly_cost_usd(totals[profile]):.2f}/month), per service "
+                f"{counts[profile]}"
+            )
     assert totals["essential"] < totals["full"]
     for service, count in counts["essential"].items():
         assert count < counts["full"][service]

@@ -32,8 +32,9 @@ def _settings(**changes: object) -> Settings:
     config = stack_config("dev")
     config.update({f"mesh-visibility:{k}": v for k, v in changes.items()})
     settings = settings_from_config(config)
-    return settings.model_copy(update={"services": tuple(
-        s.model_copy(update={"replicas": 1}) for s in settings.services)})
+    return settings.model_copy(
+        update={"services": tuple(s.model_copy(update={"replicas": 1}) for s in settings.services)}
+    )
 
 
 def _run(settings: Settings, requests: int, tmp_path) -> tuple[list[Span], LocalMesh]:
@@ -66,12 +67,13 @@ def _check_service_map(settings: Settings, mesh: LocalMesh, url: str) -> None:
             urllib.request.urlopen(url, timeout=10).close()
         graph = service_map(settings, mesh.prometheus.query_series, "60s", {})
         if len(graph["edges"]) == len(configured_edges(settings)) and all(
-                (e.get("rate_per_s") or 0) > 0 and e.get("p99_ms") is not None
-                for e in graph["edges"]):
+            (e.get("rate_per_s") or 0) > 0 and e.get("p99_ms") is not None for e in graph["edges"]
+        ):
             break
         time.sleep(1)
-    assert [(e["source"], e["target"]) for e in graph["edges"]] == \
-        sorted(configured_edges(settings))
+    assert [(e["source"], e["target"]) for e in graph["edges"]] == sorted(
+        configured_edges(settings)
+    )
     for edge in graph["edges"]:
         assert edge["rate_per_s"] > 0 and edge["error_ratio"] == 0
         assert 0 < edge["p50_ms"] <= edge["p99_ms"]

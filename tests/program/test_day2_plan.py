@@ -67,8 +67,11 @@ def test_an_unchanged_config_replaces_nothing(base):
 def test_the_list_covers_the_ten_changes_and_the_two_namespace_steps():
     labels = [s.label for s in day2_plan.SCENARIOS]
     assert len(labels) == 12 and len(set(labels)) == 12
-    assert {"change `dnsNamespace`", "change `dnsNamespace`, step 1",
-            "change `dnsNamespace`, step 2"} <= set(labels)
+    assert {
+        "change `dnsNamespace`",
+        "change `dnsNamespace`, step 1",
+        "change `dnsNamespace`, step 2",
+    } <= set(labels)
 
 
 def test_an_unchanged_stack_between_the_namespace_steps_plans_nothing():
@@ -78,21 +81,30 @@ def test_an_unchanged_stack_between_the_namespace_steps_plans_nothing():
 
 
 def test_no_change_replaces_a_traffic_carrying_resource_delete_first(plans):
-    offenders = [(s.label, t, c.key) for s, t, p, _ in plans for c in p.of(REPLACE)
-                 if c.mode == DELETE_FIRST and rule(c.key[0]).traffic]
+    offenders = [
+        (s.label, t, c.key)
+        for s, t, p, _ in plans
+        for c in p.of(REPLACE)
+        if c.mode == DELETE_FIRST and rule(c.key[0]).traffic
+    ]
     assert offenders == []
 
 
 def test_no_create_before_delete_replacement_collides_with_its_old_name(plans):
-    assert [(s.label, c.key) for s, _, p, _ in plans for c in p.of(REPLACE)
-            if c.name_conflict] == []
+    assert [
+        (s.label, c.key) for s, _, p, _ in plans for c in p.of(REPLACE) if c.name_conflict
+    ] == []
 
 
 def test_resources_whose_rules_were_not_read_never_change(plans):
     # The table marks them `None` (not read from their provider): the check relies on no
     # change in the list altering their inputs (creating or deleting them needs no rule).
-    assert [(s.label, c.key) for s, _, p, _ in plans for c in p.changes.values()
-            if rule(c.key[0]).replace_on is None and c.op in (UPDATE, REPLACE)] == []
+    assert [
+        (s.label, c.key)
+        for s, _, p, _ in plans
+        for c in p.changes.values()
+        if rule(c.key[0]).replace_on is None and c.op in (UPDATE, REPLACE)
+    ] == []
 
 
 def _last_update_of_a_service(found: Plan) -> int:
@@ -117,8 +129,9 @@ def test_every_caller_keeps_a_name_that_answers_except_in_the_one_step_namespace
     only the old names, which empty once their upstream re-registered in the new namespace."""
     gaps = {(s.label, t): p.dns_gaps for s, t, p, _ in plans if p.dns_gaps}
     assert list(gaps) == [("change `dnsNamespace`", "ecs")]
-    assert {(label, when) for *_, label, when in gaps["change `dnsNamespace`", "ecs"]} == \
-        {("old", "after")}
+    assert {(label, when) for *_, label, when in gaps["change `dnsNamespace`", "ecs"]} == {
+        ("old", "after")
+    }
 
 
 def test_namespace_step_1_keeps_the_old_registration_and_adds_the_new_names(plans):
@@ -126,19 +139,24 @@ def test_namespace_step_1_keeps_the_old_registration_and_adds_the_new_names(plan
     dns = {k: c for k, c in found.changes.items() if k[0] in (NAMESPACE, DISCOVERY)}
     # The old namespace and Cloud Map services: not in the plan at all (unchanged).
     assert dns and all(c.op == CREATE and k[1].endswith("-mesh") for k, c in dns.items())
-    assert [c for c in found.of(UPDATE) if c.key[0] == ECS_SERVICE
-            and any(p.startswith("serviceRegistries") for p in c.why)] == []
+    assert [
+        c
+        for c in found.of(UPDATE)
+        if c.key[0] == ECS_SERVICE and any(p.startswith("serviceRegistries") for p in c.why)
+    ] == []
     assert found.of(DELETE) == []
 
 
 def test_namespace_step_2_moves_every_registration_then_deletes_the_old_namespace(plans):
     found = _found(plans, "change `dnsNamespace`, step 2", "ecs")
     moved = {c.key for c in found.of(UPDATE) if "serviceRegistries.registryArn" in c.why}
-    assert moved == {(ECS_SERVICE, f"greeting-{n}-service") for n in ("greeter", "greeting",
-                                                                        "name")}
+    assert moved == {
+        (ECS_SERVICE, f"greeting-{n}-service") for n in ("greeter", "greeting", "name")
+    }
     deleted = {c.key for c in found.of(DELETE)}
-    assert deleted and all(k[0] in (NAMESPACE, DISCOVERY) and k[1].endswith("-internal")
-                           for k in deleted)
+    assert deleted and all(
+        k[0] in (NAMESPACE, DISCOVERY) and k[1].endswith("-internal") for k in deleted
+    )
     last = _last_update_of_a_service(found)
     assert all(i > last for i, s in enumerate(found.steps) if s.action == DELETE)
     assert found.of(CREATE) == []
@@ -147,10 +165,12 @@ def test_namespace_step_2_moves_every_registration_then_deletes_the_old_namespac
 def test_the_gap_check_reads_the_registration_and_the_bootstraps():
     """Step 2 with the registrations left in the old namespace: callers that rolled to the
     new bootstrap (new names only) would find no answer."""
-    step_1 = run_program(day2_plan.scenario_config(day2_plan.ECS_BASE,
-                                                   day2_plan._namespace_step_1), "dev")
-    step_2 = run_program(day2_plan.scenario_config(day2_plan.ECS_BASE,
-                                                   day2_plan._namespace_step_2), "dev")
+    step_1 = run_program(
+        day2_plan.scenario_config(day2_plan.ECS_BASE, day2_plan._namespace_step_1), "dev"
+    )
+    step_2 = run_program(
+        day2_plan.scenario_config(day2_plan.ECS_BASE, day2_plan._namespace_step_2), "dev"
+    )
     assert plan(step_1, step_2).dns_gaps == []
     stuck = copy.deepcopy(step_2)
     old_registry = {r.name: r.inputs.get("serviceRegistries") for r in step_1.of_type(ECS_SERVICE)}
@@ -178,8 +198,10 @@ def test_the_checker_sees_a_block_the_provider_drops():
         if resource.typ == DISCOVERY:
             resource.inputs["healthCheckCustomConfig"] = {}
     new = copy.deepcopy(old)
-    new.options = {k: v.__class__(v.parent, v.dependencies, v.property_dependencies,
-                                  v.delete_before_replace) for k, v in old.options.items()}
+    new.options = {
+        k: v.__class__(v.parent, v.dependencies, v.property_dependencies, v.delete_before_replace)
+        for k, v in old.options.items()
+    }
     replaced = [c for c in plan(old, new).of(REPLACE) if c.key[0] == DISCOVERY]
     assert replaced and all("healthCheckCustomConfig" in c.why for c in replaced)
 
@@ -227,22 +249,30 @@ def test_a_changed_bootstrap_is_a_new_config_map_before_the_pods_roll(plans):
     steps = [(s.action, s.key[0]) for s in found.steps]
     first_roll = steps.index(("update", DEPLOYMENT))
     assert steps.index(("create-replacement", "kubernetes:core/v1:ConfigMap")) < first_roll
-    assert max(i for i, s in enumerate(steps)
-               if s == ("delete-replaced", "kubernetes:core/v1:ConfigMap")) > first_roll
+    assert (
+        max(
+            i
+            for i, s in enumerate(steps)
+            if s == ("delete-replaced", "kubernetes:core/v1:ConfigMap")
+        )
+        > first_roll
+    )
 
 
 def test_the_readme_table_is_the_generated_one(plans):
     readme = (ROOT / "README.md").read_text()
     assert readme_table(plans) in readme, (
-        "README.md's day-2 table is stale: run `.venv/bin/python -m tests.support.day2_plan --write`")
+        "README.md's day-2 table is stale: run `.venv/bin/python -m tests.support.day2_plan --write`"
+    )
 
 
 def test_plan_deletes_come_last():
     run = run_program(stack_config("dev"), "dev")
     fewer = copy.deepcopy(stack_config("dev"))
-    fewer["mesh-visibility:services"] = [s for s in fewer["mesh-visibility:services"]
-                                         if s["name"] != "load-generator"]
+    fewer["mesh-visibility:services"] = [
+        s for s in fewer["mesh-visibility:services"] if s["name"] != "load-generator"
+    ]
     found = plan(run, run_program(fewer, "dev"))
     actions = [s.action for s in found.steps]
     assert actions and actions[-1] == DELETE
-    assert all(a == DELETE for a in actions[actions.index(DELETE):])
+    assert all(a == DELETE for a in actions[actions.index(DELETE) :])

@@ -31,8 +31,11 @@ from tests.support.pulumi_harness import ProgramRun, Registered, run_program
 from tests.support.shop_graphs import shop_config
 
 ECS_STACKS = [s for s in stack_names() if stack_config(s).get("mesh-visibility:topology") == "ecs"]
-CONFIGS = {**{s: stack_config(s) for s in ECS_STACKS},
-           "shop": shop_config(), "shop-no-alb": shop_config(entryService=None)}
+CONFIGS = {
+    **{s: stack_config(s) for s in ECS_STACKS},
+    "shop": shop_config(),
+    "shop-no-alb": shop_config(entryService=None),
+}
 
 AZ_INVOKE = "aws:index/getAvailabilityZones:getAvailabilityZones"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -62,8 +65,9 @@ def _id(resource: Registered) -> str:
 
 def _arn(resource: Registered) -> str:
     """The ARN the mocks give a resource (tests/support/pulumi_harness.py)."""
-    return f"arn:aws:mock:us-west-2:123456789012:{resource.typ.split(':')[-1].lower()}/" \
-           f"{resource.name}"
+    return (
+        f"arn:aws:mock:us-west-2:123456789012:{resource.typ.split(':')[-1].lower()}/{resource.name}"
+    )
 
 
 def _sg(run: ProgramRun, name: str) -> str:
@@ -79,17 +83,22 @@ def test_one_task_service_and_log_groups_per_service(stack):
     assert len(run.of_type(TASK_DEFINITION)) == len(settings.services)
     assert len(run.of_type(ECS_SERVICE)) == len(settings.services)
     # Only services that accept requests get a DNS name (no one may call a load generator).
-    assert sorted(r.inputs["name"] for r in run.of_type(DISCOVERY)) == \
-        sorted(s.name for s in settings.app_services)
-    expected_groups = sorted(log_group_name(mesh, s.name, c) for s in settings.services
-                             for c in ("app", "envoy", "cloudwatch-agent"))
+    assert sorted(r.inputs["name"] for r in run.of_type(DISCOVERY)) == sorted(
+        s.name for s in settings.app_services
+    )
+    expected_groups = sorted(
+        log_group_name(mesh, s.name, c)
+        for s in settings.services
+        for c in ("app", "envoy", "cloudwatch-agent")
+    )
     groups = run.of_type(LOG_GROUP)
     assert sorted(g.inputs["name"] for g in groups) == expected_groups
     assert {g.inputs["retentionInDays"] for g in groups} == {settings.log_retention_days}
     assert len(run.of_type("aws:cloudwatch/dashboard:Dashboard")) == 1
     assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == len(alarm_specs(settings))
-    assert len(run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")) == \
-        len(query_definitions(settings))
+    assert len(run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")) == len(
+        query_definitions(settings)
+    )
     with_alb = 1 if settings.entry_service else 0
     for typ in (ALB, TARGET_GROUP, LISTENER):
         assert len(run.of_type(typ)) == with_alb
@@ -109,8 +118,10 @@ def test_network_cluster_and_namespace(stack):
     assert cluster.inputs["name"] == cluster_name(settings.mesh_name)
     # Availability Zones only, never a Local Zone the region may have enabled.
     [(_, zones)] = [c for c in run.calls if c[0] == AZ_INVOKE]
-    assert zones == {"state": "available",
-                     "filters": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]}
+    assert zones == {
+        "state": "available",
+        "filters": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+    }
     namespace = run.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace")[0]
     assert namespace.inputs["name"] == settings.dns_namespace
     assert namespace.inputs["vpc"] == _id(vpc)
@@ -130,8 +141,10 @@ def test_task_definitions_carry_the_generated_containers(stack):
         registered = run.one(TASK_DEFINITION, f"{mesh}-{service.name}-task")
         document = task_definition(settings, service)
         assert registered.inputs["family"] == document["family"]
-        assert (registered.inputs["cpu"], registered.inputs["memory"]) == \
-            (document["cpu"], document["memory"])
+        assert (registered.inputs["cpu"], registered.inputs["memory"]) == (
+            document["cpu"],
+            document["memory"],
+        )
         assert registered.inputs["networkMode"] == "awsvpc"
         assert registered.inputs["requiresCompatibilities"] == ["FARGATE"]
         containers = json.loads(registered.inputs["containerDefinitions"])
@@ -139,10 +152,12 @@ def test_task_definitions_carry_the_generated_containers(stack):
         envoy = next(c for c in containers if c["name"] == ENVOY)
         bootstrap = envoy["command"][envoy["command"].index("--config-yaml") + 1]
         assert json.loads(bootstrap) == envoy_bootstrap(settings, service)
-        assert registered.inputs["taskRoleArn"] == \
-            _arn(run.one(ROLE, f"{mesh}-{service.name}-task"))
-        assert registered.inputs["executionRoleArn"] == \
-            _arn(run.one(ROLE, f"{mesh}-{service.name}-exec"))
+        assert registered.inputs["taskRoleArn"] == _arn(
+            run.one(ROLE, f"{mesh}-{service.name}-task")
+        )
+        assert registered.inputs["executionRoleArn"] == _arn(
+            run.one(ROLE, f"{mesh}-{service.name}-exec")
+        )
 
 
 def test_ecs_services(stack):
@@ -154,27 +169,37 @@ def test_ecs_services(stack):
         assert ecs["name"] == service.name
         assert ecs["desiredCount"] == service.replicas
         assert "launchType" not in ecs
-        assert ecs["capacityProviderStrategies"] == [{
-            "capacityProvider": "FARGATE_SPOT" if settings.fargate_spot else "FARGATE",
-            "weight": 1}]
+        assert ecs["capacityProviderStrategies"] == [
+            {
+                "capacityProvider": "FARGATE_SPOT" if settings.fargate_spot else "FARGATE",
+                "weight": 1,
+            }
+        ]
         # The provider refuses a changed strategy without it (fargateSpot switched).
         assert ecs["forceNewDeployment"] is True
         assert ecs["waitForSteadyState"] is True
         assert ecs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
         network = ecs["networkConfiguration"]
         assert network["assignPublicIp"] is False and set(network["subnets"]) == private
-        assert network["securityGroups"] == [_sg(run, f"{mesh}-mesh-sg"),
-                                             _sg(run, f"{mesh}-{service.name}-sg")]
+        assert network["securityGroups"] == [
+            _sg(run, f"{mesh}-mesh-sg"),
+            _sg(run, f"{mesh}-{service.name}-sg"),
+        ]
         assert ecs["taskDefinition"].endswith(f"/{mesh}-{service.name}-task")
         if service.is_load:
             assert "serviceRegistries" not in ecs
         else:
             assert ecs["serviceRegistries"]["registryArn"].endswith(
-                f"/{mesh}-{service.name}-discovery-{settings.dns_namespace}")
+                f"/{mesh}-{service.name}-discovery-{settings.dns_namespace}"
+            )
         if service.name == settings.entry_service:
-            assert ecs["loadBalancers"] == [{
-                "targetGroupArn": _arn(run.one(TARGET_GROUP, f"{mesh}-tg")),
-                "containerName": ENVOY, "containerPort": 15000}]
+            assert ecs["loadBalancers"] == [
+                {
+                    "targetGroupArn": _arn(run.one(TARGET_GROUP, f"{mesh}-tg")),
+                    "containerName": ENVOY,
+                    "containerPort": 15000,
+                }
+            ]
         else:
             assert "loadBalancers" not in ecs
 
@@ -210,8 +235,10 @@ def test_visibility_resources(stack):
     alarms = {a.name for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert alarms == {f"{mesh}-{spec['name']}" for spec in alarm_specs(settings)}
     groups = {g.inputs["name"] for g in run.of_type(LOG_GROUP)}
-    queries = {q.inputs["name"]: q.inputs for q in
-               run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")}
+    queries = {
+        q.inputs["name"]: q.inputs
+        for q in run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")
+    }
     for expected in query_definitions(settings):
         registered = queries[expected["name"]]
         assert registered["queryString"] == expected["query_string"]
@@ -226,9 +253,9 @@ def test_stack_outputs(stack):
     outputs = run.outputs
     assert outputs["dashboardUrl"] == (
         "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
-        f"#dashboards:name=mesh-visibility-{mesh}")
-    assert sorted(outputs["logGroups"]) == sorted(g.inputs["name"]
-                                                  for g in run.of_type(LOG_GROUP))
+        f"#dashboards:name=mesh-visibility-{mesh}"
+    )
+    assert sorted(outputs["logGroups"]) == sorted(g.inputs["name"] for g in run.of_type(LOG_GROUP))
     assert outputs["clusterName"] == cluster_name(mesh) == f"mesh-visibility-{mesh}"
     if settings.entry_service:
         assert outputs["url"] == f"http://{mesh}-alb.us-west-2.elb.amazonaws.com"
@@ -237,17 +264,28 @@ def test_stack_outputs(stack):
     # Tracing is on by default: the sidecars' spans are on the X-Ray trace map.
     assert outputs["traceMapUrl"] == (
         "https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2"
-        "#xray:service-map/map")
+        "#xray:service-map/map"
+    )
 
 
-@pytest.mark.parametrize("config, message", [
-    (shop_config(entryService="nowhere"),
-     "mesh-visibility:entryService: unknown service 'nowhere'"),
-    (shop_config(services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)] + [
-        {"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
-        entryService=None),
-     "mesh-visibility:services[20].upstreams: the ECS task definition of 'hub' would be"),
-], ids=["settings", "task-definition-size"])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            shop_config(entryService="nowhere"),
+            "mesh-visibility:entryService: unknown service 'nowhere'",
+        ),
+        (
+            shop_config(
+                services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
+                + [{"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
+                entryService=None,
+            ),
+            "mesh-visibility:services[20].upstreams: the ECS task definition of 'hub' would be",
+        ),
+    ],
+    ids=["settings", "task-definition-size"],
+)
 def test_bad_config_registers_nothing(config, message):
     run = ProgramRun()
     with pytest.raises(pulumi.RunError) as error:
@@ -269,8 +307,11 @@ def test_container_insights_log_group_is_the_stacks_and_exists_first(monkeypatch
             super().__init__(resource_name, *args, opts=opts, **kwargs)
 
     monkeypatch.setattr(aws.ecs, "Cluster", Cluster)
-    config = {**stack_config("dev"), "mesh-visibility:containerInsights": True,
-              "mesh-visibility:logRetentionDays": 14}
+    config = {
+        **stack_config("dev"),
+        "mesh-visibility:containerInsights": True,
+        "mesh-visibility:logRetentionDays": 14,
+    }
     run = run_program(config, "insights")
     group_name = container_insights_log_group(cluster_name("greeting"))
     assert group_name == "/aws/ecs/containerinsights/mesh-visibility-greeting/performance"
@@ -301,15 +342,16 @@ def test_fargate_spot_runs_every_service_on_fargate_spot_capacity():
     for service in run.of_type(ECS_SERVICE):
         assert "launchType" not in service.inputs
         assert service.inputs["capacityProviderStrategies"] == [
-            {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+            {"capacityProvider": "FARGATE_SPOT", "weight": 1}
+        ]
         assert (capacity, providers.name) in run.options[(ECS_SERVICE, service.name)].dependencies
-    run = run_program({**stack_config("dev"), "mesh-visibility:fargateSpot": False},
-                      "on-demand")
+    run = run_program({**stack_config("dev"), "mesh-visibility:fargateSpot": False}, "on-demand")
     [providers] = run.of_type(capacity)
     for service in run.of_type(ECS_SERVICE):
         assert "launchType" not in service.inputs
         assert service.inputs["capacityProviderStrategies"] == [
-            {"capacityProvider": "FARGATE", "weight": 1}]
+            {"capacityProvider": "FARGATE", "weight": 1}
+        ]
 
 
 def test_more_replicas_than_cloud_map_answers_is_allowed():

@@ -55,15 +55,19 @@ def stack(request) -> Stack:
 
 def _k8s(stack: Stack, kind: str) -> dict[str, dict]:
     """Registered Kubernetes resources of ``kind`` by their object name."""
-    return {r.inputs["metadata"]["name"]: r.inputs for r in stack.run.resources
-            if r.typ.startswith("kubernetes:") and r.typ.endswith(f":{kind}")}
+    return {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in stack.run.resources
+        if r.typ.startswith("kubernetes:") and r.typ.endswith(f":{kind}")
+    }
 
 
 def test_components_and_no_app_mesh(stack):
     run = stack.run
     assert [r.name for r in run.of_type("meshvis:eks:Topology")] == [stack.mesh]
     assert sorted(r.name for r in run.of_type("meshvis:eks:MeshService")) == sorted(
-        f"{stack.mesh}-{s.name}" for s in stack.settings.services)
+        f"{stack.mesh}-{s.name}" for s in stack.settings.services
+    )
     assert not [r for r in run.resources if "appmesh" in r.typ.lower()]
     assert not [r for r in run.resources if r.typ.startswith("aws:ecs")]
 
@@ -77,9 +81,12 @@ def test_cluster_uses_access_entries_and_a_managed_node_group(stack):
     assert cluster.inputs["version"] == settings.eks_version
     assert cluster.inputs["authenticationMode"] == "API"
     assert cluster.inputs["skipDefaultNodeGroup"] is True
-    assert cluster.inputs["accessEntries"] == {"nodes": {
-        "principalArn": f"arn:aws:mock:us-west-2:123456789012:role/{role.name}",
-        "type": "EC2_LINUX"}}
+    assert cluster.inputs["accessEntries"] == {
+        "nodes": {
+            "principalArn": f"arn:aws:mock:us-west-2:123456789012:role/{role.name}",
+            "type": "EC2_LINUX",
+        }
+    }
     assert cluster.inputs["vpcId"] == f"{vpc.name}-id"
     assert sorted(cluster.inputs["privateSubnetIds"]) == [f"{n}-id" for n in private]
     assert cluster.inputs["nodeAssociatePublicIpAddress"] is False
@@ -87,8 +94,11 @@ def test_cluster_uses_access_entries_and_a_managed_node_group(stack):
     [nodes] = run.of_type("eks:index:ManagedNodeGroup")
     assert nodes.inputs["instanceTypes"] == [settings.node_instance_type]
     count = settings.node_count
-    assert nodes.inputs["scalingConfig"] == {"desiredSize": count, "minSize": count,
-                                             "maxSize": count}
+    assert nodes.inputs["scalingConfig"] == {
+        "desiredSize": count,
+        "minSize": count,
+        "maxSize": count,
+    }
     assert nodes.inputs["operatingSystem"] == "AL2023"
     assert nodes.inputs["nodeRoleArn"] == cluster.inputs["accessEntries"]["nodes"]["principalArn"]
     assert sorted(nodes.inputs["subnetIds"]) == [f"{n}-id" for n in private]
@@ -103,32 +113,39 @@ def test_every_kubernetes_resource_goes_through_the_clusters_provider(stack):
     k8s = [r for r in stack.run.resources if r.typ.startswith("kubernetes:")]
     assert len(k8s) >= 8
     for resource in k8s:
-        assert resource.provider and f"{K8S_PROVIDER}::{provider.name}::" in resource.provider, \
+        assert resource.provider and f"{K8S_PROVIDER}::{provider.name}::" in resource.provider, (
             resource.name
+        )
 
 
 def test_namespaces(stack):
-    assert _k8s(stack, "Namespace") == {o["metadata"]["name"]: o
-                                        for o in namespaces(stack.settings)}
+    assert _k8s(stack, "Namespace") == {
+        o["metadata"]["name"]: o for o in namespaces(stack.settings)
+    }
 
 
 def _release(stack, name: str):
-    [release] = [r for r in stack.run.of_type("kubernetes:helm.sh/v3:Release")
-                 if r.inputs["name"] == name]
+    [release] = [
+        r for r in stack.run.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == name
+    ]
     return release
 
 
 def test_monitoring_release(stack):
     release = _release(stack, RELEASE_NAME)
     inputs = release.inputs
-    assert (inputs["chart"], inputs["version"], inputs["name"]) == (CHART, CHART_VERSION,
-                                                                    RELEASE_NAME)
+    assert (inputs["chart"], inputs["version"], inputs["name"]) == (
+        CHART,
+        CHART_VERSION,
+        RELEASE_NAME,
+    )
     assert inputs["repositoryOpts"] == {"repo": CHART_REPOSITORY}
     assert inputs["namespace"] == MONITORING_NAMESPACE
     assert inputs["values"] == monitoring_values(stack.settings)
     spec = inputs["values"]["prometheus"]["prometheusSpec"]
     assert spec["additionalScrapeConfigs"] == [
-        kubernetes_scrape_job(stack.settings.kubernetes_namespace)]
+        kubernetes_scrape_job(stack.settings.kubernetes_namespace)
+    ]
     assert spec["retention"] and spec["resources"]["requests"]
     assert inputs["values"]["grafana"]["sidecar"]["dashboards"]["enabled"] is True
 
@@ -142,13 +159,17 @@ def test_tempo_release_and_its_network_policy(stack):
     assert inputs["repositoryOpts"] == {"repo": tempo.CHART_REPOSITORY}
     assert inputs["namespace"] == MONITORING_NAMESPACE
     assert inputs["values"] == tempo.tempo_values()
-    [policy] = [p for p in stack.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-                if p.inputs["metadata"]["name"] == tempo.NETWORK_POLICY]
+    [policy] = [
+        p
+        for p in stack.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"]["name"] == tempo.NETWORK_POLICY
+    ]
     assert policy.inputs == tempo.tempo_network_policy(stack.settings)
     config = {**stack.config, "mesh-visibility:tracing": "false"}
     off = run_program(config, "no-tracing")
-    assert [r.inputs["name"] for r in off.of_type("kubernetes:helm.sh/v3:Release")] == \
-        [RELEASE_NAME]
+    assert [r.inputs["name"] for r in off.of_type("kubernetes:helm.sh/v3:Release")] == [
+        RELEASE_NAME
+    ]
 
 
 def test_dashboards_and_alert_rules(stack):
@@ -168,8 +189,9 @@ def test_dashboards_and_alert_rules(stack):
 def test_a_deployment_config_map_and_service_per_service(stack):
     settings = stack.settings
     source = demo_app_source()
-    config_maps, deployments, services = (_k8s(stack, kind) for kind in
-                                          ("ConfigMap", "Deployment", "Service"))
+    config_maps, deployments, services = (
+        _k8s(stack, kind) for kind in ("ConfigMap", "Deployment", "Service")
+    )
     assert set(deployments) == {s.name for s in settings.services}
     assert set(services) == {s.name for s in settings.app_services}
     for spec in settings.services:
@@ -182,8 +204,9 @@ def test_a_deployment_config_map_and_service_per_service(stack):
         [sidecar] = pod["initContainers"]
         assert sidecar["restartPolicy"] == "Always"
         assert sidecar["startupProbe"]["httpGet"] == {"path": "/ready", "port": "envoy-metrics"}
-        assert {"name": "envoy-config", "configMap": {"name": config["metadata"]["name"]}} \
-            in pod["volumes"]
+        assert {"name": "envoy-config", "configMap": {"name": config["metadata"]["name"]}} in pod[
+            "volumes"
+        ]
         if not spec.is_load:
             assert services[spec.name] == service_object(settings, spec)
     demo = [s for s in settings.services if s.uses_demo_app]
@@ -196,10 +219,12 @@ def test_stack_outputs(stack):
     outputs = stack.run.outputs
     assert outputs["kubeconfig"] == '{"apiVersion": "v1", "kind": "Config"}'
     assert outputs["grafanaPortForward"] == (
-        f"kubectl --namespace {MONITORING_NAMESPACE} port-forward svc/{GRAFANA_SERVICE} 3000:80")
+        f"kubectl --namespace {MONITORING_NAMESPACE} port-forward svc/{GRAFANA_SERVICE} 3000:80"
+    )
     assert outputs["prometheusPortForward"] == (
         f"kubectl --namespace {MONITORING_NAMESPACE} port-forward svc/{PROMETHEUS_SERVICE} "
-        "9090:9090")
+        "9090:9090"
+    )
     assert GRAFANA_SERVICE in outputs["grafanaPassword"]
     assert outputs["namespace"] == stack.settings.kubernetes_namespace
 
@@ -210,5 +235,6 @@ def test_a_reserved_namespace_stops_the_program_before_any_resource(namespace):
     with pytest.raises(pulumi.RunError) as error:
         run_program(shop_eks_config(kubernetesNamespace=namespace), "bad", run=run)
     assert str(error.value).startswith(
-        f"mesh-visibility:kubernetesNamespace: {namespace!r} is reserved")
+        f"mesh-visibility:kubernetesNamespace: {namespace!r} is reserved"
+    )
     assert run.resources == []

@@ -38,9 +38,17 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 EXAMPLE = PROJECT_ROOT / "examples" / "ecs-existing-cluster" / "__main__.py"
 YAML_EXAMPLE = PROJECT_ROOT / "examples" / "ecs-existing-cluster-yaml" / "Pulumi.yaml"
 # Settings fields that belong to a whole stack's topology, not to one service.
-TOPOLOGY_FIELDS = {"topology", "services", "entry_service", "certificate_arn",
-                   "container_insights", "error_rate_alarm_percent", "eks_version",
-                   "node_instance_type", "node_count"}
+TOPOLOGY_FIELDS = {
+    "topology",
+    "services",
+    "entry_service",
+    "certificate_arn",
+    "container_insights",
+    "error_rate_alarm_percent",
+    "eks_version",
+    "node_instance_type",
+    "node_count",
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +63,11 @@ def camel(name: str) -> str:
 
 def children(run: ProgramRun, component: str, name: str) -> list[tuple[str, str]]:
     """The (type, name after the component's name) of every child of one component."""
-    return sorted((r.typ, r.name.removeprefix(name)) for r in run.resources
-                  if run.options[(r.typ, r.name)].parent == (component, name))
+    return sorted(
+        (r.typ, r.name.removeprefix(name))
+        for r in run.resources
+        if run.options[(r.typ, r.name)].parent == (component, name)
+    )
 
 
 def test_pulumis_analyzer_infers_the_package_schema(schema):
@@ -64,34 +75,67 @@ def test_pulumis_analyzer_infers_the_package_schema(schema):
     generator, and the provider the plugin starts with."""
     ecs = schema["resources"]["meshvis:index:EcsMeshService"]
     eks = schema["resources"]["meshvis:index:EksMeshService"]
-    assert set(ecs["requiredInputs"]) == {"service", "mesh", "region", "clusterArn", "vpcId",
-                                          "subnetIds", "meshSecurityGroupId", "namespaceId",
-                                          "dnsNamespace"}
+    assert set(ecs["requiredInputs"]) == {
+        "service",
+        "mesh",
+        "region",
+        "clusterArn",
+        "vpcId",
+        "subnetIds",
+        "meshSecurityGroupId",
+        "namespaceId",
+        "dnsNamespace",
+    }
     assert set(eks["requiredInputs"]) == {"service", "mesh", "kubernetesNamespace"}
     inputs = ecs["inputProperties"]
     # Values another resource may give are inputs; what the documents are made of is plain.
     assert inputs["clusterArn"]["type"] == "string" and "plain" not in inputs["clusterArn"]
-    assert inputs["subnetIds"]["type"] == "array" and inputs["subnetIds"]["items"]["type"] == "string"
+    assert (
+        inputs["subnetIds"]["type"] == "array" and inputs["subnetIds"]["items"]["type"] == "string"
+    )
     assert inputs["region"] == {**inputs["region"], "type": "string", "plain": True}
-    assert inputs["service"]["$ref"] == "#/types/meshvis:index:ServiceArgs" and inputs["service"]["plain"]
+    assert (
+        inputs["service"]["$ref"] == "#/types/meshvis:index:ServiceArgs"
+        and inputs["service"]["plain"]
+    )
     assert inputs["loadBalancer"]["$ref"] == "#/types/meshvis:index:LoadBalancerArgs"
     assert inputs["tags"]["additionalProperties"]["type"] == "string"
-    assert set(ecs["properties"]) == {"serviceName", "serviceArn", "dnsName", "taskDefinitionArn",
-                                      "securityGroupId", "taskRoleArn", "executionRoleArn",
-                                      "discoveryServiceArn", "logGroupNames", "ecsService",
-                                      "logGroups"}
+    assert set(ecs["properties"]) == {
+        "serviceName",
+        "serviceArn",
+        "dnsName",
+        "taskDefinitionArn",
+        "securityGroupId",
+        "taskRoleArn",
+        "executionRoleArn",
+        "discoveryServiceArn",
+        "logGroupNames",
+        "ecsService",
+        "logGroups",
+    }
     assert ecs["properties"]["ecsService"]["$ref"].endswith("#/resources/aws:ecs%2Fservice:Service")
     assert set(eks["properties"]) == {"configMap", "deployment", "kubernetesService", "address"}
-    service, mesh = schema["types"]["meshvis:index:ServiceArgs"], schema["types"]["meshvis:index:MeshArgs"]
+    service, mesh = (
+        schema["types"]["meshvis:index:ServiceArgs"],
+        schema["types"]["meshvis:index:MeshArgs"],
+    )
     assert service["required"] == ["name"] and mesh["required"] == ["meshName"]
     assert set(service["properties"]) == {camel(f) for f in ServiceSpec.model_fields}
-    assert (service["properties"]["port"]["type"], service["properties"]["rate"]["type"]) == \
-        ("integer", "number")
+    assert (service["properties"]["port"]["type"], service["properties"]["rate"]["type"]) == (
+        "integer",
+        "number",
+    )
     assert schema["name"] == PACKAGE
-    described = [(token, name, prop) for token, res in schema["resources"].items()
-                 for name, prop in {**res["inputProperties"], **res["properties"]}.items()]
-    described += [(token, name, prop) for token, typ in schema["types"].items()
-                  for name, prop in typ["properties"].items()]
+    described = [
+        (token, name, prop)
+        for token, res in schema["resources"].items()
+        for name, prop in {**res["inputProperties"], **res["properties"]}.items()
+    ]
+    described += [
+        (token, name, prop)
+        for token, typ in schema["types"].items()
+        for name, prop in typ["properties"].items()
+    ]
     assert [(t, n) for t, n, p in described if not p.get("description", "").strip()] == []
     assert json.loads(ComponentProvider(COMPONENTS, PACKAGE).schema) == schema
 
@@ -100,8 +144,11 @@ def test_every_setting_is_an_argument_or_the_topologys():
     """A new Settings field must reach the components (or be declared topology-wide): one left
     out would silently take its default in every component, and differ from the stack."""
     per_service = set(MeshArgs.__annotations__) | {
-        key for args in (EcsMeshServiceArgs, EksMeshServiceArgs) for key in args.__annotations__
-        if key in Settings.model_fields}
+        key
+        for args in (EcsMeshServiceArgs, EksMeshServiceArgs)
+        for key in args.__annotations__
+        if key in Settings.model_fields
+    }
     assert per_service | TOPOLOGY_FIELDS == set(Settings.model_fields)
     assert not per_service & TOPOLOGY_FIELDS
     assert set(ServiceArgs.__annotations__) == set(ServiceSpec.model_fields)
@@ -109,8 +156,9 @@ def test_every_setting_is_an_argument_or_the_topologys():
 
 def test_the_readme_tables_are_the_schemas(schema):
     readme = README.read_text()
-    assert generated_section(schema) in readme, \
+    assert generated_section(schema) in readme, (
         "README's component tables differ from the schema: run `.venv/bin/python -m provider.docs`"
+    )
 
 
 # --- a program that owns its network, no stack settings -------------------------------------
@@ -122,26 +170,41 @@ def own_ecs_program() -> dict[str, Any]:
     """A VPC, a cluster, a namespace, a load balancer's target group and three mesh services:
     a leaf with two replicas, an entry service behind the target group, a load generator."""
     vpc = aws.ec2.Vpc("vpc", cidr_block="10.1.0.0/16")
-    subnets = [aws.ec2.Subnet(f"private-{i}", vpc_id=vpc.id, cidr_block=f"10.1.{i}.0/24")
-               for i in range(2)]
+    subnets = [
+        aws.ec2.Subnet(f"private-{i}", vpc_id=vpc.id, cidr_block=f"10.1.{i}.0/24") for i in range(2)
+    ]
     cluster = aws.ecs.Cluster("cluster")
     namespace = aws.servicediscovery.PrivateDnsNamespace("dns", name="shop.local", vpc=vpc.id)
     mesh_group = aws.ec2.SecurityGroup("mesh", vpc_id=vpc.id)
     alb_group = aws.ec2.SecurityGroup("alb", vpc_id=vpc.id)
-    target_group = aws.lb.TargetGroup("tg", port=15000, protocol="HTTP", target_type="ip",
-                                      vpc_id=vpc.id)
+    target_group = aws.lb.TargetGroup(
+        "tg", port=15000, protocol="HTTP", target_type="ip", vpc_id=vpc.id
+    )
 
     def where(service: ServiceArgs) -> EcsMeshServiceArgs:
         return EcsMeshServiceArgs(
-            service=service, mesh=MESH, region="us-west-2", cluster_arn=cluster.arn,
-            vpc_id=vpc.id, subnet_ids=[s.id for s in subnets],
-            mesh_security_group_id=mesh_group.id, namespace_id=namespace.id,
-            dns_namespace="shop.local")
+            service=service,
+            mesh=MESH,
+            region="us-west-2",
+            cluster_arn=cluster.arn,
+            vpc_id=vpc.id,
+            subnet_ids=[s.id for s in subnets],
+            mesh_security_group_id=mesh_group.id,
+            namespace_id=namespace.id,
+            dns_namespace="shop.local",
+        )
 
     catalog = EcsMeshService("catalog", where({"name": "catalog", "replicas": 2}))
-    front = EcsMeshService("front", {**where({"name": "front", "upstreams": ["catalog"]}),
-                                     "load_balancer": {"target_group_arn": target_group.arn,
-                                                       "security_group_id": alb_group.id}})
+    front = EcsMeshService(
+        "front",
+        {
+            **where({"name": "front", "upstreams": ["catalog"]}),
+            "load_balancer": {
+                "target_group_arn": target_group.arn,
+                "security_group_id": alb_group.id,
+            },
+        },
+    )
     EcsMeshService("load", where({"name": "load", "kind": "load", "upstreams": ["front"]}))
     return {"front": front.dns_name, "catalog": catalog.service_name}
 
@@ -149,23 +212,33 @@ def own_ecs_program() -> dict[str, Any]:
 def test_the_ecs_component_builds_from_its_own_arguments_as_in_the_stack():
     own = run_under_mocks(own_ecs_program, {"aws:region": "us-west-2"}, project="shop")
     stack = run_program(stack_config("dev"), "dev")
+
     # Same children as the stack's services of the same shape (leaf, entry, load generator).
     # Cloud Map services are named after their namespace (shop.local here, internal in dev).
     def shape(found: list[tuple[str, str]], namespace: str) -> list[tuple[str, str]]:
         return [(typ, name.replace(namespace, "<namespace>")) for typ, name in found]
 
-    for mine, theirs in (("catalog", "greeting-name"), ("front", "greeting-greeter"),
-                         ("load", "greeting-load-generator")):
-        assert shape(children(own, ECS_COMPONENT, mine), "shop.local") == \
-            shape(children(stack, ECS_COMPONENT, theirs), "internal")
+    for mine, theirs in (
+        ("catalog", "greeting-name"),
+        ("front", "greeting-greeter"),
+        ("load", "greeting-load-generator"),
+    ):
+        assert shape(children(own, ECS_COMPONENT, mine), "shop.local") == shape(
+            children(stack, ECS_COMPONENT, theirs), "internal"
+        )
     service = own.one(ECS_SERVICE, "front-service").inputs
     # The program's own cluster (the mocks' ARN of the resource named "cluster").
     assert service["cluster"].endswith(":cluster/cluster")
     assert service["loadBalancers"][0]["targetGroupArn"].endswith("/tg")
-    assert own.one(DISCOVERY, "catalog-discovery-shop.local").inputs["dnsConfig"]["namespaceId"] == "dns-id"
+    assert (
+        own.one(DISCOVERY, "catalog-discovery-shop.local").inputs["dnsConfig"]["namespaceId"]
+        == "dns-id"
+    )
     # The front's sidecar resolves its upstream in the program's own namespace.
-    assert "catalog.shop.local" in own.one(TASK_DEFINITION, "front-task").inputs[
-        "containerDefinitions"]
+    assert (
+        "catalog.shop.local"
+        in own.one(TASK_DEFINITION, "front-task").inputs["containerDefinitions"]
+    )
     assert own.outputs == {"front": "front.shop.local", "catalog": "catalog"}
 
 
@@ -173,16 +246,39 @@ def own_eks_program() -> dict[str, Any]:
     """A Kubernetes provider of its own, a namespace and two mesh services, each of the
     dev-eks stack's shape: an app of its own image with two replicas and a load generator."""
     provider = k8s.Provider("cluster", kubeconfig="{}")
-    namespace = k8s.core.v1.Namespace("shop", metadata={"name": "shop"},
-                                      opts=pulumi.ResourceOptions(provider=provider))
+    namespace = k8s.core.v1.Namespace(
+        "shop", metadata={"name": "shop"}, opts=pulumi.ResourceOptions(provider=provider)
+    )
     on_cluster = pulumi.ResourceOptions(providers=[provider], depends_on=[namespace])
-    web = EksMeshService("web", EksMeshServiceArgs(
-        service={"name": "web", "image": "public.ecr.aws/nginx/nginx-unprivileged:1.30-alpine",
-                 "port": 8080, "replicas": 2},
-        mesh=MESH, kubernetes_namespace="shop"), opts=on_cluster)
-    EksMeshService("load", EksMeshServiceArgs(
-        service={"name": "load", "kind": "load", "rate": 2, "replicas": 3, "upstreams": ["web"]},
-        mesh=MESH, kubernetes_namespace="shop"), opts=on_cluster)
+    web = EksMeshService(
+        "web",
+        EksMeshServiceArgs(
+            service={
+                "name": "web",
+                "image": "public.ecr.aws/nginx/nginx-unprivileged:1.30-alpine",
+                "port": 8080,
+                "replicas": 2,
+            },
+            mesh=MESH,
+            kubernetes_namespace="shop",
+        ),
+        opts=on_cluster,
+    )
+    EksMeshService(
+        "load",
+        EksMeshServiceArgs(
+            service={
+                "name": "load",
+                "kind": "load",
+                "rate": 2,
+                "replicas": 3,
+                "upstreams": ["web"],
+            },
+            mesh=MESH,
+            kubernetes_namespace="shop",
+        ),
+        opts=on_cluster,
+    )
     return {"address": web.address}
 
 
@@ -192,8 +288,12 @@ def test_the_eks_component_builds_from_its_own_arguments_as_in_the_stack():
     for mine, theirs in (("web", "nginx-demo-nginx"), ("load", "nginx-demo-load-generator")):
         assert children(own, EKS_COMPONENT, mine) == children(stack, EKS_COMPONENT, theirs)
     # Every object goes to the program's cluster, in its namespace.
-    objects = [r for r in own.resources if own.options[(r.typ, r.name)].parent
-               and own.options[(r.typ, r.name)].parent[0] == EKS_COMPONENT]
+    objects = [
+        r
+        for r in own.resources
+        if own.options[(r.typ, r.name)].parent
+        and own.options[(r.typ, r.name)].parent[0] == EKS_COMPONENT
+    ]
     assert objects and {r.provider.split("::")[-2] for r in objects} == {"cluster"}
     assert {r.inputs["metadata"]["namespace"] for r in objects} == {"shop"}
     assert own.outputs == {"address": "web.shop.svc.cluster.local.:15000"}
@@ -201,34 +301,70 @@ def test_the_eks_component_builds_from_its_own_arguments_as_in_the_stack():
 
 # --- bad arguments ----------------------------------------------------------------------------
 
+
 def ecs_args(**service: Any) -> dict[str, Any]:
-    return {"service": {"name": "greeter", **service}, "mesh": {"mesh_name": "shop"},
-            "region": "us-west-2", "cluster_arn": "arn", "vpc_id": "vpc", "subnet_ids": ["s"],
-            "mesh_security_group_id": "sg", "namespace_id": "ns", "dns_namespace": "shop.local"}
+    return {
+        "service": {"name": "greeter", **service},
+        "mesh": {"mesh_name": "shop"},
+        "region": "us-west-2",
+        "cluster_arn": "arn",
+        "vpc_id": "vpc",
+        "subnet_ids": ["s"],
+        "mesh_security_group_id": "sg",
+        "namespace_id": "ns",
+        "dns_namespace": "shop.local",
+    }
 
 
-@pytest.mark.parametrize("args, message", [
-    (ecs_args(port=70000), "args.service.port: Input should be less than or equal to 65535"),
-    (ecs_args(port=9901), "args.service.port: 9901 is reserved for the Envoy sidecar"),
-    ({**ecs_args(), "service": {"name": "Greeter"}}, "args.service.name: 'Greeter' is not a DNS label"),
-    (ecs_args(upstreams=["greeting", "Name!"]), "args.service.upstreams[1]: 'Name!' is not a DNS label"),
-    (ecs_args(upstreams=["greeter"]), "args.service.upstreams: 'greeter' cannot be its own upstream"),
-    (ecs_args(upstreams=["name", "name"]), "args.service.upstreams: lists a service twice"),
-    (ecs_args(healthPath="/"), "args.service.healthPath: unknown argument"),
-    ({**ecs_args(), "mesh": {"mesh_name": "sg-shop"}}, "args.mesh.mesh_name: 'sg-shop' would start"),
-    ({**ecs_args(), "mesh": {"mesh_name": "shop", "topology": "eks"}}, "args.mesh.topology: unknown argument"),
-    ({**ecs_args(), "log_retention_days": 8}, "args.log_retention_days: 8 is not one of"),
-    ({**ecs_args(), "dns_namespace": "Shop_Local"}, "args.dns_namespace: not a DNS name"),
-    ({**ecs_args(), "previous_dns_namespace": "old.local"},
-     "args.previous_namespace_id: give it and previous_dns_namespace together"),
-    ({**ecs_args(), "previous_namespace_id": "old"},
-     "args.previous_namespace_id: give it and previous_dns_namespace together"),
-    ({**ecs_args(), "previous_namespace_id": "old", "previous_dns_namespace": "shop.local"},
-     "args.previous_dns_namespace: equals dnsNamespace"),
-    ({k: v for k, v in ecs_args().items() if k != "cluster_arn"}, "args.cluster_arn: required"),
-    ({**ecs_args(), "cluster": "arn"}, "args.cluster: unknown argument"),
-    (ecs_args(env={"BIG": "x" * 70000}), "args.service.env: the ECS task definition of 'greeter'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (ecs_args(port=70000), "args.service.port: Input should be less than or equal to 65535"),
+        (ecs_args(port=9901), "args.service.port: 9901 is reserved for the Envoy sidecar"),
+        (
+            {**ecs_args(), "service": {"name": "Greeter"}},
+            "args.service.name: 'Greeter' is not a DNS label",
+        ),
+        (
+            ecs_args(upstreams=["greeting", "Name!"]),
+            "args.service.upstreams[1]: 'Name!' is not a DNS label",
+        ),
+        (
+            ecs_args(upstreams=["greeter"]),
+            "args.service.upstreams: 'greeter' cannot be its own upstream",
+        ),
+        (ecs_args(upstreams=["name", "name"]), "args.service.upstreams: lists a service twice"),
+        (ecs_args(healthPath="/"), "args.service.healthPath: unknown argument"),
+        (
+            {**ecs_args(), "mesh": {"mesh_name": "sg-shop"}},
+            "args.mesh.mesh_name: 'sg-shop' would start",
+        ),
+        (
+            {**ecs_args(), "mesh": {"mesh_name": "shop", "topology": "eks"}},
+            "args.mesh.topology: unknown argument",
+        ),
+        ({**ecs_args(), "log_retention_days": 8}, "args.log_retention_days: 8 is not one of"),
+        ({**ecs_args(), "dns_namespace": "Shop_Local"}, "args.dns_namespace: not a DNS name"),
+        (
+            {**ecs_args(), "previous_dns_namespace": "old.local"},
+            "args.previous_namespace_id: give it and previous_dns_namespace together",
+        ),
+        (
+            {**ecs_args(), "previous_namespace_id": "old"},
+            "args.previous_namespace_id: give it and previous_dns_namespace together",
+        ),
+        (
+            {**ecs_args(), "previous_namespace_id": "old", "previous_dns_namespace": "shop.local"},
+            "args.previous_dns_namespace: equals dnsNamespace",
+        ),
+        ({k: v for k, v in ecs_args().items() if k != "cluster_arn"}, "args.cluster_arn: required"),
+        ({**ecs_args(), "cluster": "arn"}, "args.cluster: unknown argument"),
+        (
+            ecs_args(env={"BIG": "x" * 70000}),
+            "args.service.env: the ECS task definition of 'greeter'",
+        ),
+    ],
+)
 def test_a_bad_argument_stops_the_ecs_component_naming_it(args, message):
     with pytest.raises(pulumi.RunError) as raised:
         EcsMeshService("greeter", args)
@@ -236,15 +372,39 @@ def test_a_bad_argument_stops_the_ecs_component_naming_it(args, message):
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"service": {"name": "web", "replicas": 0}, "mesh": {"mesh_name": "shop"},
-      "kubernetes_namespace": "shop"}, "args.service.replicas: Input should be greater than"),
-    ({"service": {"name": "web"}, "mesh": {"mesh_name": "shop"},
-      "kubernetes_namespace": "Shop"}, "args.kubernetes_namespace: 'Shop' is not a DNS label"),
-    ({"service": {"name": "web"}, "mesh": {"mesh_name": "shop"}}, "args.kubernetes_namespace: required"),
-    ({"service": {"name": "web", "env": {"A": "x" * 140000}}, "mesh": {"mesh_name": "shop"},
-      "kubernetes_namespace": "shop"}, "args.service.env: A of 'web' is"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            {
+                "service": {"name": "web", "replicas": 0},
+                "mesh": {"mesh_name": "shop"},
+                "kubernetes_namespace": "shop",
+            },
+            "args.service.replicas: Input should be greater than",
+        ),
+        (
+            {
+                "service": {"name": "web"},
+                "mesh": {"mesh_name": "shop"},
+                "kubernetes_namespace": "Shop",
+            },
+            "args.kubernetes_namespace: 'Shop' is not a DNS label",
+        ),
+        (
+            {"service": {"name": "web"}, "mesh": {"mesh_name": "shop"}},
+            "args.kubernetes_namespace: required",
+        ),
+        (
+            {
+                "service": {"name": "web", "env": {"A": "x" * 140000}},
+                "mesh": {"mesh_name": "shop"},
+                "kubernetes_namespace": "shop",
+            },
+            "args.service.env: A of 'web' is",
+        ),
+    ],
+)
 def test_a_bad_argument_stops_the_eks_component_naming_it(args, message):
     with pytest.raises(pulumi.RunError) as raised:
         EksMeshService("web", args)
@@ -253,24 +413,37 @@ def test_a_bad_argument_stops_the_eks_component_naming_it(args, message):
 
 # --- the examples and the hosted construct path ------------------------------------------------
 
+
 class ExistingResources(RecordingMocks):
     """Mocks that also answer the examples' look-ups of the existing cluster and namespace."""
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:ecs/getCluster:getCluster":
             name = args.args["clusterName"]
-            return {"arn": f"arn:aws:ecs:us-west-2:123456789012:cluster/{name}",
-                    "clusterName": name, "id": name}
+            return {
+                "arn": f"arn:aws:ecs:us-west-2:123456789012:cluster/{name}",
+                "clusterName": name,
+                "id": name,
+            }
         if args.token == "aws:servicediscovery/getDnsNamespace:getDnsNamespace":
-            return {"id": "ns-existing", "name": args.args["name"], "type": "DNS_PRIVATE",
-                    "arn": "arn:aws:servicediscovery:us-west-2:123456789012:namespace/ns-existing",
-                    "hostedZone": "Z0123", "description": ""}
+            return {
+                "id": "ns-existing",
+                "name": args.args["name"],
+                "type": "DNS_PRIVATE",
+                "arn": "arn:aws:servicediscovery:us-west-2:123456789012:namespace/ns-existing",
+                "hostedZone": "Z0123",
+                "description": "",
+            }
         return super().call(args)
 
 
-EXAMPLE_CONFIG = {"aws:region": "us-west-2", "clusterName": "platform",
-                  "namespaceName": "shop.local", "vpcId": "vpc-0123",
-                  "subnetIds": ["subnet-a", "subnet-b"]}
+EXAMPLE_CONFIG = {
+    "aws:region": "us-west-2",
+    "clusterName": "platform",
+    "namespaceName": "shop.local",
+    "vpcId": "vpc-0123",
+    "subnetIds": ["subnet-a", "subnet-b"],
+}
 
 
 def effective_config(project_file: Path) -> dict[str, Any]:
@@ -283,14 +456,21 @@ def run_python_example() -> ProgramRun:
     def main() -> dict[str, Any]:
         runpy.run_path(str(EXAMPLE), run_name="__main__")
         return {}
-    return run_under_mocks(main, effective_config(EXAMPLE.parent / "Pulumi.yaml"),
-                           project="ecs-existing-cluster", mocks=ExistingResources)
+
+    return run_under_mocks(
+        main,
+        effective_config(EXAMPLE.parent / "Pulumi.yaml"),
+        project="ecs-existing-cluster",
+        mocks=ExistingResources,
+    )
 
 
 def test_the_examples_are_valid_projects_for_their_config():
     for project_file in (EXAMPLE.parent / "Pulumi.yaml", YAML_EXAMPLE):
-        assert effective_config(project_file)[f"{load_yaml(str(project_file))['name']}:meshName"] \
+        assert (
+            effective_config(project_file)[f"{load_yaml(str(project_file))['name']}:meshName"]
             == "shop"
+        )
 
 
 def test_the_python_example_adds_two_services_to_the_existing_cluster():
@@ -299,9 +479,17 @@ def test_the_python_example_adds_two_services_to_the_existing_cluster():
     for service in run.of_type(ECS_SERVICE):
         assert service.inputs["cluster"] == "arn:aws:ecs:us-west-2:123456789012:cluster/platform"
         assert service.inputs["networkConfiguration"]["subnets"] == ["subnet-a", "subnet-b"]
-    assert run.one(DISCOVERY, "greeting-discovery-shop.local").inputs["dnsConfig"]["namespaceId"] == "ns-existing"
-    assert (ECS_SERVICE, "greeting-service") in run.options[(ECS_SERVICE, "greeter-service")].dependencies
-    assert "greeting.shop.local" in run.one(TASK_DEFINITION, "greeter-task").inputs["containerDefinitions"]
+    assert (
+        run.one(DISCOVERY, "greeting-discovery-shop.local").inputs["dnsConfig"]["namespaceId"]
+        == "ns-existing"
+    )
+    assert (ECS_SERVICE, "greeting-service") in run.options[
+        (ECS_SERVICE, "greeter-service")
+    ].dependencies
+    assert (
+        "greeting.shop.local"
+        in run.one(TASK_DEFINITION, "greeter-task").inputs["containerDefinitions"]
+    )
 
 
 def _yaml_values(value: Any, values: dict[str, Any]) -> Any:
@@ -324,12 +512,21 @@ def test_the_yaml_example_constructs_through_the_package_as_the_python_one():
     document = yaml.safe_load(YAML_EXAMPLE.read_text())
     schema = package_schema()
     assert document["packages"] == {PACKAGE: "../../provider"}
-    values = {"meshName": "shop", "region": "us-west-2", "vpcId": "vpc-0123",
-              "clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/platform",
-              "subnetIds": ["subnet-a", "subnet-b"], "mesh.id": "mesh-id",
-              "namespaceId": "ns-existing", "namespaceName": "shop.local"}
-    mesh_services = {name: res for name, res in document["resources"].items()
-                     if res["type"].startswith(f"{PACKAGE}:")}
+    values = {
+        "meshName": "shop",
+        "region": "us-west-2",
+        "vpcId": "vpc-0123",
+        "clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/platform",
+        "subnetIds": ["subnet-a", "subnet-b"],
+        "mesh.id": "mesh-id",
+        "namespaceId": "ns-existing",
+        "namespaceName": "shop.local",
+    }
+    mesh_services = {
+        name: res
+        for name, res in document["resources"].items()
+        if res["type"].startswith(f"{PACKAGE}:")
+    }
     for resource in mesh_services.values():
         spec = schema["resources"][resource["type"]]
         assert set(resource["properties"]) <= set(spec["inputProperties"])
@@ -338,9 +535,12 @@ def test_the_yaml_example_constructs_through_the_package_as_the_python_one():
     def main() -> dict[str, Any]:
         provider = ComponentProvider(COMPONENTS, PACKAGE)
         for name, resource in mesh_services.items():
-            provider.construct(name, resource["type"],
-                               _yaml_values(resource["properties"], values),
-                               pulumi.ResourceOptions())
+            provider.construct(
+                name,
+                resource["type"],
+                _yaml_values(resource["properties"], values),
+                pulumi.ResourceOptions(),
+            )
         return {}
 
     hosted = run_under_mocks(main, {"aws:region": "us-west-2"}, project="ecs-existing-cluster-yaml")
@@ -355,9 +555,16 @@ def test_the_yaml_example_constructs_through_the_package_as_the_python_one():
 def test_the_provider_runs_from_its_own_folder():
     """The language host runs `python provider/` (its folder first on sys.path, not the
     repository's root): the components import from there, and nothing is hosted on import."""
-    probe = ("import runpy, sys; ns = runpy.run_path(sys.argv[1], run_name='probe'); "
-             "print(ns['PACKAGE'], [c.__name__ for c in ns['COMPONENTS']])")
-    done = subprocess.run([sys.executable, "-c", probe, str(PROJECT_ROOT / "provider")],
-                          cwd="/", capture_output=True, text=True, timeout=120)
+    probe = (
+        "import runpy, sys; ns = runpy.run_path(sys.argv[1], run_name='probe'); "
+        "print(ns['PACKAGE'], [c.__name__ for c in ns['COMPONENTS']])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(PROJECT_ROOT / "provider")],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "meshvis ['EcsMeshService', 'EksMeshService']"

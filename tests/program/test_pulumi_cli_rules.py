@@ -39,7 +39,9 @@ def _stack(name: str) -> dict:
     return load_yaml(str(PROJECT_ROOT / f"Pulumi.{name}.yaml"))
 
 
-def _fails(project: str | dict, stack: str | dict | None, stack_name: str = "dev") -> PulumiConfigError:
+def _fails(
+    project: str | dict, stack: str | dict | None, stack_name: str = "dev"
+) -> PulumiConfigError:
     project = load_yaml(project) if isinstance(project, str) else project
     stack = load_yaml(stack) if isinstance(stack, str) else stack
     with pytest.raises(PulumiConfigError) as caught:
@@ -49,59 +51,84 @@ def _fails(project: str | dict, stack: str | dict | None, stack_name: str = "dev
 
 # --- the re-implementation against Pulumi's own tests ------------------------------------
 
+
 def test_the_rules_are_pinned_to_a_read_commit():
     assert PULUMI_COMMIT == "1b5949891b3cefcb9974752b24a5ecef0acc86c8"
 
 
-@pytest.mark.parametrize("project, message", [
-    # TestStackConfigErrorsWhenMissing{,Two,Multiple}StackValueForConfigTypeWithNoDefault
-    ("name: test\nruntime: dotnet\nconfig:\n  values:\n    type: array\n    items:\n"
-     "      type: string\n",
-     "Stack 'dev' is missing configuration value 'values'"),
-    ("name: test\nruntime: dotnet\nconfig:\n  another:\n    type: string\n  values:\n"
-     "    type: array\n    items:\n      type: string\n",
-     "Stack 'dev' is missing configuration values 'another' and 'values'"),
-    ("name: test\nruntime: dotnet\nconfig:\n  hello:\n    type: integer\n  values:\n"
-     "    type: array\n    items:\n      type: string\n  world:\n    type: string\n",
-     "Stack 'dev' is missing configuration values 'hello', 'values' and 'world'"),
-], ids=["one", "two", "three"])
+@pytest.mark.parametrize(
+    "project, message",
+    [
+        # TestStackConfigErrorsWhenMissing{,Two,Multiple}StackValueForConfigTypeWithNoDefault
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  values:\n    type: array\n    items:\n"
+            "      type: string\n",
+            "Stack 'dev' is missing configuration value 'values'",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  another:\n    type: string\n  values:\n"
+            "    type: array\n    items:\n      type: string\n",
+            "Stack 'dev' is missing configuration values 'another' and 'values'",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  hello:\n    type: integer\n  values:\n"
+            "    type: array\n    items:\n      type: string\n  world:\n    type: string\n",
+            "Stack 'dev' is missing configuration values 'hello', 'values' and 'world'",
+        ),
+    ],
+    ids=["one", "two", "three"],
+)
 def test_a_declared_key_without_default_is_required(project, message):
     error = _fails(project, None)
     assert error.message == message
     assert error.cli_text == f"validating stack config: {message}"
 
 
-@pytest.mark.parametrize("project, stack, message", [
-    # TestStackConfigErrorsWhenStackValueIsNotCorrectlyTyped
-    ("name: test\nruntime: dotnet\nconfig:\n  values:\n    type: array\n    items:\n"
-     "      type: string\n    default: [value]\n",
-     "config:\n  test:values: someValue\n",
-     "Stack 'dev' with configuration key 'values' must be of type 'array<string>'"),
-    # TestStackConfigIntegerTypeIsCorrectlyValidated
-    ("name: test\nruntime: dotnet\nconfig:\n  importantNumber:\n    type: integer\n",
-     "config:\n  test:importantNumber: hello\n",
-     "Stack 'dev' with configuration key 'importantNumber' must be of type 'integer'"),
-    # TestStackConfigSecretIsCorrectlyValidated
-    ("name: test\nruntime: dotnet\nconfig:\n  importantNumber:\n    type: integer\n"
-     "    secret: true\n",
-     "config:\n  test:importantNumber: 20\n",
-     "Stack 'dev' with configuration key 'importantNumber' must be encrypted as it's secret"),
-], ids=["array", "integer", "secret"])
+@pytest.mark.parametrize(
+    "project, stack, message",
+    [
+        # TestStackConfigErrorsWhenStackValueIsNotCorrectlyTyped
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  values:\n    type: array\n    items:\n"
+            "      type: string\n    default: [value]\n",
+            "config:\n  test:values: someValue\n",
+            "Stack 'dev' with configuration key 'values' must be of type 'array<string>'",
+        ),
+        # TestStackConfigIntegerTypeIsCorrectlyValidated
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  importantNumber:\n    type: integer\n",
+            "config:\n  test:importantNumber: hello\n",
+            "Stack 'dev' with configuration key 'importantNumber' must be of type 'integer'",
+        ),
+        # TestStackConfigSecretIsCorrectlyValidated
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  importantNumber:\n    type: integer\n"
+            "    secret: true\n",
+            "config:\n  test:importantNumber: 20\n",
+            "Stack 'dev' with configuration key 'importantNumber' must be encrypted as it's secret",
+        ),
+    ],
+    ids=["array", "integer", "secret"],
+)
 def test_stack_values_must_match_the_declared_type(project, stack, message):
     assert _fails(project, stack).message == message
 
 
 def test_valid_values_pass_and_secrets_are_checked_decrypted():
     integer = "name: test\nruntime: dotnet\nconfig:\n  importantNumber:\n    type: integer\n"
-    assert validate_stack_config(load_yaml(integer), load_yaml(
-        "config:\n  test:importantNumber: 20\n"), "dev") == {"test:importantNumber": "20"}
+    assert validate_stack_config(
+        load_yaml(integer), load_yaml("config:\n  test:importantNumber: 20\n"), "dev"
+    ) == {"test:importantNumber": "20"}
     secret = integer + "    secret: true\n"
     cipher = base64.b64encode(b"20").decode()
     stack = load_yaml(f"config:\n  test:importantNumber:\n    secure: {cipher}\n")
     decrypt = lambda text: base64.b64decode(text).decode()  # noqa: E731 - Base64Crypter
-    assert validate_stack_config(load_yaml(secret), stack, "dev", decrypt) == \
-        {"test:importantNumber": {"secure": cipher}}
-    bad = load_yaml(f"config:\n  test:importantNumber:\n    secure: {base64.b64encode(b'x').decode()}\n")
+    assert validate_stack_config(load_yaml(secret), stack, "dev", decrypt) == {
+        "test:importantNumber": {"secure": cipher}
+    }
+    bad = load_yaml(
+        f"config:\n  test:importantNumber:\n    secure: {base64.b64encode(b'x').decode()}\n"
+    )
     with pytest.raises(PulumiConfigError, match="must be of type 'integer'"):
         validate_stack_config(load_yaml(secret), bad, "dev", decrypt)
 
@@ -111,34 +138,58 @@ def test_project_values_and_defaults_reach_the_stack():
     TestLoadingStackConfigWithoutNamespacingTheProject: shorthand values are defaults of
     the project's namespace and values of other namespaces; a stack key without a namespace
     is the project's."""
-    project = load_yaml("name: test\nruntime: dotnet\nconfig:\n  aws:region: us-west-1\n"
-                        "  pulumi:disable-default-providers: [\"*\"]\n  instanceSize: t3.micro\n")
-    assert validate_stack_config(project, load_yaml("config:\n  instanceSize: t4.large\n"),
-                                 "dev") == {
-        "aws:region": "us-west-1", "pulumi:disable-default-providers": '["*"]',
-        "test:instanceSize": "t4.large"}
+    project = load_yaml(
+        "name: test\nruntime: dotnet\nconfig:\n  aws:region: us-west-1\n"
+        '  pulumi:disable-default-providers: ["*"]\n  instanceSize: t3.micro\n'
+    )
+    assert validate_stack_config(
+        project, load_yaml("config:\n  instanceSize: t4.large\n"), "dev"
+    ) == {
+        "aws:region": "us-west-1",
+        "pulumi:disable-default-providers": '["*"]',
+        "test:instanceSize": "t4.large",
+    }
 
 
-@pytest.mark.parametrize("project, message", [
-    ("name: test\nruntime: dotnet\nconfig:\n  aws:region:\n    type: string\n    value:\n"
-     "      region: us-west-1\n",
-     "Configuration key 'aws:region' is not namespaced by the project and should not define a type"),
-    ("name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: string\n"
-     "    default: t3.micro\n    value: t4.large\n",
-     "project config 'instanceSize' cannot have both a 'default' and 'value' attribute"),
-    ("name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: array\n"
-     "    default: [t3.micro, t4.large]\n",
-     "The configuration key 'instanceSize' declares an array but does not specify the "
-     "underlying type via the 'items' attribute"),
-    ("name: test\nruntime: dotnet\nconfig:\n  aws:region:\n    default: us-west-1\n",
-     "Configuration key 'aws:region' is not namespaced by the project and should not define a "
-     "default value. Did you mean to use the 'value' attribute instead of 'default'?"),
-    ("name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: integer\n"
-     "    default: hello\n",
-     "The default value specified for configuration key 'instanceSize' is not of the expected "
-     "type 'integer'"),
-], ids=["namespaced-typed", "default-and-value", "array-without-items", "namespaced-default",
-        "default-type"])
+@pytest.mark.parametrize(
+    "project, message",
+    [
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  aws:region:\n    type: string\n    value:\n"
+            "      region: us-west-1\n",
+            "Configuration key 'aws:region' is not namespaced by the project and should not define a type",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: string\n"
+            "    default: t3.micro\n    value: t4.large\n",
+            "project config 'instanceSize' cannot have both a 'default' and 'value' attribute",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: array\n"
+            "    default: [t3.micro, t4.large]\n",
+            "The configuration key 'instanceSize' declares an array but does not specify the "
+            "underlying type via the 'items' attribute",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  aws:region:\n    default: us-west-1\n",
+            "Configuration key 'aws:region' is not namespaced by the project and should not define a "
+            "default value. Did you mean to use the 'value' attribute instead of 'default'?",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: integer\n"
+            "    default: hello\n",
+            "The default value specified for configuration key 'instanceSize' is not of the expected "
+            "type 'integer'",
+        ),
+    ],
+    ids=[
+        "namespaced-typed",
+        "default-and-value",
+        "array-without-items",
+        "namespaced-default",
+        "default-type",
+    ],
+)
 def test_project_declarations_follow_project_validate(project, message):
     """sdk/go/common/workspace/project_test.go: the Project.Validate cases."""
     with pytest.raises(PulumiConfigError) as caught:
@@ -155,6 +206,7 @@ def test_yaml_is_read_as_the_cli_reads_it():
 
 
 # --- this project's files -------------------------------------------------------------------
+
 
 def test_pulumi_yaml_is_a_valid_project():
     project = validate_project(_project())
@@ -184,22 +236,31 @@ def test_declaring_an_optional_key_without_default_stops_every_stack():
     project = copy.deepcopy(_project())
     project["config"]["entryService"] = {"type": "string", "description": "optional"}
     project["config"]["certificateArn"] = {"type": "string", "description": "optional"}
-    assert _fails(project, _stack("dev")).cli_text == \
-        "validating stack config: Stack 'dev' is missing configuration value 'certificateArn'"
-    assert _fails(project, _stack("dev-eks"), "dev-eks").message == \
-        "Stack 'dev-eks' is missing configuration values 'certificateArn' and 'entryService'"
+    assert (
+        _fails(project, _stack("dev")).cli_text
+        == "validating stack config: Stack 'dev' is missing configuration value 'certificateArn'"
+    )
+    assert (
+        _fails(project, _stack("dev-eks"), "dev-eks").message
+        == "Stack 'dev-eks' is missing configuration values 'certificateArn' and 'entryService'"
+    )
 
 
-@pytest.mark.parametrize("key, value, type_name", [
-    ("logRetentionDays", "seven", "integer"),
-    ("containerInsights", "yes", "boolean"),
-    ("meshName", ["a"], "string"),
-])
+@pytest.mark.parametrize(
+    "key, value, type_name",
+    [
+        ("logRetentionDays", "seven", "integer"),
+        ("containerInsights", "yes", "boolean"),
+        ("meshName", ["a"], "string"),
+    ],
+)
 def test_a_stack_value_of_the_wrong_type_is_refused_before_the_program(key, value, type_name):
     stack = _stack("dev")
     stack["config"][f"{P}:{key}"] = value
-    assert _fails(project=_project(), stack=stack).message == \
-        f"Stack 'dev' with configuration key '{key}' must be of type '{type_name}'"
+    assert (
+        _fails(project=_project(), stack=stack).message
+        == f"Stack 'dev' with configuration key '{key}' must be of type '{type_name}'"
+    )
 
 
 def test_every_update_refreshes_first():

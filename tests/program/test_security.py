@@ -55,13 +55,21 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ACCOUNT = "123456789012"
 ANYWHERE = "0.0.0.0/0"
 # APIs that take no resource ARN: "Resource": "*" is the only way to grant them.
-RESOURCELESS = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken",
-                "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+RESOURCELESS = {
+    "cloudwatch:PutMetricData",
+    "ecr:GetAuthorizationToken",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
 # Who assumes each kind of role (by the suffix of the role's resource name).
-TRUSTED = {"-task": "ecs-tasks.amazonaws.com", "-exec": "ecs-tasks.amazonaws.com",
-           "-node-role": "ec2.amazonaws.com"}
-SECRET_NAME = re.compile(r"secret|passw|token|api_?key|access_?key|private_?key|credential",
-                         re.IGNORECASE)
+TRUSTED = {
+    "-task": "ecs-tasks.amazonaws.com",
+    "-exec": "ecs-tasks.amazonaws.com",
+    "-node-role": "ec2.amazonaws.com",
+}
+SECRET_NAME = re.compile(
+    r"secret|passw|token|api_?key|access_?key|private_?key|credential", re.IGNORECASE
+)
 # Credentials in any registered input: an AWS access key id, a PEM private key.
 CREDENTIAL = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
@@ -89,8 +97,11 @@ def _graph(name: str) -> Graph:
 
 
 def _names(topology: str | None = None) -> list[str]:
-    return sorted(name for name, config in GRAPHS.items()
-                  if topology in (None, config["mesh-visibility:topology"]))
+    return sorted(
+        name
+        for name, config in GRAPHS.items()
+        if topology in (None, config["mesh-visibility:topology"])
+    )
 
 
 @pytest.fixture(params=_names())
@@ -123,6 +134,7 @@ def _permissions(graph: Graph) -> dict[str, list[dict]]:
 
 # --- IAM -----------------------------------------------------------------------------------
 
+
 def test_no_iam_statement_allows_a_wildcard_action(graph):
     kinds = {r.typ for r in graph.run.resources if r.typ.startswith("aws:iam/")}
     # No users, access keys or free-standing policies: only roles for services, with their
@@ -139,16 +151,22 @@ def test_no_iam_statement_allows_a_wildcard_action(graph):
 
 
 def test_put_metric_data_only_into_the_mesh_namespace(graph):
-    granted = {name: [s for s in statements if "cloudwatch:PutMetricData" in _as_list(s["Action"])]
-               for name, statements in _permissions(graph).items()}
+    granted = {
+        name: [s for s in statements if "cloudwatch:PutMetricData" in _as_list(s["Action"])]
+        for name, statements in _permissions(graph).items()
+    }
     for name, statements in granted.items():
         for statement in statements:
             assert statement["Condition"] == {
-                "StringEquals": {"cloudwatch:namespace": metric_namespace(graph.mesh)}}, name
+                "StringEquals": {"cloudwatch:namespace": metric_namespace(graph.mesh)}
+            }, name
     # On ECS each task's agent publishes (and may); on EKS nothing in the mesh calls AWS.
     publishing = sorted(name for name, statements in granted.items() if statements)
-    expected = [f"{graph.mesh}-{s.name}-task" for s in graph.settings.services] \
-        if graph.settings.topology == "ecs" else []
+    expected = (
+        [f"{graph.mesh}-{s.name}-task" for s in graph.settings.services]
+        if graph.settings.topology == "ecs"
+        else []
+    )
     assert publishing == sorted(expected)
 
 
@@ -166,7 +184,9 @@ def test_task_roles_only_publish_metrics_and_pull_only_their_images(ecs_graph):
         [container_logs] = [s for s in execution if s["Sid"] == "ContainerLogs"]
         assert sorted(container_logs["Resource"]) == sorted(
             f"arn:aws:logs:{region}:{ACCOUNT}:log-group:"
-            f"{log_group_name(mesh, service.name, c)}:log-stream:*" for c in (APP, ENVOY, AGENT))
+            f"{log_group_name(mesh, service.name, c)}:log-stream:*"
+            for c in (APP, ENVOY, AGENT)
+        )
         pulls = [s["Resource"] for s in execution if s["Sid"] == "EcrPull"]
         if graph.settings.service_image(service) == PRIVATE_IMAGE:
             assert pulls == [[f"arn:aws:ecr:{region}:{ACCOUNT}:repository/shop/cart"]]
@@ -182,16 +202,24 @@ def test_task_roles_send_traces_with_exactly_the_agents_x_ray_calls(ecs_graph):
     graph = ecs_graph
     for name, statements in _permissions(graph).items():
         xray = sorted(a for s in statements for a in _as_list(s["Action"]) if a.startswith("xray:"))
-        expected = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"] \
-            if name.endswith("-task") and graph.settings.tracing else []
+        expected = (
+            ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+            if name.endswith("-task") and graph.settings.tracing
+            else []
+        )
         assert xray == expected, name
 
 
 def test_no_x_ray_permission_without_tracing():
     config = {**GRAPHS["dev"], "mesh-visibility:tracing": "false"}
     run = run_program(config, "dev-no-tracing")
-    assert not [a for p in run.of_type(ROLE_POLICY) for s in _statements(p, "policy")
-                for a in _as_list(s["Action"]) if a.startswith("xray:")]
+    assert not [
+        a
+        for p in run.of_type(ROLE_POLICY)
+        for s in _statements(p, "policy")
+        for a in _as_list(s["Action"])
+        if a.startswith("xray:")
+    ]
 
 
 def test_roles_trust_only_the_services_that_assume_them(graph):
@@ -206,11 +234,17 @@ def test_roles_trust_only_the_services_that_assume_them(graph):
             # The confused-deputy guard: only this account's ECS, in the stack's region.
             assert trust["Condition"] == {
                 "StringEquals": {"aws:SourceAccount": ACCOUNT},
-                "ArnLike": {"aws:SourceArn":
-                            f"arn:aws:ecs:{graph.settings.region}:{ACCOUNT}:*"}}, role.name
-    expected = {f"{graph.mesh}-{s.name}{suffix}" for s in graph.settings.services
-                for suffix in ("-task", "-exec")} if graph.settings.topology == "ecs" else \
-        {f"{graph.mesh}-node-role"}
+                "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{graph.settings.region}:{ACCOUNT}:*"},
+            }, role.name
+    expected = (
+        {
+            f"{graph.mesh}-{s.name}{suffix}"
+            for s in graph.settings.services
+            for suffix in ("-task", "-exec")
+        }
+        if graph.settings.topology == "ecs"
+        else {f"{graph.mesh}-node-role"}
+    )
     assert {r.name for r in roles} == expected
 
 
@@ -232,6 +266,7 @@ def test_managed_policies_are_only_the_eks_node_policies(graph):
 
 # --- network exposure ------------------------------------------------------------------------
 
+
 def test_the_internet_reaches_only_the_load_balancer(ecs_graph):
     """From anywhere: 80 on the load balancer (and 443 with a certificate); nothing else."""
     graph = ecs_graph
@@ -241,16 +276,22 @@ def test_the_internet_reaches_only_the_load_balancer(ecs_graph):
     rules = [r.inputs for r in graph.run.of_type(INGRESS) + graph.run.of_type(EGRESS)]
     assert all(r["ipProtocol"] == "tcp" and r["fromPort"] == r["toPort"] for r in rules)
     assert not any("cidrIpv6" in r or "prefixListId" in r for r in rules)
-    public = sorted((r["securityGroupId"], r["fromPort"])
-                    for r in (x.inputs for x in graph.run.of_type(INGRESS)) if "cidrIpv4" in r)
+    public = sorted(
+        (r["securityGroupId"], r["fromPort"])
+        for r in (x.inputs for x in graph.run.of_type(INGRESS))
+        if "cidrIpv4" in r
+    )
     if graph.settings.entry_service is None:
         assert public == []
         return
     alb = graph.id(SECURITY_GROUP, f"{graph.mesh}-alb-sg")
     https = graph.settings.certificate_arn is not None
     assert public == [(alb, 80)] + ([(alb, 443)] if https else [])
-    assert all(r.inputs["cidrIpv4"] == ANYWHERE for r in graph.run.of_type(INGRESS)
-               if "cidrIpv4" in r.inputs)
+    assert all(
+        r.inputs["cidrIpv4"] == ANYWHERE
+        for r in graph.run.of_type(INGRESS)
+        if "cidrIpv4" in r.inputs
+    )
 
 
 def test_inside_the_mesh_only_envoy_ingress_and_metrics_are_open(ecs_graph):
@@ -266,22 +307,38 @@ def test_inside_the_mesh_only_envoy_ingress_and_metrics_are_open(ecs_graph):
     assert not {r["fromPort"] for r in ingress} & (app_ports | {ADMIN_PORT})
     for service in graph.settings.services:
         own = graph.id(SECURITY_GROUP, f"{mesh}-{service.name}-sg")
-        opened = sorted((r["fromPort"], r["referencedSecurityGroupId"]) for r in ingress
-                        if r["securityGroupId"] == own)
+        opened = sorted(
+            (r["fromPort"], r["referencedSecurityGroupId"])
+            for r in ingress
+            if r["securityGroupId"] == own
+        )
         expected = [(METRICS_PORT, mesh_sg)]
         if not service.is_load:
             expected.append((INGRESS_PORT, mesh_sg))
         if service.name == graph.settings.entry_service:
             expected.append((INGRESS_PORT, alb_sg))
         assert opened == sorted(expected), service.name
-    egress = sorted((r.inputs["securityGroupId"], r.inputs["fromPort"],
-                     r.inputs.get("referencedSecurityGroupId") or r.inputs.get("cidrIpv4"))
-                    for r in graph.run.of_type(EGRESS))
-    expected_egress = [(mesh_sg, 443, ANYWHERE), (mesh_sg, METRICS_PORT, mesh_sg),
-                       (mesh_sg, INGRESS_PORT, mesh_sg)]
+    egress = sorted(
+        (
+            r.inputs["securityGroupId"],
+            r.inputs["fromPort"],
+            r.inputs.get("referencedSecurityGroupId") or r.inputs.get("cidrIpv4"),
+        )
+        for r in graph.run.of_type(EGRESS)
+    )
+    expected_egress = [
+        (mesh_sg, 443, ANYWHERE),
+        (mesh_sg, METRICS_PORT, mesh_sg),
+        (mesh_sg, INGRESS_PORT, mesh_sg),
+    ]
     if alb_sg:
-        expected_egress.append((alb_sg, INGRESS_PORT, graph.id(
-            SECURITY_GROUP, f"{mesh}-{graph.settings.entry_service}-sg")))
+        expected_egress.append(
+            (
+                alb_sg,
+                INGRESS_PORT,
+                graph.id(SECURITY_GROUP, f"{mesh}-{graph.settings.entry_service}-sg"),
+            )
+        )
     assert egress == sorted(expected_egress)
 
 
@@ -298,8 +355,12 @@ def test_https_with_a_certificate_and_port_80_only_redirects(ecs_graph):
         assert url.startswith("http://")
         return
     assert set(listeners) == {80, 443}
-    assert listeners[80]["defaultActions"] == [{"type": "redirect", "redirect": {
-        "protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+    assert listeners[80]["defaultActions"] == [
+        {
+            "type": "redirect",
+            "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"},
+        }
+    ]
     https = listeners[443]
     assert (https["protocol"], https["certificateArn"]) == ("HTTPS", CERTIFICATE)
     # TLS 1.2 and 1.3 only (the TLS13-1-2 family), forward-secret ciphers (Res).
@@ -316,8 +377,10 @@ def test_eks_pods_admit_only_envoy_ingress_and_metrics(eks_graph):
     [cluster] = graph.run.of_type("eks:index:Cluster")
     assert cluster.inputs["useDefaultVpcCni"] is False
     assert cluster.inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
-    policies = {p.inputs["metadata"]["name"]: p
-                for p in graph.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    policies = {
+        p.inputs["metadata"]["name"]: p
+        for p in graph.run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
     expected = network_policy(graph.settings)
     # The other one guards Tempo in the monitoring namespace (tests/unit/eks/test_tempo.py).
     assert set(policies) == {expected["metadata"]["name"], TEMPO_NETWORK_POLICY}
@@ -325,12 +388,28 @@ def test_eks_pods_admit_only_envoy_ingress_and_metrics(eks_graph):
     assert policy.inputs == expected
     spec = policy.inputs["spec"]
     assert spec["policyTypes"] == ["Ingress"]
-    admitted = sorted((rule["ports"][0]["port"], json.dumps(rule["from"], sort_keys=True))
-                      for rule in spec["ingress"])
-    assert admitted == sorted([
-        (INGRESS_PORT, json.dumps([{"podSelector": spec["podSelector"]}], sort_keys=True)),
-        (METRICS_PORT, json.dumps([{"namespaceSelector": {"matchLabels": {
-            "kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}], sort_keys=True))])
+    admitted = sorted(
+        (rule["ports"][0]["port"], json.dumps(rule["from"], sort_keys=True))
+        for rule in spec["ingress"]
+    )
+    assert admitted == sorted(
+        [
+            (INGRESS_PORT, json.dumps([{"podSelector": spec["podSelector"]}], sort_keys=True)),
+            (
+                METRICS_PORT,
+                json.dumps(
+                    [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+                            }
+                        }
+                    ],
+                    sort_keys=True,
+                ),
+            ),
+        ]
+    )
     selector = spec["podSelector"]["matchLabels"]
     for deployment in graph.run.of_type(DEPLOYMENT):
         labels = deployment.inputs["spec"]["template"]["metadata"]["labels"]
@@ -346,17 +425,28 @@ def test_eks_pods_admit_only_envoy_ingress_and_metrics(eks_graph):
 
 # --- the sidecars and containers -------------------------------------------------------------
 
+
 def _ecs_containers(graph: Graph) -> dict[str, dict[str, dict]]:
     """Registered ECS containers: service -> container name -> definition."""
-    return {service.name: {c["name"]: c for c in json.loads(graph.run.one(
-        TASK_DEFINITION, f"{graph.mesh}-{service.name}-task").inputs["containerDefinitions"])}
-        for service in graph.settings.services}
+    return {
+        service.name: {
+            c["name"]: c
+            for c in json.loads(
+                graph.run.one(TASK_DEFINITION, f"{graph.mesh}-{service.name}-task").inputs[
+                    "containerDefinitions"
+                ]
+            )
+        }
+        for service in graph.settings.services
+    }
 
 
 def _pods(graph: Graph) -> dict[str, dict]:
     """Registered pod specs by Deployment name."""
-    return {d.inputs["metadata"]["name"]: d.inputs["spec"]["template"]["spec"]
-            for d in graph.run.of_type(DEPLOYMENT)}
+    return {
+        d.inputs["metadata"]["name"]: d.inputs["spec"]["template"]["spec"]
+        for d in graph.run.of_type(DEPLOYMENT)
+    }
 
 
 def _bootstraps(graph: Graph) -> dict[str, dict]:
@@ -368,9 +458,11 @@ def _bootstraps(graph: Graph) -> dict[str, dict]:
             command = containers[ENVOY]["command"]
             found[service] = json.loads(command[command.index("--config-yaml") + 1])
         return found
-    return {r.inputs["metadata"]["labels"]["app"]: json.loads(r.inputs["data"]["envoy.json"])
-            for r in graph.run.of_type("kubernetes:core/v1:ConfigMap")
-            if "envoy.json" in r.inputs.get("data", {})}
+    return {
+        r.inputs["metadata"]["labels"]["app"]: json.loads(r.inputs["data"]["envoy.json"])
+        for r in graph.run.of_type("kubernetes:core/v1:ConfigMap")
+        if "envoy.json" in r.inputs.get("data", {})
+    }
 
 
 def test_envoy_admin_never_leaves_loopback(graph):
@@ -380,23 +472,32 @@ def test_envoy_admin_never_leaves_loopback(graph):
     assert set(bootstraps) == {s.name for s in graph.settings.services}
     for service, bootstrap in bootstraps.items():
         assert bootstrap["admin"]["address"]["socket_address"] == {
-            "address": "127.0.0.1", "port_value": ADMIN_PORT}, service
-        exposed = sorted(listener["address"]["socket_address"]["port_value"]
-                         for listener in bootstrap["static_resources"]["listeners"]
-                         if listener["address"]["socket_address"]["address"] != "127.0.0.1")
-        expected = [METRICS_PORT] if graph.settings.service(service).is_load \
+            "address": "127.0.0.1",
+            "port_value": ADMIN_PORT,
+        }, service
+        exposed = sorted(
+            listener["address"]["socket_address"]["port_value"]
+            for listener in bootstrap["static_resources"]["listeners"]
+            if listener["address"]["socket_address"]["address"] != "127.0.0.1"
+        )
+        expected = (
+            [METRICS_PORT]
+            if graph.settings.service(service).is_load
             else [METRICS_PORT, INGRESS_PORT]
+        )
         assert exposed == expected, service
     if graph.settings.topology == "ecs":
         for service, containers in _ecs_containers(graph).items():
-            published = {m["containerPort"] for c in containers.values()
-                         for m in c.get("portMappings", [])}
+            published = {
+                m["containerPort"] for c in containers.values() for m in c.get("portMappings", [])
+            }
             assert published <= {INGRESS_PORT, METRICS_PORT}, service
     else:
         for name, pod in _pods(graph).items():
             [sidecar] = pod["initContainers"]
-            assert {p["containerPort"] for p in sidecar["ports"]} <= {INGRESS_PORT,
-                                                                      METRICS_PORT}, name
+            assert {p["containerPort"] for p in sidecar["ports"]} <= {INGRESS_PORT, METRICS_PORT}, (
+                name
+            )
 
 
 def test_containers_run_as_non_root(graph):
@@ -420,10 +521,14 @@ def test_containers_run_as_non_root(graph):
                 assert "user" not in app, service
             assert "user" not in containers[AGENT] and "portMappings" not in containers[AGENT]
         return
-    namespace = next(r for r in graph.run.of_type("kubernetes:core/v1:Namespace")
-                     if r.inputs["metadata"]["name"] == graph.settings.kubernetes_namespace)
-    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
-        "restricted"
+    namespace = next(
+        r
+        for r in graph.run.of_type("kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["name"] == graph.settings.kubernetes_namespace
+    )
+    assert (
+        namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    )
     for name, pod in _pods(graph).items():
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
@@ -455,14 +560,21 @@ def test_every_image_is_pinned(graph):
     """A tag other than ``latest``, or a digest, on every container; the Helm chart (whose
     images it pins) at a fixed version."""
     if graph.settings.topology == "ecs":
-        images = [c["image"] for containers in _ecs_containers(graph).values()
-                  for c in containers.values()]
+        images = [
+            c["image"]
+            for containers in _ecs_containers(graph).values()
+            for c in containers.values()
+        ]
     else:
-        images = [c["image"] for pod in _pods(graph).values()
-                  for c in pod["initContainers"] + pod["containers"]]
+        images = [
+            c["image"]
+            for pod in _pods(graph).values()
+            for c in pod["initContainers"] + pod["containers"]
+        ]
         releases = graph.run.of_type("kubernetes:helm.sh/v3:Release")
         assert sorted(r.inputs["version"] for r in releases) == sorted(
-            [CHART_VERSION, TEMPO_CHART_VERSION])
+            [CHART_VERSION, TEMPO_CHART_VERSION]
+        )
         assert all(r.inputs["version"][0].isdigit() for r in releases)
     assert images
     for image in images:
@@ -475,15 +587,29 @@ def test_no_secret_in_environment_variables_or_plain_outputs(graph):
     password is generated in the cluster (never a value here), and the only secret a stack
     outputs, the EKS kubeconfig, is a secret output."""
     if graph.settings.topology == "ecs":
-        variables = {e["name"]: e["value"] for containers in _ecs_containers(graph).values()
-                     for c in containers.values() for e in c.get("environment", [])}
-        assert not any("secrets" in c for containers in _ecs_containers(graph).values()
-                       for c in containers.values())
+        variables = {
+            e["name"]: e["value"]
+            for containers in _ecs_containers(graph).values()
+            for c in containers.values()
+            for e in c.get("environment", [])
+        }
+        assert not any(
+            "secrets" in c
+            for containers in _ecs_containers(graph).values()
+            for c in containers.values()
+        )
     else:
-        variables = {e["name"]: e.get("value") for pod in _pods(graph).values()
-                     for c in pod["initContainers"] + pod["containers"] for e in c.get("env", [])}
-        [release] = [r for r in graph.run.of_type("kubernetes:helm.sh/v3:Release")
-                     if "grafana" in r.inputs["values"]]
+        variables = {
+            e["name"]: e.get("value")
+            for pod in _pods(graph).values()
+            for c in pod["initContainers"] + pod["containers"]
+            for e in c.get("env", [])
+        }
+        [release] = [
+            r
+            for r in graph.run.of_type("kubernetes:helm.sh/v3:Release")
+            if "grafana" in r.inputs["values"]
+        ]
         assert release.inputs["values"]["grafana"]["adminPassword"] == ""
     assert variables
     assert [name for name in variables if SECRET_NAME.search(name)] == []
@@ -495,5 +621,7 @@ def test_no_secret_in_environment_variables_or_plain_outputs(graph):
     assert not CREDENTIAL.search(json.dumps(plain))
     if graph.settings.topology == "eks":
         # A command that reads the generated password from its Secret, not the password.
-        assert plain["grafanaPassword"].startswith("kubectl ") and "get secret" in \
-            plain["grafanaPassword"]
+        assert (
+            plain["grafanaPassword"].startswith("kubectl ")
+            and "get secret" in plain["grafanaPassword"]
+        )

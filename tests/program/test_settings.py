@@ -73,10 +73,18 @@ BAD = [
     ("unknown-topology", _with(topology="gke"), "topology", "'ecs' or 'eks'"),
     ("unknown-top-level-key", _with(servcies=[]), "servcies", "unknown key"),
     ("unknown-service-key", _service(0, prot=3000), "services[0].prot", "unknown key"),
-    ("typo-upstream", _service(2, upstreams=["gretting", "name"]), "services[2].upstreams",
-     "unknown service 'gretting' (known: greeter, greeting, load-generator, name)"),
-    ("own-upstream", _service(2, upstreams=["greeter"]), "services[2].upstreams",
-     "cannot be its own upstream"),
+    (
+        "typo-upstream",
+        _service(2, upstreams=["gretting", "name"]),
+        "services[2].upstreams",
+        "unknown service 'gretting' (known: greeter, greeting, load-generator, name)",
+    ),
+    (
+        "own-upstream",
+        _service(2, upstreams=["greeter"]),
+        "services[2].upstreams",
+        "cannot be its own upstream",
+    ),
     ("duplicate-name", _service(1, name="name"), "services[1].name", "duplicate service name"),
     ("port-string", _service(0, port="http"), "services[0].port", "valid integer"),
     ("port-zero", _service(0, port=0), "services[0].port", "greater than or equal to 1"),
@@ -85,7 +93,12 @@ BAD = [
     ("port-envoy-admin", _service(0, port=9901), "services[0].port", "reserved"),
     ("port-envoy-egress", _service(0, port=9003), "services[0].port", "reserved"),
     ("port-statsd", _service(0, port=8125), "services[0].port", "reserved"),
-    ("replicas-zero", _service(0, replicas=0), "services[0].replicas", "greater than or equal to 1"),
+    (
+        "replicas-zero",
+        _service(0, replicas=0),
+        "services[0].replicas",
+        "greater than or equal to 1",
+    ),
     ("replicas-not-int", _service(0, replicas=1.5), "services[0].replicas", "integer"),
     ("name-uppercase", _service(0, name="Name"), "services[0].name", "not a DNS label"),
     ("name-underscore", _service(0, name="my_name"), "services[0].name", "not a DNS label"),
@@ -94,21 +107,37 @@ BAD = [
     ("mesh-not-label", _with(meshName="-mesh"), "meshName", "not a DNS label"),
     ("empty-services", _with(services=[]), "services", "empty"),
     ("services-not-list", _with(services={"name": "a"}), "services", "must be a list"),
-    ("no-services", {k: v for k, v in _dev().items() if k != f"{P}:services"}, "services",
-     "required"),
-    ("load-without-upstreams", _service(3, upstreams=[]), "services[3].upstreams",
-     "at least one upstream"),
+    (
+        "no-services",
+        {k: v for k, v in _dev().items() if k != f"{P}:services"},
+        "services",
+        "required",
+    ),
+    (
+        "load-without-upstreams",
+        _service(3, upstreams=[]),
+        "services[3].upstreams",
+        "at least one upstream",
+    ),
     ("negative-rate", _service(3, rate=-1), "services[3].rate", "greater than 0"),
     ("rate-on-app", _service(0, rate=2), "services[0].rate", "only a service of kind 'load'"),
     ("load-with-port", _service(3, port=3000), "services[3].port", "no ingress"),
     ("unknown-kind", _service(0, kind="worker"), "services[0].kind", "'app' or 'load'"),
     ("entry-is-load", _with(entryService="load-generator"), "entryService", "load generator"),
     ("entry-unknown", _with(entryService="gretter"), "entryService", "unknown service 'gretter'"),
-    ("upstream-is-load", _service(2, upstreams=["load-generator"]), "services[2].upstreams",
-     "accepts no requests"),
+    (
+        "upstream-is-load",
+        _service(2, upstreams=["load-generator"]),
+        "services[2].upstreams",
+        "accepts no requests",
+    ),
     ("upstream-twice", _service(2, upstreams=["name", "name"]), "services[2].upstreams", "twice"),
-    ("demo-cycle", _services([{"name": "a", "upstreams": ["b"]}, {"name": "b", "upstreams": ["a"]}]),
-     "services", "a -> b -> a"),
+    (
+        "demo-cycle",
+        _services([{"name": "a", "upstreams": ["b"]}, {"name": "b", "upstreams": ["a"]}]),
+        "services",
+        "a -> b -> a",
+    ),
     ("image-no-tag", _service(0, image="nginx"), "services[0].image", "with a tag or digest"),
     ("image-latest", _service(0, image="nginx:latest"), "services[0].image", "instead of 'latest'"),
     ("image-bad-chars", _service(0, image="Nginx:1.0"), "services[0].image", "image reference"),
@@ -121,86 +150,192 @@ BAD = [
     ("bad-retention", _with(logRetentionDays=10), "logRetentionDays", "not one of"),
     ("bad-stats-profile", _with(statsProfile="minimal"), "statsProfile", "'essential' or 'full'"),
     ("bad-access-log", _with(accessLog="some"), "accessLog", "'errors', 'sampled', 'all' or 'off'"),
-    ("sample-over-100", _with(accessLogSamplePercent=101), "accessLogSamplePercent",
-     "less than or equal to 100"),
+    (
+        "sample-over-100",
+        _with(accessLogSamplePercent=101),
+        "accessLogSamplePercent",
+        "less than or equal to 100",
+    ),
     ("sample-fraction", _with(accessLogSamplePercent=0.5), "accessLogSamplePercent", "integer"),
     ("slow-negative", _with(accessLogSlowMs=-1), "accessLogSlowMs", "greater than or equal to 0"),
     ("node-count-zero", _with(nodeCount=0), "nodeCount", "greater than or equal to 1"),
     ("services-bad-json", _with(services="[{name: a"), "services", "not valid JSON"),
     # Names that break AWS or Kubernetes rules once prefixed into resource names.
     ("mesh-sg-prefix", _with(meshName="sg"), "meshName", "'sg-', which AWS reserves"),
-    ("mesh-internal-prefix", _with(meshName="internal-shop"), "meshName",
-     "'internal-', which AWS reserves"),
-    ("namespace-not-label", _with(kubernetesNamespace="Mesh_NS"), "kubernetesNamespace",
-     "not a DNS label"),
-    ("namespace-too-long", _with(kubernetesNamespace="n" * 64), "kubernetesNamespace",
-     "at most 63"),
+    (
+        "mesh-internal-prefix",
+        _with(meshName="internal-shop"),
+        "meshName",
+        "'internal-', which AWS reserves",
+    ),
+    (
+        "namespace-not-label",
+        _with(kubernetesNamespace="Mesh_NS"),
+        "kubernetesNamespace",
+        "not a DNS label",
+    ),
+    (
+        "namespace-too-long",
+        _with(kubernetesNamespace="n" * 64),
+        "kubernetesNamespace",
+        "at most 63",
+    ),
     # Rules of the topology (components/stack.py), before any resource all the same.
-    ("namespace-reserved", _with(topology="eks", kubernetesNamespace="kube-system"),
-     "kubernetesNamespace", "'kube-system' is reserved"),
-    ("namespace-kube-prefix", _with(topology="eks", kubernetesNamespace="kube-mesh"),
-     "kubernetesNamespace", "every kube-* name"),
-    ("namespace-monitoring", _with(topology="eks", kubernetesNamespace="monitoring"),
-     "kubernetesNamespace", "'monitoring' is reserved"),
-    ("task-definition-too-big",
-     shop_config(services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
-                 + [{"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
-                 entryService=None),
-     "services[20].upstreams", "over ECS's limit"),
+    (
+        "namespace-reserved",
+        _with(topology="eks", kubernetesNamespace="kube-system"),
+        "kubernetesNamespace",
+        "'kube-system' is reserved",
+    ),
+    (
+        "namespace-kube-prefix",
+        _with(topology="eks", kubernetesNamespace="kube-mesh"),
+        "kubernetesNamespace",
+        "every kube-* name",
+    ),
+    (
+        "namespace-monitoring",
+        _with(topology="eks", kubernetesNamespace="monitoring"),
+        "kubernetesNamespace",
+        "'monitoring' is reserved",
+    ),
+    (
+        "task-definition-too-big",
+        shop_config(
+            services=[{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
+            + [{"name": "hub", "port": 3000, "upstreams": [f"leaf-{i}" for i in range(20)]}],
+            entryService=None,
+        ),
+        "services[20].upstreams",
+        "over ECS's limit",
+    ),
     # The HTTPS certificate of the load balancer.
-    ("certificate-not-acm", _with(certificateArn="arn:aws:iam::123456789012:server-certificate/x"),
-     "certificateArn", "not an ACM certificate ARN"),
-    ("certificate-other-region", _with(certificateArn=(
-        "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")),
-     "certificateArn", "in eu-west-1, the load balancer in us-west-2"),
-    ("certificate-without-alb", {k: v for k, v in _with(certificateArn=CERTIFICATE).items()
-                                 if k != f"{P}:entryService"},
-     "certificateArn", "only the ecs topology's load balancer"),
-    ("certificate-on-eks", _with(topology="eks", certificateArn=CERTIFICATE), "certificateArn",
-     "only the ecs topology's load balancer"),
+    (
+        "certificate-not-acm",
+        _with(certificateArn="arn:aws:iam::123456789012:server-certificate/x"),
+        "certificateArn",
+        "not an ACM certificate ARN",
+    ),
+    (
+        "certificate-other-region",
+        _with(
+            certificateArn=(
+                "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+            )
+        ),
+        "certificateArn",
+        "in eu-west-1, the load balancer in us-west-2",
+    ),
+    (
+        "certificate-without-alb",
+        {k: v for k, v in _with(certificateArn=CERTIFICATE).items() if k != f"{P}:entryService"},
+        "certificateArn",
+        "only the ecs topology's load balancer",
+    ),
+    (
+        "certificate-on-eks",
+        _with(topology="eks", certificateArn=CERTIFICATE),
+        "certificateArn",
+        "only the ecs topology's load balancer",
+    ),
     # Step 1 of a dnsNamespace change.
-    ("previous-namespace-not-dns", _with(dnsNamespace="mesh", previousDnsNamespace="Old_NS"),
-     "previousDnsNamespace", "not a DNS name"),
-    ("previous-namespace-same", _with(previousDnsNamespace="internal"), "previousDnsNamespace",
-     "equals dnsNamespace"),
-    ("previous-namespace-on-eks", _with(topology="eks", previousDnsNamespace="internal"),
-     "previousDnsNamespace", "only the ecs topology"),
+    (
+        "previous-namespace-not-dns",
+        _with(dnsNamespace="mesh", previousDnsNamespace="Old_NS"),
+        "previousDnsNamespace",
+        "not a DNS name",
+    ),
+    (
+        "previous-namespace-same",
+        _with(previousDnsNamespace="internal"),
+        "previousDnsNamespace",
+        "equals dnsNamespace",
+    ),
+    (
+        "previous-namespace-on-eks",
+        _with(topology="eks", previousDnsNamespace="internal"),
+        "previousDnsNamespace",
+        "only the ecs topology",
+    ),
     # More wrong types and ranges.
     ("node-count-not-int", _with(nodeCount="two"), "nodeCount", "valid integer"),
-    ("upstreams-not-list", _service(2, upstreams="greeting"), "services[2].upstreams",
-     "must be a list"),
+    (
+        "upstreams-not-list",
+        _service(2, upstreams="greeting"),
+        "services[2].upstreams",
+        "must be a list",
+    ),
     ("env-not-map", _service(0, env=["X=1"]), "services[0].env", "dictionary"),
     ("memory-not-int", _service(0, memory="lots"), "services[0].memory", "valid integer"),
-    ("replicas-too-many", _service(0, replicas=101), "services[0].replicas",
-     "less than or equal to 100"),
+    (
+        "replicas-too-many",
+        _service(0, replicas=101),
+        "services[0].replicas",
+        "less than or equal to 100",
+    ),
     ("rate-too-high", _service(3, rate=5000), "services[3].rate", "less than or equal to 1000"),
-    ("load-with-health-path", _service(3, healthPath="/health"), "services[3].healthPath",
-     "no ingress"),
-    ("error-percent-over-100", _with(errorRateAlarmPercent=150), "errorRateAlarmPercent",
-     "less than or equal to 100"),
-    ("latency-alarm-zero", _with(latencyAlarmMs=0), "latencyAlarmMs",
-     "greater than or equal to 1"),
-    ("trace-rate-over-100", _with(traceSampleRate=150), "traceSampleRate",
-     "less than or equal to 100"),
-    ("trace-rate-negative", _with(traceSampleRate=-1), "traceSampleRate",
-     "greater than or equal to 0"),
+    (
+        "load-with-health-path",
+        _service(3, healthPath="/health"),
+        "services[3].healthPath",
+        "no ingress",
+    ),
+    (
+        "error-percent-over-100",
+        _with(errorRateAlarmPercent=150),
+        "errorRateAlarmPercent",
+        "less than or equal to 100",
+    ),
+    ("latency-alarm-zero", _with(latencyAlarmMs=0), "latencyAlarmMs", "greater than or equal to 1"),
+    (
+        "trace-rate-over-100",
+        _with(traceSampleRate=150),
+        "traceSampleRate",
+        "less than or equal to 100",
+    ),
+    (
+        "trace-rate-negative",
+        _with(traceSampleRate=-1),
+        "traceSampleRate",
+        "greater than or equal to 0",
+    ),
     ("tracing-not-bool", _with(tracing="sometimes"), "tracing", "valid boolean"),
     ("app-port-otlp", _service(0, port=4318), "services[0].port", "reserved"),
-    ("image-bad-digest", _service(0, image="nginx@sha256:abc"), "services[0].image",
-     "with a tag or digest"),
-    ("agent-image-latest", _with(cloudwatchAgentImage="amazon/cloudwatch-agent:latest"),
-     "cloudwatchAgentImage", "instead of 'latest'"),
+    (
+        "image-bad-digest",
+        _service(0, image="nginx@sha256:abc"),
+        "services[0].image",
+        "with a tag or digest",
+    ),
+    (
+        "agent-image-latest",
+        _with(cloudwatchAgentImage="amazon/cloudwatch-agent:latest"),
+        "cloudwatchAgentImage",
+        "instead of 'latest'",
+    ),
     # YAML's `true` is not a number (lax pydantic took it for 1).
     ("port-bool", _service(0, port=True), "services[0].port", "valid integer"),
     ("rate-bool", _service(3, rate=True), "services[3].rate", "valid number"),
     ("replicas-bool", _service(0, replicas=True), "services[0].replicas", "valid integer"),
     # The key that makes a document too big is the one named.
-    ("task-definition-env-too-big", _service(0, env={"BIG": "x" * 70_000}), "services[0].env",
-     "over ECS's limit"),
-    ("eks-env-variable-too-big", _eks_service(0, env={"BIG": "x" * 200_000}), "services[0].env",
-     "MAX_ARG_STRLEN"),
-    ("eks-env-object-too-big", _eks_service(0, env={f"V{i}": "x" * 100_000 for i in range(12)}),
-     "services[0].env", "over the 1048576 a Kubernetes object may hold"),
+    (
+        "task-definition-env-too-big",
+        _service(0, env={"BIG": "x" * 70_000}),
+        "services[0].env",
+        "over ECS's limit",
+    ),
+    (
+        "eks-env-variable-too-big",
+        _eks_service(0, env={"BIG": "x" * 200_000}),
+        "services[0].env",
+        "MAX_ARG_STRLEN",
+    ),
+    (
+        "eks-env-object-too-big",
+        _eks_service(0, env={f"V{i}": "x" * 100_000 for i in range(12)}),
+        "services[0].env",
+        "over the 1048576 a Kubernetes object may hold",
+    ),
 ]
 
 
@@ -248,8 +383,9 @@ def test_bad_config_registers_no_resource(config, key, reason):
 
 
 @pytest.mark.parametrize("config, key", [c[1:3] for c in BAD], ids=[c[0] for c in BAD])
-def test_render_and_run_print_the_message_and_do_nothing(config, key, tmp_path, capsys,
-                                                         monkeypatch):
+def test_render_and_run_print_the_message_and_do_nothing(
+    config, key, tmp_path, capsys, monkeypatch
+):
     """`meshvis render` and `meshvis run` exit 2 with the settings' one line; nothing is
     written (render's folder, run's logs) and nothing started."""
     monkeypatch.chdir(tmp_path)
@@ -268,9 +404,13 @@ def test_cli_reports_the_same_message(tmp_path):
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
     expected = str(pytest.raises(ConfigError, settings_from_config, config).value)
     for command in (["render", "--out", str(tmp_path / "out")], ["run", "--duration", "1"]):
-        done = subprocess.run([sys.executable, "-m", "meshvis", *command, "--stack", "bad",
-                               "--root", str(tmp_path)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "meshvis", *command, "--stack", "bad", "--root", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip() == f"error: {expected}"
         assert not (tmp_path / "out").exists()
@@ -302,16 +442,23 @@ def test_pulumi_yaml_defaults_match_settings():
 
 # A key in a namespace nothing reads would otherwise be ignored without a word.
 NAMESPACE_TYPO = "mesh-visibilty:meshName"
-NAMESPACE_MESSAGE = ("mesh-visibilty:meshName: unknown namespace 'mesh-visibilty' "
-                     "(did you mean 'mesh-visibility'?)")
+NAMESPACE_MESSAGE = (
+    "mesh-visibilty:meshName: unknown namespace 'mesh-visibilty' (did you mean 'mesh-visibility'?)"
+)
 
 
-@pytest.mark.parametrize("key, message", [
-    (NAMESPACE_TYPO, NAMESPACE_MESSAGE),
-    ("pulumni:tags", "pulumni:tags: unknown namespace 'pulumni' (did you mean 'pulumi'?)"),
-    ("kubernetes:context", "kubernetes:context: unknown namespace 'kubernetes' (this program "
-                           "reads only mesh-visibility:, aws:, pulumi: keys)"),
-])
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        (NAMESPACE_TYPO, NAMESPACE_MESSAGE),
+        ("pulumni:tags", "pulumni:tags: unknown namespace 'pulumni' (did you mean 'pulumi'?)"),
+        (
+            "kubernetes:context",
+            "kubernetes:context: unknown namespace 'kubernetes' (this program "
+            "reads only mesh-visibility:, aws:, pulumi: keys)",
+        ),
+    ],
+)
 def test_unknown_namespace_stops_with_one_line(key, message):
     config = {**_dev(), key: "prod"}
     with pytest.raises(ConfigError) as caught:
@@ -323,8 +470,13 @@ def test_provider_and_cli_namespaces_are_accepted():
     """`aws:` (the provider every resource uses) and `pulumi:` (keys the CLI itself sets,
     such as `pulumi:tags`) pass; a key without a namespace is the project's, as the CLI reads
     a stack file."""
-    config = {**_dev(), "aws:profile": "dev", "pulumi:tags": {"team": "mesh"},
-              "pulumi:disable-default-providers": ["kubernetes"], "meshName": "plain"}
+    config = {
+        **_dev(),
+        "aws:profile": "dev",
+        "pulumi:tags": {"team": "mesh"},
+        "pulumi:disable-default-providers": ["kubernetes"],
+        "meshName": "plain",
+    }
     del config[f"{P}:meshName"]
     assert settings_from_config(config).mesh_name == "plain"
 
@@ -342,8 +494,13 @@ def test_unknown_namespace_registers_nothing_and_writes_nothing(tmp_path, capsys
     command = ["render", "--stack", "typo", "--root", str(tmp_path), "--out", str(out)]
     assert meshvis_main(command) == 2
     assert capsys.readouterr().err == f"error: {NAMESPACE_MESSAGE}\n"
-    done = subprocess.run([sys.executable, "-m", "meshvis", *command], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "meshvis", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stderr) == (2, f"error: {NAMESPACE_MESSAGE}\n")
     assert not out.exists()
 

@@ -80,7 +80,9 @@ class Plan:
 def rule(typ: str) -> Rule:
     """The replacement rule of a resource type; every type the program registers has one."""
     if typ not in RULES:
-        raise KeyError(f"no replacement rule for {typ}: add it to tests/support/replacement_rules.py")
+        raise KeyError(
+            f"no replacement rule for {typ}: add it to tests/support/replacement_rules.py"
+        )
     return RULES[typ]
 
 
@@ -106,14 +108,18 @@ def _generic(path: str) -> str:
 
 def _matches(changed: str, paths: tuple[str, ...]) -> bool:
     generic = _generic(changed)
-    return any(generic == p or generic.startswith(p + ".") or p.startswith(generic + ".")
-               for p in paths)
+    return any(
+        generic == p or generic.startswith(p + ".") or p.startswith(generic + ".") for p in paths
+    )
 
 
 def state_after_create(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The inputs as the provider stores them: blocks it drops when empty are gone."""
-    return {k: v for k, v in inputs.items()
-            if not (k in rule(typ).dropped_when_empty and v in ({}, [], None))}
+    return {
+        k: v
+        for k, v in inputs.items()
+        if not (k in rule(typ).dropped_when_empty and v in ({}, [], None))
+    }
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
@@ -148,7 +154,8 @@ def _delete_first(typ: str, old: dict, new: dict, option: bool | None) -> bool:
         # namespace is deleted first.
         meta_old, meta_new = old.get("metadata") or {}, new.get("metadata") or {}
         return bool(meta_new.get("name")) and all(
-            meta_old.get(k) == meta_new.get(k) for k in ("name", "namespace"))
+            meta_old.get(k) == meta_new.get(k) for k in ("name", "namespace")
+        )
     # pulumi-terraform-bridge pkg/tfbridge/schema.go nameRequiresDeleteBeforeReplace: an
     # auto-nameable property that the program set itself.
     return any(p in new for p in r.autonamed)
@@ -176,37 +183,47 @@ def plan(old: ProgramRun, new: ProgramRun) -> Plan:
         for prop, deps in options.property_dependencies.items():
             for dep in deps & replaced_first.keys():
                 dep_inputs = after[dep].inputs if dep in after else {}
-                leaves = _referring_leaves(res.inputs.get(prop), prop,
-                                           _tokens(dep[0], dep[1], dep_inputs))
+                leaves = _referring_leaves(
+                    res.inputs.get(prop), prop, _tokens(dep[0], dep[1], dep_inputs)
+                )
                 changed |= leaves or {prop}
                 cascade_first = cascade_first or replaced_first[dep]
         changed = {p for p in changed if not _matches(p, options.ignore_changes)}
         if not changed:
             continue
         r = rule(key[0])
-        forcing = tuple(sorted(p for p in changed
-                               if r.replace_on is None or _matches(p, r.replace_on)))
+        forcing = tuple(
+            sorted(p for p in changed if r.replace_on is None or _matches(p, r.replace_on))
+        )
         if not forcing:
             changes[key] = Change(UPDATE, key, why=tuple(sorted(changed)))
             continue
-        first = cascade_first or _delete_first(key[0], old_inputs, res.inputs,
-                                               options.delete_before_replace)
-        conflict = (not first and not any(_matches(p, r.name_scope) for p in changed)
-                    and any(p in res.inputs and res.inputs.get(p) == old_inputs.get(p)
-                            for p in r.unique_names))
+        first = cascade_first or _delete_first(
+            key[0], old_inputs, res.inputs, options.delete_before_replace
+        )
+        conflict = (
+            not first
+            and not any(_matches(p, r.name_scope) for p in changed)
+            and any(
+                p in res.inputs and res.inputs.get(p) == old_inputs.get(p) for p in r.unique_names
+            )
+        )
         replaced_first[key] = first
-        changes[key] = Change(REPLACE, key, DELETE_FIRST if first else CREATE_FIRST, forcing,
-                              conflict)
+        changes[key] = Change(
+            REPLACE, key, DELETE_FIRST if first else CREATE_FIRST, forcing, conflict
+        )
     for key in old.options:
         if key in before and key not in after and rule(key[0]).provider != "component":
             changes[key] = Change(DELETE, key)
-    return Plan(changes, _order(changes, list(old.options), list(new.options)),
-                dns_gaps(old, new))
+    return Plan(changes, _order(changes, list(old.options), list(new.options)), dns_gaps(old, new))
 
 
 def _order(changes: dict[Key, Change], old_order: list[Key], new_order: list[Key]) -> list[Step]:
-    steps = [Step("delete-replaced", k) for k in reversed(new_order)
-             if k in changes and changes[k].mode == DELETE_FIRST]
+    steps = [
+        Step("delete-replaced", k)
+        for k in reversed(new_order)
+        if k in changes and changes[k].mode == DELETE_FIRST
+    ]
     for key in new_order:
         change = changes.get(key)
         if change is None:
@@ -215,10 +232,11 @@ def _order(changes: dict[Key, Change], old_order: list[Key], new_order: list[Key
             steps.append(Step("create-replacement", key))
         elif change.op in (CREATE, UPDATE):
             steps.append(Step(change.op, key))
-    steps += [Step("delete-replaced" if key in changes and changes[key].op == REPLACE
-                   else "delete", key)
-              for key in reversed(old_order)
-              if key in changes and (changes[key].op == DELETE or changes[key].mode == CREATE_FIRST)]
+    steps += [
+        Step("delete-replaced" if key in changes and changes[key].op == REPLACE else "delete", key)
+        for key in reversed(old_order)
+        if key in changes and (changes[key].op == DELETE or changes[key].mode == CREATE_FIRST)
+    ]
     return steps
 
 
@@ -241,9 +259,12 @@ class Mesh:
 
 
 def _by_output(run: ProgramRun, typ: str, output: str) -> dict[str, Any]:
-    return {_mock_outputs(pulumi.runtime.MockResourceArgs(typ=r.typ, name=r.name,
-                                                          inputs=r.inputs))[output]: r
-            for r in run.of_type(typ)}
+    return {
+        _mock_outputs(pulumi.runtime.MockResourceArgs(typ=r.typ, name=r.name, inputs=r.inputs))[
+            output
+        ]: r
+        for r in run.of_type(typ)
+    }
 
 
 def _resolved_names(container_definitions: str) -> dict[str, frozenset[str]]:
@@ -260,7 +281,8 @@ def _resolved_names(container_definitions: str) -> dict[str, frozenset[str]]:
                 found[cluster["name"]] = frozenset(
                     e["endpoint"]["address"]["socket_address"]["address"].rstrip(".")
                     for group in cluster["load_assignment"]["endpoints"]
-                    for e in group["lb_endpoints"])
+                    for e in group["lb_endpoints"]
+                )
     return found
 
 
@@ -297,8 +319,10 @@ def dns_gaps(old: ProgramRun, new: ProgramRun) -> list[tuple[str, str, str, str]
     before, after = mesh_dns(old), mesh_dns(new)
 
     def registrations(upstream: str) -> dict[str, str]:
-        found = {"before": before.registered.get(upstream),
-                 "after": after.registered.get(upstream, before.registered.get(upstream))}
+        found = {
+            "before": before.registered.get(upstream),
+            "after": after.registered.get(upstream, before.registered.get(upstream)),
+        }
         return {when: name for when, name in found.items() if name is not None}
 
     gaps = []
@@ -306,11 +330,17 @@ def dns_gaps(old: ProgramRun, new: ProgramRun) -> list[tuple[str, str, str, str]
         for caller, clusters in mesh.resolves.items():
             for upstream, names in clusters.items():
                 found = registrations(upstream)
-                if label == "new" and upstream in after.keys and after.keys[upstream] in \
-                        new.options[after.keys[caller]].dependencies:
+                if (
+                    label == "new"
+                    and upstream in after.keys
+                    and after.keys[upstream] in new.options[after.keys[caller]].dependencies
+                ):
                     found.pop("before", None)
-                gaps += [(caller, upstream, label, when) for when, name in found.items()
-                         if name not in names]
+                gaps += [
+                    (caller, upstream, label, when)
+                    for when, name in found.items()
+                    if name not in names
+                ]
     return gaps
 
 
@@ -338,6 +368,7 @@ def _service(config: dict, name: str) -> dict:
 def _set(key: str, value: Any):
     def change(config: dict) -> None:
         config[f"mesh-visibility:{key}"] = value
+
     return change
 
 
@@ -351,19 +382,22 @@ def _remove_name(config: dict) -> None:
 
 
 def _remove_load_generator(config: dict) -> None:
-    config["mesh-visibility:services"] = [s for s in _services(config)
-                                          if s["name"] != "load-generator"]
+    config["mesh-visibility:services"] = [
+        s for s in _services(config) if s["name"] != "load-generator"
+    ]
 
 
 def _port(name: str, port: int):
     def change(config: dict) -> None:
         _service(config, name)["port"] = port
+
     return change
 
 
 def _replicas(name: str, replicas: int):
     def change(config: dict) -> None:
         _service(config, name)["replicas"] = replicas
+
     return change
 
 
@@ -372,6 +406,7 @@ def _upstreams(name: str, upstreams: list[str], add_leaf: bool = False):
         if add_leaf:
             _add_leaf(config)
         _service(config, name)["upstreams"] = upstreams
+
     return change
 
 
@@ -402,38 +437,84 @@ def _namespace_step_2(config: dict) -> None:
 
 
 SCENARIOS = (
-    Scenario("add a service", _add_leaf, _add_leaf,
-             "One step. Callers pick it up when it is named in their `upstreams` (below)."),
-    Scenario("remove a service", _remove_name, _remove_load_generator,
-             "One step: callers roll first, the service is deleted at the end of the update."),
-    Scenario("change a service's `port`", _port("greeting", 3001), _port("nginx", 8081),
-             "One step: only that service's tasks or pods roll (callers reach port 15000)."),
-    Scenario("change `replicas`", _replicas("greeting", 3), _replicas("nginx", 3),
-             "One step, nothing is replaced. EKS scales in place; on ECS every update of a "
-             "service is a rolling deployment of its tasks (`force_new_deployment`, which a "
-             "`fargateSpot` switch needs)."),
-    Scenario("change `upstreams`", _upstreams("load-generator", ["greeter", "greeting"]),
-             _upstreams("load-generator", ["nginx", "echo"], add_leaf=True),
-             "One step: a new upstream is up before its callers roll."),
-    Scenario("change `dnsNamespace`", _set("dnsNamespace", NEW_NAMESPACE), None,
-             "Has a gap, see below: old callers lose an upstream for up to one wave; use the "
-             "two steps instead."),
-    Scenario("change `dnsNamespace`, step 1", _namespace_step_1, None,
-             "Set `dnsNamespace` to the new name and `previousDnsNamespace` to the old one: "
-             "services stay registered in the old namespace, every sidecar resolves both."),
-    Scenario("change `dnsNamespace`, step 2", _namespace_step_2, None,
-             "Remove `previousDnsNamespace`: services register in the new namespace, the old "
-             "one goes at the end of the update.", deployed=_namespace_step_1),
-    Scenario("change `statsProfile`", _set("statsProfile", "full"), _set("statsProfile", "full"),
-             "One step: every sidecar's bootstrap changes, every service rolls."),
-    Scenario("change `envoyImage`", _set("envoyImage", "docker.io/envoyproxy/envoy:v1.39.3"),
-             _set("envoyImage", "docker.io/envoyproxy/envoy:v1.39.3"),
-             "One step: every service rolls, upstreams first."),
-    Scenario("change `entryService`", _set("entryService", "greeting"), None,
-             "Two steps, see below: targets switch while both entries roll."),
-    Scenario("add `certificateArn`", _set("certificateArn", CERTIFICATE), None,
-             "One step: port 80 redirects only once the HTTPS listener and its firewall rule "
-             "exist."),
+    Scenario(
+        "add a service",
+        _add_leaf,
+        _add_leaf,
+        "One step. Callers pick it up when it is named in their `upstreams` (below).",
+    ),
+    Scenario(
+        "remove a service",
+        _remove_name,
+        _remove_load_generator,
+        "One step: callers roll first, the service is deleted at the end of the update.",
+    ),
+    Scenario(
+        "change a service's `port`",
+        _port("greeting", 3001),
+        _port("nginx", 8081),
+        "One step: only that service's tasks or pods roll (callers reach port 15000).",
+    ),
+    Scenario(
+        "change `replicas`",
+        _replicas("greeting", 3),
+        _replicas("nginx", 3),
+        "One step, nothing is replaced. EKS scales in place; on ECS every update of a "
+        "service is a rolling deployment of its tasks (`force_new_deployment`, which a "
+        "`fargateSpot` switch needs).",
+    ),
+    Scenario(
+        "change `upstreams`",
+        _upstreams("load-generator", ["greeter", "greeting"]),
+        _upstreams("load-generator", ["nginx", "echo"], add_leaf=True),
+        "One step: a new upstream is up before its callers roll.",
+    ),
+    Scenario(
+        "change `dnsNamespace`",
+        _set("dnsNamespace", NEW_NAMESPACE),
+        None,
+        "Has a gap, see below: old callers lose an upstream for up to one wave; use the "
+        "two steps instead.",
+    ),
+    Scenario(
+        "change `dnsNamespace`, step 1",
+        _namespace_step_1,
+        None,
+        "Set `dnsNamespace` to the new name and `previousDnsNamespace` to the old one: "
+        "services stay registered in the old namespace, every sidecar resolves both.",
+    ),
+    Scenario(
+        "change `dnsNamespace`, step 2",
+        _namespace_step_2,
+        None,
+        "Remove `previousDnsNamespace`: services register in the new namespace, the old "
+        "one goes at the end of the update.",
+        deployed=_namespace_step_1,
+    ),
+    Scenario(
+        "change `statsProfile`",
+        _set("statsProfile", "full"),
+        _set("statsProfile", "full"),
+        "One step: every sidecar's bootstrap changes, every service rolls.",
+    ),
+    Scenario(
+        "change `envoyImage`",
+        _set("envoyImage", "docker.io/envoyproxy/envoy:v1.39.3"),
+        _set("envoyImage", "docker.io/envoyproxy/envoy:v1.39.3"),
+        "One step: every service rolls, upstreams first.",
+    ),
+    Scenario(
+        "change `entryService`",
+        _set("entryService", "greeting"),
+        None,
+        "Two steps, see below: targets switch while both entries roll.",
+    ),
+    Scenario(
+        "add `certificateArn`",
+        _set("certificateArn", CERTIFICATE),
+        None,
+        "One step: port 80 redirects only once the HTTPS listener and its firewall rule exist.",
+    ),
 )
 
 
@@ -442,6 +523,7 @@ def scenario_config(stack: str, change) -> dict:
     import copy
 
     from components.settings.stack_files import stack_config
+
     config = copy.deepcopy(stack_config(stack))
     change(config)
     return config
@@ -451,10 +533,21 @@ def _rollout(plan_: Plan, new: ProgramRun, topology: str) -> str:
     # Every update of an ECS service is a new deployment: the program sets
     # force_new_deployment, which the provider sends with each UpdateService call
     # (resourceServiceUpdate in terraform-provider-aws internal/service/ecs/service.go).
-    rolled = [c.key for c in plan_.changes.values() if c.key[0] in WORKLOADS and (
-        c.op == CREATE or (c.op == UPDATE and c.key[0] == WORKLOADS[0]) or any(
-            p.startswith(("taskDefinition", "serviceRegistries", "loadBalancers",
-                          "spec.template")) for p in c.why))]
+    rolled = [
+        c.key
+        for c in plan_.changes.values()
+        if c.key[0] in WORKLOADS
+        and (
+            c.op == CREATE
+            or (c.op == UPDATE and c.key[0] == WORKLOADS[0])
+            or any(
+                p.startswith(
+                    ("taskDefinition", "serviceRegistries", "loadBalancers", "spec.template")
+                )
+                for p in c.why
+            )
+        )
+    ]
     if not rolled:
         scaled = any(c.key[0] in WORKLOADS for c in plan_.of(UPDATE))
         return "nothing rolls" + (" (scales in place)" if scaled else "")
@@ -465,13 +558,22 @@ def _rollout(plan_: Plan, new: ProgramRun, topology: str) -> str:
             depth[key] = 1 + max((depth[d] for d in deps), default=0)
     waves = max(depth.values())
     if topology == "ecs":
-        return (f"{len(rolled)} ECS service(s) in {waves} wave(s), "
-                f"about {waves * ECS_ROLLOUT_MINUTES} min")
-    replicas = {r.name: r.inputs.get("spec", {}).get("replicas", 1) for r in new.resources
-                if r.typ == WORKLOADS[1]}
-    seconds = sum(max(replicas.get(k[1], 1) for k in rolled if depth[k] == w) * EKS_POD_SECONDS
-                  for w in range(1, waves + 1))
-    return f"{len(rolled)} Deployment(s) in {waves} wave(s), about {max(1, round(seconds / 60))} min"
+        return (
+            f"{len(rolled)} ECS service(s) in {waves} wave(s), "
+            f"about {waves * ECS_ROLLOUT_MINUTES} min"
+        )
+    replicas = {
+        r.name: r.inputs.get("spec", {}).get("replicas", 1)
+        for r in new.resources
+        if r.typ == WORKLOADS[1]
+    }
+    seconds = sum(
+        max(replicas.get(k[1], 1) for k in rolled if depth[k] == w) * EKS_POD_SECONDS
+        for w in range(1, waves + 1)
+    )
+    return (
+        f"{len(rolled)} Deployment(s) in {waves} wave(s), about {max(1, round(seconds / 60))} min"
+    )
 
 
 def _short(typ: str) -> str:
@@ -485,8 +587,12 @@ def summary(plan_: Plan) -> str:
         types = sorted({_short(c.key[0]) for c in plan_.of(op)})
         if types:
             parts.append(f"{title} {', '.join(types)}")
-    replaced = sorted({f"{_short(c.key[0])} ({'delete-first' if c.mode == DELETE_FIRST else 'new first'})"
-                       for c in plan_.of(REPLACE)})
+    replaced = sorted(
+        {
+            f"{_short(c.key[0])} ({'delete-first' if c.mode == DELETE_FIRST else 'new first'})"
+            for c in plan_.of(REPLACE)
+        }
+    )
     if replaced:
         parts.append("replaces " + ", ".join(replaced))
     updated = sorted({_short(c.key[0]) for c in plan_.of(UPDATE)})
@@ -498,8 +604,11 @@ def summary(plan_: Plan) -> str:
 def plans() -> list[tuple[Scenario, str, Plan, ProgramRun]]:
     """Every scenario on every topology it applies to: (scenario, topology, plan, new run)."""
     from tests.support.pulumi_harness import run_program
-    bases = {"ecs": (ECS_BASE, run_program(scenario_config(ECS_BASE, lambda c: None), ECS_BASE)),
-             "eks": (EKS_BASE, run_program(scenario_config(EKS_BASE, lambda c: None), EKS_BASE))}
+
+    bases = {
+        "ecs": (ECS_BASE, run_program(scenario_config(ECS_BASE, lambda c: None), ECS_BASE)),
+        "eks": (EKS_BASE, run_program(scenario_config(EKS_BASE, lambda c: None), EKS_BASE)),
+    }
     found = []
     for scenario in SCENARIOS:
         for topology, (stack, old) in bases.items():
@@ -519,11 +628,15 @@ README_END = "<!-- day2-plan:end -->"
 
 def readme_table(found: list[tuple[Scenario, str, Plan, ProgramRun]]) -> str:
     """The README's table of day-2 changes, from the plans."""
-    rows = ["| change | topology | what `pulumi up` does | rollout | how |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| change | topology | what `pulumi up` does | rollout | how |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for scenario, topology, plan_, new in found:
-        rows.append(f"| {scenario.label} | {topology} | {summary(plan_)} | "
-                    f"{_rollout(plan_, new, topology)} | {scenario.advice} |")
+        rows.append(
+            f"| {scenario.label} | {topology} | {summary(plan_)} | "
+            f"{_rollout(plan_, new, topology)} | {scenario.advice} |"
+        )
     return "\n".join([README_BEGIN, *rows, README_END])
 
 
@@ -532,6 +645,7 @@ def main(argv: list[str]) -> int:
     from pathlib import Path
 
     from tests.support.pulumi_harness import ROOT
+
     table = readme_table(plans())
     if "--write" not in argv:
         print(table)
@@ -545,4 +659,5 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     import sys
+
     raise SystemExit(main(sys.argv[1:]))

@@ -76,8 +76,12 @@ class ChartValues(dict):
     grafana's ``# adminPassword: strongpassword``, to ``"values.yaml:<line>"``.
     """
 
-    def __init__(self, data: Mapping[str, Any], source: str = "",
-                 commented: Mapping[tuple[str, ...], str] | None = None) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        source: str = "",
+        commented: Mapping[tuple[str, ...], str] | None = None,
+    ) -> None:
         super().__init__(data)
         self.source = source
         self.commented: dict[tuple[str, ...], str] = dict(commented or {})
@@ -118,15 +122,21 @@ def subchart_values(chart_dir: Path, *subchart_dirs: Path) -> dict[str, dict | N
         meta, directory = given[dep["name"]]
         wanted = str(dep.get("version", ""))
         if re.fullmatch(r"\d+\.\d+\.\d+", wanted) and wanted != str(meta.get("version")):
-            raise ValueError(f"{directory}: {dep['name']} {meta.get('version')}, but the chart "
-                             f"depends on {wanted}")
+            raise ValueError(
+                f"{directory}: {dep['name']} {meta.get('version')}, but the chart "
+                f"depends on {wanted}"
+            )
         out[key] = chart_values(directory)
     return out
 
 
-_COMMENTED_KEY = re.compile(r"^(?P<indent> *)#(?P<pad> *)(?P<key>[A-Za-z_][A-Za-z0-9_.\-/]*):(\s|$)")
-_KEY = re.compile(r"^(?P<indent> *)(?P<dash>- +)?(?P<key>\"[^\"]+\"|'[^']+'|[^\s#'\"\-][^:#]*?)"
-                  r":(?P<rest>\s.*|)$")
+_COMMENTED_KEY = re.compile(
+    r"^(?P<indent> *)#(?P<pad> *)(?P<key>[A-Za-z_][A-Za-z0-9_.\-/]*):(\s|$)"
+)
+_KEY = re.compile(
+    r"^(?P<indent> *)(?P<dash>- +)?(?P<key>\"[^\"]+\"|'[^']+'|[^\s#'\"\-][^:#]*?)"
+    r":(?P<rest>\s.*|)$"
+)
 
 
 def _commented_keys(text: str) -> dict[tuple[str, ...], int]:
@@ -157,8 +167,11 @@ def _commented_keys(text: str) -> dict[tuple[str, ...], int]:
                 col = len(m["indent"]) + 1 + len(m["pad"])
                 while in_comment and in_comment[-1][0] >= col:
                     in_comment.pop()
-                path = (tuple(k for i, k in stack if i < indent)
-                        + tuple(k for _, k in in_comment) + (m["key"],))
+                path = (
+                    tuple(k for i, k in stack if i < indent)
+                    + tuple(k for _, k in in_comment)
+                    + (m["key"],)
+                )
                 found.setdefault(path, lineno)
                 in_comment.append((col, m["key"]))
             continue
@@ -203,10 +216,10 @@ def _coalesce(dst: dict, src: Mapping[str, Any]) -> None:
         # otherwise ours stays (Helm warns when a table meets a non-table, and keeps ours)
 
 
-UNKNOWN = "unknown"            # no such key in the chart's values (error)
-MISTYPED = "mistyped"          # the key exists, our value has an incompatible type (error)
+UNKNOWN = "unknown"  # no such key in the chart's values (error)
+MISTYPED = "mistyped"  # the key exists, our value has an incompatible type (error)
 UNVERIFIABLE = "unverifiable"  # under a dependency whose values.yaml we do not have
-COMMENTED = "commented"        # not in values, but the values file documents it in a comment
+COMMENTED = "commented"  # not in values, but the values file documents it in a comment
 ERROR_KINDS = frozenset({UNKNOWN, MISTYPED})
 
 
@@ -251,9 +264,11 @@ def format_path(path: Iterable[Any]) -> str:
     return out
 
 
-def unknown_or_mistyped_keys(ours: Mapping[str, Any], chart: Mapping[str, Any],
-                             subcharts: Mapping[str, Mapping[str, Any] | None] | None = None,
-                             ) -> list[KeyFinding]:
+def unknown_or_mistyped_keys(
+    ours: Mapping[str, Any],
+    chart: Mapping[str, Any],
+    subcharts: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> list[KeyFinding]:
     """Every key path we set that the chart's values do not have, or set with an incompatible type.
 
     Findings are ``KeyFinding`` strings (the path); ``f.is_error`` is true for ``unknown`` and
@@ -277,24 +292,44 @@ def unknown_or_mistyped_keys(ours: Mapping[str, Any], chart: Mapping[str, Any],
         path = (key,)
         if key in subcharts:
             if value is not None and not isinstance(value, Mapping):
-                findings.append(KeyFinding(format_path(path), MISTYPED,
-                                           f"subchart values are a map, ours is a {_kind(value)}"))
+                findings.append(
+                    KeyFinding(
+                        format_path(path),
+                        MISTYPED,
+                        f"subchart values are a map, ours is a {_kind(value)}",
+                    )
+                )
                 continue
             sub = subcharts[key]
             own = chart.get(key)
             own = own if isinstance(own, dict) else {}
             sub_commented = {p: line for p, line in commented.items() if p[0] == key}
             if sub is None:
-                _walk(value, own, path, sub_commented, UNVERIFIABLE,
-                      f"the values of dependency '{key}' are not available", findings)
+                _walk(
+                    value,
+                    own,
+                    path,
+                    sub_commented,
+                    UNVERIFIABLE,
+                    f"the values of dependency '{key}' are not available",
+                    findings,
+                )
             else:
-                sub_commented = {**{(key, *p): line for p, line
-                                    in getattr(sub, "commented", {}).items()}, **sub_commented}
-                _walk(value, merged_values(sub, own), path, sub_commented, UNKNOWN,
-                      f"not in the values of subchart '{key}'", findings)
+                sub_commented = {
+                    **{(key, *p): line for p, line in getattr(sub, "commented", {}).items()},
+                    **sub_commented,
+                }
+                _walk(
+                    value,
+                    merged_values(sub, own),
+                    path,
+                    sub_commented,
+                    UNKNOWN,
+                    f"not in the values of subchart '{key}'",
+                    findings,
+                )
             continue
-        _walk({key: value}, chart, (), commented, UNKNOWN, "not in the chart's values",
-              findings)
+        _walk({key: value}, chart, (), commented, UNKNOWN, "not in the chart's values", findings)
     return findings
 
 
@@ -314,8 +349,15 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _walk(ours: Any, chart: Any, path: tuple, commented: Mapping[tuple, str], missing: str,
-          missing_detail: str, findings: list[KeyFinding]) -> None:
+def _walk(
+    ours: Any,
+    chart: Any,
+    path: tuple,
+    commented: Mapping[tuple, str],
+    missing: str,
+    missing_detail: str,
+    findings: list[KeyFinding],
+) -> None:
     if not isinstance(ours, Mapping):
         return
     for key, value in ours.items():
@@ -347,12 +389,16 @@ def _incompatible(ours: Any, default: Any) -> str | None:
     if theirs in ("map", "list") or mine in ("map", "list"):
         return f"chart default is a {theirs} ({_short(default)}), ours is a {mine}"
     if theirs == "boolean" or mine == "boolean":
-        return (f"chart default is a {theirs} ({_short(default)}), ours is a {mine}: "
-                "Go templates treat any non-empty string or non-zero number as true")
+        return (
+            f"chart default is a {theirs} ({_short(default)}), ours is a {mine}: "
+            "Go templates treat any non-empty string or non-zero number as true"
+        )
     if theirs == "number":
         return f"chart default is a number ({_short(default)}), ours is a string"
-    return (f"chart default is a string ({_short(default)}), ours is a number: it renders "
-            "unquoted and Helm holds numbers as float64")
+    return (
+        f"chart default is a string ({_short(default)}), ours is a number: it renders "
+        "unquoted and Helm holds numbers as float64"
+    )
 
 
 def _short(value: Any) -> str:
@@ -390,8 +436,12 @@ def _tpl(value: Any, release_name: str, release_namespace: str | None) -> Any:
     return out
 
 
-def prometheus_rule_selector(values: Mapping[str, Any], release_name: str, chart_dir: Path,
-                             release_namespace: str | None = None) -> dict:
+def prometheus_rule_selector(
+    values: Mapping[str, Any],
+    release_name: str,
+    chart_dir: Path,
+    release_namespace: str | None = None,
+) -> dict:
     """``spec.ruleSelector`` / ``spec.ruleNamespaceSelector`` of the chart's Prometheus resource
     for our ``values`` (merged over the chart's defaults), as templates/prometheus.yaml writes
     them. A key the template leaves out is absent (the operator then sees null); no Prometheus
@@ -451,16 +501,16 @@ def chart_rule_labels(values: Mapping[str, Any], release_name: str, chart_dir: P
     name = _chart_name(merged, meta)
     version = str(meta["version"]).replace("+", "_")
     labels: dict[str, Any] = {
-        "app": name,                                          # rules-1.14/*.yaml:14
-        "app.kubernetes.io/managed-by": "Helm",               # _helpers.tpl:77 .Release.Service
-        "app.kubernetes.io/instance": release_name,           # _helpers.tpl:78
-        "app.kubernetes.io/version": version,                 # _helpers.tpl:79
-        "app.kubernetes.io/part-of": name,                    # _helpers.tpl:80
-        "chart": f"{meta['name']}-{version}",                 # _helpers.tpl:70-73, 81
-        "release": release_name,                              # _helpers.tpl:82
-        "heritage": "Helm",                                   # _helpers.tpl:83
+        "app": name,  # rules-1.14/*.yaml:14
+        "app.kubernetes.io/managed-by": "Helm",  # _helpers.tpl:77 .Release.Service
+        "app.kubernetes.io/instance": release_name,  # _helpers.tpl:78
+        "app.kubernetes.io/version": version,  # _helpers.tpl:79
+        "app.kubernetes.io/part-of": name,  # _helpers.tpl:80
+        "chart": f"{meta['name']}-{version}",  # _helpers.tpl:70-73, 81
+        "release": release_name,  # _helpers.tpl:82
+        "heritage": "Helm",  # _helpers.tpl:83
     }
-    labels.update(merged.get("commonLabels") or {})           # _helpers.tpl:84-86
+    labels.update(merged.get("commonLabels") or {})  # _helpers.tpl:84-86
     labels.update((merged.get("defaultRules") or {}).get("labels") or {})  # rules-1.14:16-18
     return labels
 
@@ -507,9 +557,12 @@ def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None
     return ok
 
 
-def loads_rule(selectors: Mapping[str, Any], rule: Mapping[str, Any],
-               prometheus_namespace: str,
-               namespace_labels: Mapping[str, str] | None = None) -> bool:
+def loads_rule(
+    selectors: Mapping[str, Any],
+    rule: Mapping[str, Any],
+    prometheus_namespace: str,
+    namespace_labels: Mapping[str, str] | None = None,
+) -> bool:
     """Whether a Prometheus with ``selectors`` (from ``prometheus_rule_selector``) loads the
     PrometheusRule ``rule``: its namespace must be selected (absent/None selector -> only
     ``prometheus_namespace``; namespaces carry ``kubernetes.io/metadata.name`` unless
@@ -549,14 +602,16 @@ def _metadata_errors(metadata: Any, namespaced: bool) -> list[str]:
         return ["metadata: must be a map"]
     errors = []
     name = metadata.get("name")
-    if name is not None and (not isinstance(name, str) or len(name) > 253
-                             or not _DNS_SUBDOMAIN.fullmatch(name)):
+    if name is not None and (
+        not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name)
+    ):
         errors.append(f"metadata.name: {name!r} is not a DNS subdomain")
     namespace = metadata.get("namespace")
     if namespace is not None and not namespaced:
         errors.append("metadata.namespace: the resource is cluster-scoped")
-    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 63
-                                  or not _DNS_LABEL.fullmatch(namespace)):
+    if namespace is not None and (
+        not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace)
+    ):
         errors.append(f"metadata.namespace: {namespace!r} is not a DNS label")
     for field in ("labels", "annotations"):
         entries = metadata.get(field)
@@ -587,7 +642,7 @@ def _go_pattern(pattern: str) -> str:
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            pair = pattern[i:i + 2]
+            pair = pattern[i : i + 2]
             out.append("\\Z" if pair == "\\z" else pair)
             i += 2
             continue
@@ -601,7 +656,7 @@ def _go_pattern(pattern: str) -> str:
             i += 1
             in_class = True
             for literal in ("^", "]"):
-                if pattern[i:i + 1] == literal:
+                if pattern[i : i + 1] == literal:
                     out.append(literal)
                     i += 1
             continue
@@ -682,8 +737,11 @@ def _structural(schema: Any) -> Any:
     out = {k: _structural(v) for k, v in schema.items() if k != "description"}
     if out.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
-    if ("properties" in out and "additionalProperties" not in out
-            and not out.get("x-kubernetes-preserve-unknown-fields")):
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -705,8 +763,9 @@ def _crd(crd_path: Path) -> dict:
     raise ValueError(f"{crd_path}: no CustomResourceDefinition")
 
 
-def validate_prometheus_rule(obj: Mapping[str, Any], crd_path: Path,
-                             version: str = "v1") -> list[str]:
+def validate_prometheus_rule(
+    obj: Mapping[str, Any], crd_path: Path, version: str = "v1"
+) -> list[str]:
     """Errors (``"<path>: <message>"``, empty if valid) of a PrometheusRule object against the
     CRD's ``openAPIV3Schema`` for served ``version``, plus apiVersion/kind and metadata name,
     namespace and label syntax. Not covered: CEL ``x-kubernetes-validations``, ``format``, and
@@ -718,8 +777,9 @@ def validate_prometheus_rule(obj: Mapping[str, Any], crd_path: Path,
         return [f"apiVersion: {spec['group']}/{version} is not served by the CRD"]
     errors = []
     if obj.get("apiVersion") != f"{spec['group']}/{version}":
-        errors.append(f"apiVersion: {obj.get('apiVersion')!r}, the CRD serves "
-                      f"{spec['group']}/{version}")
+        errors.append(
+            f"apiVersion: {obj.get('apiVersion')!r}, the CRD serves {spec['group']}/{version}"
+        )
     if obj.get("kind") != spec["names"]["kind"]:
         errors.append(f"kind: {obj.get('kind')!r}, the CRD defines {spec['names']['kind']!r}")
     errors += _metadata_errors(obj.get("metadata") or {}, spec.get("scope") == "Namespaced")

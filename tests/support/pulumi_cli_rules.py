@@ -78,7 +78,9 @@ _RESOLVE_MAP = {
     **{s: math.inf for s in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
     **{s: -math.inf for s in ("-.inf", "-.Inf", "-.INF")},
 }
-_YAML_STYLE_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")  # resolve.go:124
+_YAML_STYLE_FLOAT = re.compile(
+    r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"
+)  # resolve.go:124
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 
 
@@ -95,7 +97,9 @@ class GoTime:
         off = w.utcoffset() or _dt.timedelta(0)
         mins = int(off.total_seconds()) // 60
         zone = f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}{abs(mins) % 60:02d}"
-        name = "UTC" if w.tzinfo is _dt.timezone.utc else zone  # FixedZone("", off) prints the offset
+        name = (
+            "UTC" if w.tzinfo is _dt.timezone.utc else zone
+        )  # FixedZone("", off) prints the offset
         return w.strftime("%Y-%m-%d %H:%M:%S") + f"{frac} {zone} {name}"
 
     def rfc3339(self) -> str:
@@ -115,7 +119,9 @@ class GoTime:
 
 
 _TS_FORMATS = (  # yaml.v3 resolve.go:294-299 allowedTimestampFormats
-    re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2})"),
+    re.compile(
+        r"(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+    ),
     re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?()"),
     re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})()()()()()"),
 )
@@ -135,8 +141,16 @@ def _parse_timestamp(s: str) -> Optional[GoTime]:
             sign = 1 if zone[0] == "+" else -1
             tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
         try:
-            when = _dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec or 0),
-                                int((frac or ".0")[1:7].ljust(6, "0")), tzinfo=tz)
+            when = _dt.datetime(
+                int(y),
+                int(mo),
+                int(d),
+                int(h or 0),
+                int(mi or 0),
+                int(sec or 0),
+                int((frac or ".0")[1:7].ljust(6, "0")),
+                tzinfo=tz,
+            )
         except ValueError:
             return None
         return GoTime(s, when)
@@ -196,7 +210,9 @@ def _go_resolve(s: str) -> Any:
                 return f
         for prefix, base in (("0b", 2), ("-0b", 2), ("0o", 8), ("-0o", 8)):
             if plain.startswith(prefix):
-                v = _go_parse_int(("-" if prefix[0] == "-" else "") + plain[len(prefix):], base, True)
+                v = _go_parse_int(
+                    ("-" if prefix[0] == "-" else "") + plain[len(prefix) :], base, True
+                )
                 if v is not None:
                     return v
     return s
@@ -220,10 +236,15 @@ class _GoYAMLLoader(yaml.SafeLoader):
         seen: dict = {}
         errs = []
         for key_node, _ in node.value:
-            k = (type(key_node), key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node))
+            k = (
+                type(key_node),
+                key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node),
+            )
             if k in seen:
-                errs.append(f"line {key_node.start_mark.line + 1}: mapping key {_go_quote(str(key_node.value))} "
-                            f"already defined at line {seen[k]}")
+                errs.append(
+                    f"line {key_node.start_mark.line + 1}: mapping key {_go_quote(str(key_node.value))} "
+                    f"already defined at line {seen[k]}"
+                )
             else:
                 seen[k] = key_node.start_mark.line + 1
         if errs:
@@ -251,6 +272,7 @@ def load_yaml(path_or_text: str) -> Any:
 # --------------------------------------------------------------------------------------
 # Go value helpers
 # --------------------------------------------------------------------------------------
+
 
 def _to_go(v: Any) -> Any:
     """Accept yaml.safe_load output too: dates/datetimes become GoTime."""
@@ -345,7 +367,13 @@ def _go_json(v: Any) -> str:
         return ("-" if v < 0 else "") + s
     if isinstance(v, str):
         s = json.dumps(v, ensure_ascii=False)
-        for c, e in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        for c, e in (
+            ("<", "\\u003c"),
+            (">", "\\u003e"),
+            ("&", "\\u0026"),
+            ("\u2028", "\\u2028"),
+            ("\u2029", "\\u2029"),
+        ):
             s = s.replace(c, e)
         return s
     if isinstance(v, GoTime):
@@ -353,7 +381,11 @@ def _go_json(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ",".join(_go_json(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(_go_json(str(k)) + ":" + _go_json(v[k]) for k in sorted(v, key=str)) + "}"
+        return (
+            "{"
+            + ",".join(_go_json(str(k)) + ":" + _go_json(v[k]) for k in sorted(v, key=str))
+            + "}"
+        )
     raise TypeError(f"unexpected value {v!r}")
 
 
@@ -415,71 +447,141 @@ _PROJECT_SCHEMA: dict = {
     "type": "object",
     "properties": {
         "name": {"type": "string", "minLength": 1},
-        "description": _SN, "author": _SN, "website": _SN, "license": _SN,
-        "runtime": {"oneOf": [
-            {"type": "string", "minLength": 1},
-            {"type": "object", "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "options": {"type": "object", "additionalProperties": True}},
-             "additionalProperties": False}]},
+        "description": _SN,
+        "author": _SN,
+        "website": _SN,
+        "license": _SN,
+        "runtime": {
+            "oneOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "options": {"type": "object", "additionalProperties": True},
+                    },
+                    "additionalProperties": False,
+                },
+            ]
+        },
         "main": _SN,
         "config": {
             "type": ["object", "string", "null"],
             "properties": {"secret": {"type": "boolean"}},
-            "additionalProperties": {"oneOf": [
-                {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "array"},
-                {"$ref": "#/$defs/configTypeDeclaration"}]}},
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "string"},
+                    {"type": "integer"},
+                    {"type": "boolean"},
+                    {"type": "array"},
+                    {"$ref": "#/$defs/configTypeDeclaration"},
+                ]
+            },
+        },
         "stackConfigDir": _SN,
-        "backend": {"type": ["object", "null"], "properties": {"url": {"type": "string"}},
-                    "additionalProperties": False},
-        "options": {"type": ["object", "null"], "properties": {"refresh": {"type": "string", "const": "always"}},
-                    "additionalProperties": False},
+        "backend": {
+            "type": ["object", "null"],
+            "properties": {"url": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        "options": {
+            "type": ["object", "null"],
+            "properties": {"refresh": {"type": "string", "const": "always"}},
+            "additionalProperties": False,
+        },
         "template": {
             "type": ["object", "null"],
             "properties": {
-                "displayName": _SN, "description": _SN, "quickstart": _SN,
+                "displayName": _SN,
+                "description": _SN,
+                "quickstart": _SN,
                 "important": {"type": ["boolean", "null"]},
-                "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
-                "config": {"type": ["object", "null"], "additionalProperties": {"properties": {
-                    "description": _SN, "default": {}, "secret": {"type": ["boolean", "null"]}}}}},
-            "additionalProperties": False},
-        "packages": {"type": "object", "additionalProperties": {"oneOf": [
-            {"type": "string"}, {"$ref": "#/$defs/packageSpec"}]}},
-        "plugins": {"type": "object", "properties": {
-            "providers": {"type": "array", "items": {"$ref": "#/$defs/pluginOptions"}},
-            "analyzers": {"type": "array", "items": {"$ref": "#/$defs/pluginOptions"}},
-            "languages": {"type": "array", "items": {"$ref": "#/$defs/pluginOptions"}}}},
+                "metadata": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {"type": "string"},
+                },
+                "config": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {
+                        "properties": {
+                            "description": _SN,
+                            "default": {},
+                            "secret": {"type": ["boolean", "null"]},
+                        }
+                    },
+                },
+            },
+            "additionalProperties": False,
+        },
+        "packages": {
+            "type": "object",
+            "additionalProperties": {
+                "oneOf": [{"type": "string"}, {"$ref": "#/$defs/packageSpec"}]
+            },
+        },
+        "plugins": {
+            "type": "object",
+            "properties": {
+                "providers": {"type": "array", "items": {"$ref": "#/$defs/pluginOptions"}},
+                "analyzers": {"type": "array", "items": {"$ref": "#/$defs/pluginOptions"}},
+                "languages": {"type": "array", "items": {"$ref": "#/$defs/pluginOptions"}},
+            },
+        },
     },
     "required": ["name"],
     "additionalProperties": True,
     "$defs": {
         "packageSpec": {
-            "type": "object", "additionalProperties": False, "required": ["source"],
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["source"],
             "properties": {
-                "source": {"type": "string"}, "version": {"type": "string"},
+                "source": {"type": "string"},
+                "version": {"type": "string"},
                 "parameters": {"type": "array", "items": {"type": "string"}},
                 "pluginDownloadURL": {"type": "string"},
                 "checksums": {"type": "object", "additionalProperties": {"type": "string"}},
-                "extensions": {"type": "array", "items": {"type": "string"}}}},
+                "extensions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
         "pluginOptions": {
-            "type": "object", "additionalProperties": False, "required": ["name", "path"],
-            "properties": {"name": {"type": "string"}, "path": {"type": "string"}, "version": {"type": "string"}}},
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "path"],
+            "properties": {
+                "name": {"type": "string"},
+                "path": {"type": "string"},
+                "version": {"type": "string"},
+            },
+        },
         "simpleConfigType": {"enum": ["string", "integer", "boolean", "array", "object"]},
         "configItemsType": {
-            "type": "object", "required": ["type"],
+            "type": "object",
+            "required": ["type"],
             "properties": {
-                "type": {"oneOf": [{"$ref": "#/$defs/simpleConfigType"}, {"$ref": "#/$defs/configItemsType"}]},
-                "items": {"$ref": "#/$defs/configItemsType"}},
+                "type": {
+                    "oneOf": [
+                        {"$ref": "#/$defs/simpleConfigType"},
+                        {"$ref": "#/$defs/configItemsType"},
+                    ]
+                },
+                "items": {"$ref": "#/$defs/configItemsType"},
+            },
             "if": {"properties": {"type": {"const": "array"}}},
-            "then": {"required": ["items"]}},
+            "then": {"required": ["items"]},
+        },
         "configTypeDeclaration": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "properties": {
                 "type": {"$ref": "#/$defs/simpleConfigType"},
                 "items": {"$ref": "#/$defs/configItemsType"},
                 "description": {"type": "string"},
                 "secret": {"type": "boolean"},
-                "default": {}, "value": {}}},
+                "default": {},
+                "value": {},
+            },
+        },
     },
 }
 
@@ -543,19 +645,34 @@ def _schema_validate(s: dict, v: Any, vloc: str) -> Optional[_VErr]:
     if types is not None:
         types = [types] if isinstance(types, str) else types
         vt = _json_type(v)
-        ok = any(vt == t or (t == "integer" and vt == "number" and (isinstance(v, int) or float(v).is_integer()))
-                 for t in types)
+        ok = any(
+            vt == t
+            or (t == "integer" and vt == "number" and (isinstance(v, int) or float(v).is_integer()))
+            for t in types
+        )
         if not ok:
             return _VErr(vloc, f"expected {' or '.join(types)}, but got {vt}")
     errors: list = []
     if "const" in s and not _json_equals(v, s["const"]):
         c = s["const"]
-        errors.append(_VErr(vloc, "const failed" if _json_type(c) in ("object", "array")
-                            else f"value must be {_go_quote(c) if isinstance(c, str) else _go_fmt_v(c)}"))
+        errors.append(
+            _VErr(
+                vloc,
+                "const failed"
+                if _json_type(c) in ("object", "array")
+                else f"value must be {_go_quote(c) if isinstance(c, str) else _go_fmt_v(c)}",
+            )
+        )
     if "enum" in s and not any(_json_equals(v, e) for e in s["enum"]):
         items = [_go_quote(e) for e in s["enum"]]  # compiler.go:311-321 (all our enums are strings)
-        errors.append(_VErr(vloc, f"value must be {items[0]}" if len(items) == 1
-                            else f"value must be one of {', '.join(items)}"))
+        errors.append(
+            _VErr(
+                vloc,
+                f"value must be {items[0]}"
+                if len(items) == 1
+                else f"value must be one of {', '.join(items)}",
+            )
+        )
     if isinstance(v, dict):
         missing = [f"'{p}'" for p in s.get("required", []) if p not in v]
         if missing:
@@ -569,7 +686,12 @@ def _schema_validate(s: dict, v: Any, vloc: str) -> Optional[_VErr]:
         extra = [p for p in v if p not in props]
         add = s.get("additionalProperties")
         if add is False and extra:
-            errors.append(_VErr(vloc, f"additionalProperties {', '.join(_quote_js(p) for p in extra)} not allowed"))
+            errors.append(
+                _VErr(
+                    vloc,
+                    f"additionalProperties {', '.join(_quote_js(p) for p in extra)} not allowed",
+                )
+            )
         elif isinstance(add, dict):
             for p in extra:
                 err = _schema_validate(add, v[p], vloc + "/" + _escape_ptr(p))
@@ -594,13 +716,17 @@ def _schema_validate(s: dict, v: Any, vloc: str) -> Optional[_VErr]:
                 if matched == -1:
                     matched = i
                 else:
-                    errors.append(_VErr(vloc, f"valid against schemas at indexes {matched} and {i}"))
+                    errors.append(
+                        _VErr(vloc, f"valid against schemas at indexes {matched} and {i}")
+                    )
                     break
             else:
                 causes.append(err)
         if matched == -1:
             errors.append(_VErr(vloc, "oneOf failed", causes))
-    if "if" in s and _schema_validate(s["if"], v, vloc) is None and "then" in s:  # schema.go:651-670
+    if (
+        "if" in s and _schema_validate(s["if"], v, vloc) is None and "then" in s
+    ):  # schema.go:651-670
         err = _schema_validate(s["then"], v, vloc)
         if err:
             errors.append(_VErr(vloc, "if-then failed", [err]))
@@ -613,7 +739,11 @@ def _schema_validate(s: dict, v: Any, vloc: str) -> Optional[_VErr]:
 
 def _quote_js(s: str) -> str:
     """jsonschema errors.go:135 quote(): single quotes, backslash escaped (and '"' dropped, as in Go)."""
-    return "'" + s.replace("\\", "\\\\").replace('"', "").replace("\n", "\\n").replace("\t", "\\t") + "'"
+    return (
+        "'"
+        + s.replace("\\", "\\\\").replace('"', "").replace("\n", "\\n").replace("\t", "\\t")
+        + "'"
+    )
 
 
 def _levenshtein(a: str, b: str) -> int:
@@ -724,7 +854,11 @@ def _validate_config_value(type_name: str, items: Optional[dict], value: Any) ->
             return False
         if isinstance(value, int):
             return True
-        if isinstance(value, float) and not math.isnan(value) and (math.isinf(value) or value.is_integer()):
+        if (
+            isinstance(value, float)
+            and not math.isnan(value)
+            and (math.isinf(value) or value.is_integer())
+        ):
             return True  # f == math.Trunc(f)
         if isinstance(value, str):
             return _go_atoi(value)
@@ -750,16 +884,22 @@ def _items_struct(raw: Any) -> Optional[dict]:
     t = raw.get("type", "")
     if not isinstance(t, str):
         # the schema allows `type: {type: ...}` here, but the Go struct field is a string
-        raise PulumiConfigError("yaml: unmarshal errors:\n  line ?: cannot unmarshal !!map into string")
+        raise PulumiConfigError(
+            "yaml: unmarshal errors:\n  line ?: cannot unmarshal !!map into string"
+        )
     return {"type": t, "items": _items_struct(raw.get("items"))}
 
 
 def _decl_struct(key: str, raw: Any) -> dict:
     """Unmarshal one config entry into ProjectConfigType (project.go:282-289)."""
     if not isinstance(raw, dict):
-        tag = {bool: "!!bool", int: "!!int", float: "!!float", str: "!!str"}.get(type(raw), "!!null")
-        raise PulumiConfigError(f"yaml: unmarshal errors:\n  line ?: cannot unmarshal {tag} "
-                                f"`{_go_fmt_v(raw)}` into workspace.ProjectConfigType")
+        tag = {bool: "!!bool", int: "!!int", float: "!!float", str: "!!str"}.get(
+            type(raw), "!!null"
+        )
+        raise PulumiConfigError(
+            f"yaml: unmarshal errors:\n  line ?: cannot unmarshal {tag} "
+            f"`{_go_fmt_v(raw)}` into workspace.ProjectConfigType"
+        )
     return {
         "type": raw.get("type"),  # *string: nil when absent
         "description": raw.get("description", ""),
@@ -796,7 +936,9 @@ def validate_project(project_yaml: Any, path: str = "Pulumi.yaml") -> dict:
         if "name" not in project:
             closest = _find_closest_key("name", project)
             if closest:
-                raise PulumiConfigError(f"project is missing a 'name' attribute; found '{closest}' instead")
+                raise PulumiConfigError(
+                    f"project is missing a 'name' attribute; found '{closest}' instead"
+                )
             raise PulumiConfigError("project is missing a 'name' attribute")
         if not isinstance(project["name"], str) or project["name"] == "":
             raise PulumiConfigError("project is missing a non-empty string 'name' attribute")
@@ -811,8 +953,10 @@ def validate_project(project_yaml: Any, path: str = "Pulumi.yaml") -> dict:
     config = project.get("config")
     if isinstance(config, str):
         if "stackConfigDir" in project:
-            raise PulumiConfigError("Should not use both config and stackConfigDir to define the stack directory. "
-                                    "Use only stackConfigDir instead.")
+            raise PulumiConfigError(
+                "Should not use both config and stackConfigDir to define the stack directory. "
+                "Use only stackConfigDir instead."
+            )
         project["stackConfigDir"], config = config, None
 
     # project.go:486-517 RewriteShorthandConfigValues: string/int/bool/list only (not float, not null)
@@ -841,26 +985,41 @@ def validate_project(project_yaml: Any, path: str = "Pulumi.yaml") -> dict:
         type_name = d["type"] or ""
         if _is_namespaced_by_project(name, key):
             if d["type"] is not None and type_name == _ARRAY and d["items"] is None:
-                fail(f"The configuration key '{key}' declares an array "
-                     "but does not specify the underlying type via the 'items' attribute")
-            if d["type"] is not None and has_default and not _validate_config_value(type_name, d["items"], d["default"]):
-                fail(f"The default value specified for configuration key '{key}' is not of the expected type "
-                     f"'{_infer_full_type_name(type_name, d['items'])}'")
+                fail(
+                    f"The configuration key '{key}' declares an array "
+                    "but does not specify the underlying type via the 'items' attribute"
+                )
+            if (
+                d["type"] is not None
+                and has_default
+                and not _validate_config_value(type_name, d["items"], d["default"])
+            ):
+                fail(
+                    f"The default value specified for configuration key '{key}' is not of the expected type "
+                    f"'{_infer_full_type_name(type_name, d['items'])}'"
+                )
         else:
             if d["type"] is not None:
-                fail(f"Configuration key '{key}' is not namespaced by the project and should not define a type")
+                fail(
+                    f"Configuration key '{key}' is not namespaced by the project and should not define a type"
+                )
             if has_default:
-                fail(f"Configuration key '{key}' is not namespaced by the project and "
-                     "should not define a default value. "
-                     "Did you mean to use the 'value' attribute instead of 'default'?")
+                fail(
+                    f"Configuration key '{key}' is not namespaced by the project and "
+                    "should not define a default value. "
+                    "Did you mean to use the 'value' attribute instead of 'default'?"
+                )
             if not has_value:
-                fail(f"Configuration key '{key}' is namespaced and must provide an attribute 'value'")
+                fail(
+                    f"Configuration key '{key}' is namespaced and must provide an attribute 'value'"
+                )
     return {"name": name, "stackConfigDir": project.get("stackConfigDir"), "config": decls}
 
 
 # --------------------------------------------------------------------------------------
 # Stack config (pkg/workspace/config.go)
 # --------------------------------------------------------------------------------------
+
 
 def _parse_key(s: str) -> tuple:
     """config/key.go:45-70 ParseKey: 'ns:name' or legacy 'ns:config:name'."""
@@ -869,8 +1028,10 @@ def _parse_key(s: str) -> tuple:
         return parts[0], parts[1]
     if len(parts) == 3 and parts[1] == "config" and parts[0] and parts[2]:
         return parts[0], parts[2]
-    raise PulumiConfigError(f"could not parse {s} as a configuration key "
-                            "(configuration keys should be of the form `<namespace>:<name>`)")
+    raise PulumiConfigError(
+        f"could not parse {s} as a configuration key "
+        "(configuration keys should be of the form `<namespace>:<name>`)"
+    )
 
 
 class _Value:
@@ -949,8 +1110,12 @@ def _decrypt_object(v: Any, decrypt: Callable[[str], str]) -> Any:
     return v
 
 
-def validate_stack_config(project_yaml: Any, stack_yaml: Any, stack_name: str,
-                          decrypt: Optional[Callable[[str], str]] = None) -> dict:
+def validate_stack_config(
+    project_yaml: Any,
+    stack_yaml: Any,
+    stack_name: str,
+    decrypt: Optional[Callable[[str], str]] = None,
+) -> dict:
     """What ``pulumi up/preview`` checks before running: ValidateStackConfigAndApplyProjectConfig.
 
     ``project_yaml`` / ``stack_yaml`` are the parsed Pulumi.yaml and Pulumi.<stack>.yaml (use
@@ -981,8 +1146,10 @@ def validate_stack_config(project_yaml: Any, stack_yaml: Any, stack_name: str,
     if stack_yaml is not None:
         stack = _simplify_project(_to_go(stack_yaml))
         if "environment" in stack and stack["environment"]:
-            raise NotImplementedError("Pulumi ESC environments are merged by the CLI (config.go:267-293); "
-                                      "this re-implementation does not evaluate them")
+            raise NotImplementedError(
+                "Pulumi ESC environments are merged by the CLI (config.go:267-293); "
+                "this re-implementation does not evaluate them"
+            )
         cfg = stack.get("config")
         if cfg is not None and not isinstance(cfg, dict):
             # the CLI fails in yaml.v3 here; its exact text (with line numbers) is not reproduced
@@ -993,7 +1160,10 @@ def validate_stack_config(project_yaml: Any, stack_yaml: Any, stack_name: str,
                 ns, name = _parse_key(key)
             except PulumiConfigError as e:
                 raise PulumiConfigError(f"could not unmarshal map: {e.message}") from None
-            stack_map[f"{ns}:{name}"] = (_Value.from_yaml(_yaml_roundtrip(raw_value)), _yaml_roundtrip(raw_value))
+            stack_map[f"{ns}:{name}"] = (
+                _Value.from_yaml(_yaml_roundtrip(raw_value)),
+                _yaml_roundtrip(raw_value),
+            )
 
     # config.go:159-168 parseConfigKey: keys declared without ':' live in the project namespace
     declared = []
@@ -1018,8 +1188,10 @@ def validate_stack_config(project_yaml: Any, stack_yaml: Any, stack_name: str,
 
     # config.go:351-355
     if missing:
-        fail(f"Stack '{stack_name}' is missing configuration {'values' if len(missing) > 1 else 'value'} "
-             f"{_format_missing_keys(missing)}")
+        fail(
+            f"Stack '{stack_name}' is missing configuration {'values' if len(missing) > 1 else 'value'} "
+            f"{_format_missing_keys(missing)}"
+        )
 
     # config.go:66-157 validateStackConfigValues / validateStackConfigValue
     for decl_key, full_key, _, d in declared:
@@ -1027,17 +1199,25 @@ def validate_stack_config(project_yaml: Any, stack_yaml: Any, stack_name: str,
             continue
         value, raw = stack_map.get(full_key, (_Value("", False, False), None))
         if d["secret"] and not value.secure:
-            fail(f"Stack '{stack_name}' with configuration key '{decl_key}' must be encrypted as it's secret")
+            fail(
+                f"Stack '{stack_name}' with configuration key '{decl_key}' must be encrypted as it's secret"
+            )
         if value.secure:
             if decrypt is None:
                 continue  # cannot decrypt here: the CLI would type-check the plaintext
-            content = (_decrypt_object(_stack_object(raw), decrypt) if value.object else decrypt(value.text))
+            content = (
+                _decrypt_object(_stack_object(raw), decrypt)
+                if value.object
+                else decrypt(value.text)
+            )
         elif value.object:
             content = json.loads(value.text)
         else:
             content = value.text
         if not _validate_config_value(d["type"], d["items"], content):
-            fail(f"Stack '{stack_name}' with configuration key '{decl_key}' must be of type "
-                 f"'{_infer_full_type_name(d['type'], d['items'])}'")
+            fail(
+                f"Stack '{stack_name}' with configuration key '{decl_key}' must be of type "
+                f"'{_infer_full_type_name(d['type'], d['items'])}'"
+            )
 
     return {k: stack_map[k][0].public() for k in sorted(stack_map)}

@@ -66,11 +66,14 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         self.run.options[(request.type, request.name)] = RegisteredOptions(
             parent=_key(request.parent) if request.parent else None,
             dependencies=keys(request.dependencies),
-            property_dependencies={k: keys(v.urns)
-                                   for k, v in request.propertyDependencies.items()},
-            delete_before_replace=(request.deleteBeforeReplace
-                                   if request.deleteBeforeReplaceDefined else None),
-            ignore_changes=tuple(request.ignoreChanges))
+            property_dependencies={
+                k: keys(v.urns) for k, v in request.propertyDependencies.items()
+            },
+            delete_before_replace=(
+                request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None
+            ),
+            ignore_changes=tuple(request.ignoreChanges),
+        )
         return super().RegisterResource(request)
 
 
@@ -91,8 +94,10 @@ class ProgramRun:
 
     def one(self, typ: str, name: str) -> Registered:
         found = [r for r in self.resources if r.typ == typ and r.name == name]
-        assert len(found) == 1, f"expected one {typ} named {name}, found {len(found)}: " \
+        assert len(found) == 1, (
+            f"expected one {typ} named {name}, found {len(found)}: "
             f"{sorted(r.name for r in self.of_type(typ))}"
+        )
         return found[0]
 
 
@@ -109,14 +114,21 @@ def _mock_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         # there fails output deserialization for every program that creates a cluster.
         outputs.setdefault("clusterSecurityGroupId", f"sg-{name}")
         # What a ManagedNodeGroup reads of `cluster.core` to join it (no resource references).
-        outputs.setdefault("core", {"endpoint": f"https://{name}.eks.example",
-                                    "vpcId": args.inputs.get("vpcId"),
-                                    "subnetIds": args.inputs.get("privateSubnetIds"),
-                                    "tags": args.inputs.get("tags")})
+        outputs.setdefault(
+            "core",
+            {
+                "endpoint": f"https://{name}.eks.example",
+                "vpcId": args.inputs.get("vpcId"),
+                "subnetIds": args.inputs.get("privateSubnetIds"),
+                "tags": args.inputs.get("tags"),
+            },
+        )
     if typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"):
         kind = "app" if typ.endswith("LoadBalancer") else "targetgroup"
         outputs.setdefault("arnSuffix", f"{kind}/{name}/0123456789abcdef")
-    outputs.setdefault("arn", f"arn:aws:mock:us-west-2:123456789012:{typ.split(':')[-1].lower()}/{name}")
+    outputs.setdefault(
+        "arn", f"arn:aws:mock:us-west-2:123456789012:{typ.split(':')[-1].lower()}/{name}"
+    )
     outputs.setdefault("name", name)
     outputs.setdefault("id", f"{name}-id")
     outputs.setdefault("dnsName", f"{name}.us-west-2.elb.amazonaws.com")
@@ -136,11 +148,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.run.calls.append((args.token, dict(args.args)))
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ["us-west-2a", "us-west-2b", "us-west-2c"],
-                    "zoneIds": ["usw2-az1", "usw2-az2", "usw2-az3"], "id": "us-west-2"}
+            return {
+                "names": ["us-west-2a", "us-west-2b", "us-west-2c"],
+                "zoneIds": ["usw2-az1", "usw2-az2", "usw2-az3"],
+                "id": "us-west-2",
+            }
         if args.token in ("aws:index/getCallerIdentity:getCallerIdentity",):
-            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/test",
-                    "userId": "test", "id": "123456789012"}
+            return {
+                "accountId": "123456789012",
+                "arn": "arn:aws:iam::123456789012:user/test",
+                "userId": "test",
+                "id": "123456789012",
+            }
         if args.token in ("aws:index/getRegion:getRegion",):
             return {"name": "us-west-2", "region": "us-west-2", "id": "us-west-2"}
         if args.token in ("aws:index/getPartition:getPartition",):
@@ -148,30 +167,41 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-def run_program(config: dict[str, Any], stack: str = "test",
-                run: ProgramRun | None = None) -> ProgramRun:
+def run_program(
+    config: dict[str, Any], stack: str = "test", run: ProgramRun | None = None
+) -> ProgramRun:
     """Run ``__main__.py`` for a config map (native values) and return what it registered.
 
     Raises whatever the program raises (``pulumi.RunError`` for a bad configuration); pass
     ``run`` to inspect what had been registered by then.
     """
+
     def main() -> dict[str, Any]:
         return runpy.run_path(str(MAIN), run_name="__main__")["topology"].stack_outputs()
 
     return run_under_mocks(main, config, stack=stack, run=run)
 
 
-def run_under_mocks(main: Callable[[], dict[str, Any]], config: dict[str, Any],
-                    stack: str = "test", run: ProgramRun | None = None,
-                    project: str = "mesh-visibility",
-                    mocks: type[RecordingMocks] = RecordingMocks) -> ProgramRun:
+def run_under_mocks(
+    main: Callable[[], dict[str, Any]],
+    config: dict[str, Any],
+    stack: str = "test",
+    run: ProgramRun | None = None,
+    project: str = "mesh-visibility",
+    mocks: type[RecordingMocks] = RecordingMocks,
+) -> ProgramRun:
     """Run ``main`` as a Pulumi program of ``project`` with a config map (native values) and
     return what it registered; ``main`` returns the stack's outputs. ``mocks`` may add invoke
     results (a subclass of ``RecordingMocks``). Raises whatever ``main`` raises."""
     run = run if run is not None else ProgramRun()
     recording = mocks(run)
-    pulumi.runtime.set_mocks(recording, project=project, stack=stack, preview=False,
-                             monitor=RecordingMonitor(recording, run))
+    pulumi.runtime.set_mocks(
+        recording,
+        project=project,
+        stack=stack,
+        preview=False,
+        monitor=RecordingMonitor(recording, run),
+    )
     pulumi.runtime.set_all_config(as_pulumi_config(config))
     failure: list[BaseException] = []
 
@@ -184,12 +214,16 @@ def run_under_mocks(main: Callable[[], dict[str, Any]], config: dict[str, Any],
             return None
 
         async def secret_keys() -> set[str]:
-            return {key for key, value in outputs.items()
-                    if await pulumi.Output.from_input(value).is_secret()}
+            return {
+                key
+                for key, value in outputs.items()
+                if await pulumi.Output.from_input(value).is_secret()
+            }
 
         return pulumi.Output.all(
             pulumi.Output.from_input(outputs).apply(run.outputs.update),
-            pulumi.Output.from_input(secret_keys()).apply(run.secret_outputs.update))
+            pulumi.Output.from_input(secret_keys()).apply(run.secret_outputs.update),
+        )
 
     program()
     if failure:

@@ -17,16 +17,33 @@ PUBLIC_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.30-alpine"
 
 def _services(custom: str, private_image: str, cart: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        {"name": "frontend", "port": 3000, "replicas": 3, "cpu": 512, "memory": 1024,
-         "upstreams": ["catalog", "cart", custom]},
+        {
+            "name": "frontend",
+            "port": 3000,
+            "replicas": 3,
+            "cpu": 512,
+            "memory": 1024,
+            "upstreams": ["catalog", "cart", custom],
+        },
         {"name": "catalog", "port": 3000, "replicas": 2, "upstreams": ["inventory"]},
-        {"name": "cart", "image": private_image, "port": 8080,
-         "command": ["/usr/local/bin/cart", "--listen", ":8080"],
-         "env": {"CART_MODE": "fast"}, "cpu": 1024, **cart},
+        {
+            "name": "cart",
+            "image": private_image,
+            "port": 8080,
+            "command": ["/usr/local/bin/cart", "--listen", ":8080"],
+            "env": {"CART_MODE": "fast"},
+            "cpu": 1024,
+            **cart,
+        },
         {"name": custom, "image": PUBLIC_IMAGE, "port": 8080},
         {"name": "inventory", "port": 3100, "env": {"WORDS": "apples,pears"}},
-        {"name": "load", "kind": "load", "rate": 5, "replicas": 2,
-         "upstreams": ["frontend", "catalog"]},
+        {
+            "name": "load",
+            "kind": "load",
+            "rate": 5,
+            "replicas": 2,
+            "upstreams": ["frontend", "catalog"],
+        },
     ]
 
 
@@ -45,31 +62,38 @@ def shop_config(**changes: Any) -> dict[str, Any]:
     """The ``shop`` ECS stack's config map (native values); ``changes`` override or drop keys."""
     services = _services("recommend", ECS_PRIVATE_IMAGE, {"memory": 3072})
     services[0]["healthPath"] = "/health"
-    return _changed({
-        "aws:region": "us-west-2",
-        "mesh-visibility:topology": "ecs",
-        "mesh-visibility:meshName": "shop",
-        "mesh-visibility:dnsNamespace": "shop.local",
-        "mesh-visibility:entryService": "frontend",
-        "mesh-visibility:statsProfile": "full",
-        "mesh-visibility:logRetentionDays": 14,
-        "mesh-visibility:services": services,
-    }, changes)
+    return _changed(
+        {
+            "aws:region": "us-west-2",
+            "mesh-visibility:topology": "ecs",
+            "mesh-visibility:meshName": "shop",
+            "mesh-visibility:dnsNamespace": "shop.local",
+            "mesh-visibility:entryService": "frontend",
+            "mesh-visibility:statsProfile": "full",
+            "mesh-visibility:logRetentionDays": 14,
+            "mesh-visibility:services": services,
+        },
+        changes,
+    )
 
 
 def shop_eks_config(**changes: Any) -> dict[str, Any]:
     """The ``shop`` EKS stack's config map (native values); ``changes`` override or drop keys."""
-    return _changed({
-        "aws:region": "eu-west-1",
-        "mesh-visibility:topology": "eks",
-        "mesh-visibility:meshName": "shop",
-        "mesh-visibility:kubernetesNamespace": "shop-mesh",
-        "mesh-visibility:eksVersion": "1.35",
-        "mesh-visibility:nodeInstanceType": "m6i.large",
-        "mesh-visibility:nodeCount": 3,
-        "mesh-visibility:statsProfile": "full",
-        "mesh-visibility:errorRateAlarmPercent": 2,
-        "mesh-visibility:latencyAlarmMs": 250,
-        "mesh-visibility:services": _services(
-            "reviews", EKS_PRIVATE_IMAGE, {"memory": 2048, "healthPath": "/healthz"}),
-    }, changes)
+    return _changed(
+        {
+            "aws:region": "eu-west-1",
+            "mesh-visibility:topology": "eks",
+            "mesh-visibility:meshName": "shop",
+            "mesh-visibility:kubernetesNamespace": "shop-mesh",
+            "mesh-visibility:eksVersion": "1.35",
+            "mesh-visibility:nodeInstanceType": "m6i.large",
+            "mesh-visibility:nodeCount": 3,
+            "mesh-visibility:statsProfile": "full",
+            "mesh-visibility:errorRateAlarmPercent": 2,
+            "mesh-visibility:latencyAlarmMs": 250,
+            "mesh-visibility:services": _services(
+                "reviews", EKS_PRIVATE_IMAGE, {"memory": 2048, "healthPath": "/healthz"}
+            ),
+        },
+        changes,
+    )

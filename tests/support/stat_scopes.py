@@ -69,14 +69,14 @@ def _scope(metric: str, hcm_prefix: str | None, cluster: str | None) -> str:
 def series_stat(labels: Mapping[str, str]) -> StatKey:
     """The stat of one series Prometheus scraped from a sidecar (its labels, ``__name__``)."""
     metric = _HISTOGRAM_SERIES.sub("", labels["__name__"])
-    return _scope(metric, labels.get("envoy_http_conn_manager_prefix"),
-                  labels.get("envoy_cluster_name")), metric
+    return _scope(
+        metric, labels.get("envoy_http_conn_manager_prefix"), labels.get("envoy_cluster_name")
+    ), metric
 
 
 def cloudwatch_stat(metric: CloudWatchMetric) -> StatKey:
     """The stat of one metric the CloudWatch agent would publish."""
-    return _scope(metric.name, metric.dimension(HCM_PREFIX), metric.dimension(CLUSTER)), \
-        metric.name
+    return _scope(metric.name, metric.dimension(HCM_PREFIX), metric.dimension(CLUSTER)), metric.name
 
 
 def read_stat(read: MetricRead) -> StatKey:
@@ -89,7 +89,9 @@ def read_stat(read: MetricRead) -> StatKey:
     if dimensions[CLUSTER] == LOCAL_APP_CLUSTER:
         return LOCAL_APP, read.name
     assert dimensions[CLUSTER] is None and {v for _, v in read.exclude} == {
-        LOCAL_APP_CLUSTER, ADMIN_CLUSTER}, read
+        LOCAL_APP_CLUSTER,
+        ADMIN_CLUSTER,
+    }, read
     return UPSTREAM, read.name
 
 
@@ -116,19 +118,24 @@ def promql_stats(expr: str) -> set[StatKey]:
 
 # The scopes a sidecar of each kind of service has at all: a load generator's has no ingress
 # listener and no app cluster.
-PRESENT = {"app": (INGRESS, EGRESS, LOCAL_APP, UPSTREAM, SERVER),
-           "load": (EGRESS, UPSTREAM, SERVER)}
+PRESENT = {
+    "app": (INGRESS, EGRESS, LOCAL_APP, UPSTREAM, SERVER),
+    "load": (EGRESS, UPSTREAM, SERVER),
+}
 KINDS = tuple(PRESENT)
 ByKind = dict[str, set[StatKey]]
 
 
-def _on_services(stats: set[StatKey], settings: Settings,
-                 services: Iterable[str] | None = None) -> ByKind:
+def _on_services(
+    stats: set[StatKey], settings: Settings, services: Iterable[str] | None = None
+) -> ByKind:
     """``stats`` as read on the sidecars of ``services`` (all when None), by service kind."""
     names = set(services) if services is not None else {s.name for s in settings.services}
     kinds = {settings.service(name).kind for name in names}
-    return {kind: {stat for stat in stats if stat[0] in PRESENT[kind]} if kind in kinds
-            else set() for kind in KINDS}
+    return {
+        kind: {stat for stat in stats if stat[0] in PRESENT[kind]} if kind in kinds else set()
+        for kind in KINDS
+    }
 
 
 def _merge(*parts: ByKind) -> ByKind:
@@ -141,20 +148,28 @@ def reader_stats(settings: Settings) -> dict[str, ByKind]:
     the services it shows; the run summary what a service served (apps) and what a client
     got back end to end (load generators)."""
     mesh = settings.mesh_name
-    grafana = [*grafana_mesh.panel_queries(settings), *grafana_envoy.panel_queries(settings),
-               *(rule["expr"] for rule in rule_group(settings)["rules"])]
+    grafana = [
+        *grafana_mesh.panel_queries(settings),
+        *grafana_envoy.panel_queries(settings),
+        *(rule["expr"] for rule in rule_group(settings)["rules"]),
+    ]
     apps = [s.name for s in settings.app_services]
     loads = [s.name for s in settings.services if s.is_load]
-    live = [_on_services(promql_stats(signal.expr), settings, signal.services)
-            for signal in live_signals(settings)]
+    live = [
+        _on_services(promql_stats(signal.expr), settings, signal.services)
+        for signal in live_signals(settings)
+    ]
     summary = [
         _on_services(promql_stats(promql.response_counts(mesh)), settings, apps),
         _on_services(promql_stats(promql.latency_quantile(mesh, 0.5, "60s")), settings, apps),
         _on_services(promql_stats(promql.response_counts(mesh, outbound=True)), settings, loads),
         # The service map's edges, read on every caller's sidecar.
-        *(_on_services(promql_stats(q), settings, [s.name for s in settings.services
-                                                   if s.upstreams])
-          for q in edge_queries(settings, "60s").values()),
+        *(
+            _on_services(
+                promql_stats(q), settings, [s.name for s in settings.services if s.upstreams]
+            )
+            for q in edge_queries(settings, "60s").values()
+        ),
     ]
     cloudwatch = {read_stat(r) for r in [*dashboard_reads(settings), *alarm_reads(settings)]}
     return {

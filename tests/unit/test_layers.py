@@ -36,11 +36,14 @@ APART = {("components.ecs", "components.eks"), ("components.eks", "components.ec
 # composition root that runs them.
 PULUMI_MODULES = {
     "components.network",
-    "components.ecs.service", "components.ecs.topology",
-    "components.eks.service", "components.eks.topology",
+    "components.ecs.service",
+    "components.ecs.topology",
+    "components.eks.service",
+    "components.eks.topology",
     "components.program",
     # The component package: it hosts the components, and infers its schema from them.
-    "provider.__main__", "provider.docs",
+    "provider.__main__",
+    "provider.docs",
 }
 
 
@@ -60,15 +63,18 @@ def violations(graph: dict[str, set[str]]) -> list[str]:
         if source is None:
             continue
         for target in sorted(imports):
-            if target.split(".")[0] in ("pulumi", "pulumi_aws", "pulumi_eks", "pulumi_kubernetes") \
-                    and module not in PULUMI_MODULES:
+            if (
+                target.split(".")[0] in ("pulumi", "pulumi_aws", "pulumi_eks", "pulumi_kubernetes")
+                and module not in PULUMI_MODULES
+            ):
                 found.append(f"{module} imports {target}: only Pulumi components may")
             destination = layer_of(target)
             if destination is None:
                 continue
             if destination[1] > source[1]:
-                found.append(f"{module} imports {target}: {source[0]} may not depend on "
-                             f"{destination[0]}")
+                found.append(
+                    f"{module} imports {target}: {source[0]} may not depend on {destination[0]}"
+                )
             if (source[0], destination[0]) in APART:
                 found.append(f"{module} imports {target}: the topologies stay apart")
     return found
@@ -94,17 +100,24 @@ def project_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imports.add(node.module)
                 # `from dashboards.prometheus import promql` imports a module, not a name.
-                imports.update(f"{node.module}.{alias.name}" for alias in node.names
-                               if (PROJECT_ROOT / node.module.replace(".", "/") /
-                                   f"{alias.name}.py").exists())
+                imports.update(
+                    f"{node.module}.{alias.name}"
+                    for alias in node.names
+                    if (PROJECT_ROOT / node.module.replace(".", "/") / f"{alias.name}.py").exists()
+                )
         graph[module_name(path)] = imports
     return graph
 
 
 def test_the_project_imports_only_downwards():
     graph = project_graph()
-    assert {"components.settings.model", "components.ecs.topology", "meshvis.local.runner",
-            "__main__", "provider.__main__"} <= set(graph)
+    assert {
+        "components.settings.model",
+        "components.ecs.topology",
+        "meshvis.local.runner",
+        "__main__",
+        "provider.__main__",
+    } <= set(graph)
     assert violations(graph) == []
 
 
@@ -128,8 +141,16 @@ def test_a_back_edge_or_a_stray_pulumi_import_is_caught():
 
 def test_the_command_line_runs_without_loading_pulumi():
     """``meshvis render`` and ``run`` use the pure layers only (no Pulumi engine needed)."""
-    probe = ("import sys, meshvis.__main__, meshvis.render, meshvis.local.runner; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=60, check=True)
+    probe = (
+        "import sys, meshvis.__main__, meshvis.render, meshvis.local.runner; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert done.stdout.strip() == "[]"

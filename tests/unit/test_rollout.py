@@ -24,10 +24,14 @@ def test_upstreams_come_first_and_are_waited_for():
 
 def test_a_call_cycle_is_cut_where_it_closes():
     image = "public.ecr.aws/nginx/nginx-unprivileged:1.30-alpine"
-    config = {**stack_config("dev"), "mesh-visibility:entryService": None,
-              "mesh-visibility:services": [
-                  {"name": "a", "image": image, "port": 8080, "upstreams": ["b"]},
-                  {"name": "b", "image": image, "port": 8080, "upstreams": ["a"]}]}
+    config = {
+        **stack_config("dev"),
+        "mesh-visibility:entryService": None,
+        "mesh-visibility:services": [
+            {"name": "a", "image": image, "port": 8080, "upstreams": ["b"]},
+            {"name": "b", "image": image, "port": 8080, "upstreams": ["a"]},
+        ],
+    }
     config = {k: v for k, v in config.items() if v is not None}
     waits = {s.name: w for s, w in upstreams_first(settings_from_config(config))}
     assert waits == {"b": (), "a": ("b",)}

@@ -37,19 +37,47 @@ TG = "targetgroup/greeting-tg/fedcba9876543210"
 BODY_KEYS = {"widgets", "variables", "start", "end", "periodOverride"}
 WIDGET_KEYS = {"type", "x", "y", "width", "height", "properties"}
 WIDGET_TYPES = {"metric", "text", "log", "alarm", "explorer"}
-METRIC_PROPERTIES = {"accountId", "annotations", "liveData", "legend", "metrics", "period",
-                     "region", "sparkline", "stacked", "stat", "table", "timezone", "title",
-                     "view", "yAxis", "start", "end", "setPeriodToTimeRange"}
+METRIC_PROPERTIES = {
+    "accountId",
+    "annotations",
+    "liveData",
+    "legend",
+    "metrics",
+    "period",
+    "region",
+    "sparkline",
+    "stacked",
+    "stat",
+    "table",
+    "timezone",
+    "title",
+    "view",
+    "yAxis",
+    "start",
+    "end",
+    "setPeriodToTimeRange",
+}
 LOG_PROPERTIES = {"accountId", "region", "title", "query", "view", "stacked"}
 TEXT_PROPERTIES = {"markdown", "background"}
-RENDERING_KEYS = {"accountId", "color", "label", "id", "period", "stat", "visible", "yAxis",
-                  "region"}
+RENDERING_KEYS = {
+    "accountId",
+    "color",
+    "label",
+    "id",
+    "period",
+    "stat",
+    "visible",
+    "yAxis",
+    "region",
+}
 EXPRESSION_KEYS = {"expression", "label", "id", "period", "color", "yAxis", "visible", "region"}
 VIEWS = {"timeSeries", "singleValue", "gauge", "bar", "pie", "table"}
 STAT = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|p\d{1,2}(\.\d+)?)$")
 METRIC_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
-SEARCH = re.compile(r"^SEARCH\('\{(?P<schema>[^}]*)\} (?P<terms>[^']*)', '(?P<stat>[^']+)', "
-                    r"(?P<period>\d+)\)$")
+SEARCH = re.compile(
+    r"^SEARCH\('\{(?P<schema>[^}]*)\} (?P<terms>[^']*)', '(?P<stat>[^']+)', "
+    r"(?P<period>\d+)\)$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +108,7 @@ def _expression_ids(expression: str) -> set[str]:
 
 # -- dashboard ---------------------------------------------------------------------------------
 
+
 def test_body_has_only_documented_keys_and_fits_the_grid(body):
     assert set(body) <= BODY_KEYS
     assert 0 < len(body["widgets"]) <= 500
@@ -90,8 +119,11 @@ def test_body_has_only_documented_keys_and_fits_the_grid(body):
         assert 0 <= widget["x"] <= 23 and 1 <= widget["width"] <= 24
         assert widget["x"] + widget["width"] <= 24
         assert widget["y"] >= 0 and 1 <= widget["height"] <= 1000
-        mine = {(x, y) for x in range(widget["x"], widget["x"] + widget["width"])
-                for y in range(widget["y"], widget["y"] + widget["height"])}
+        mine = {
+            (x, y)
+            for x in range(widget["x"], widget["x"] + widget["width"])
+            for y in range(widget["y"], widget["y"] + widget["height"])
+        }
         assert not mine & cells, f"{widget['properties'].get('title')} overlaps another widget"
         cells |= mine
     json.dumps(body)  # the Dashboard resource takes it as a JSON string
@@ -135,9 +167,12 @@ def test_search_expressions_name_the_reads_exactly(settings, body):
     """Each SEARCH's schema is the exact dimension set of one read, in the mesh namespace."""
     namespace = metric_namespace(settings.mesh_name)
     reads = dashboard_reads(settings)
-    searches = [entry[0]["expression"] for w in _widgets(body, "metric")
-                for entry in w["properties"]["metrics"]
-                if isinstance(entry[0], dict) and entry[0]["expression"].startswith("SEARCH")]
+    searches = [
+        entry[0]["expression"]
+        for w in _widgets(body, "metric")
+        for entry in w["properties"]["metrics"]
+        if isinstance(entry[0], dict) and entry[0]["expression"].startswith("SEARCH")
+    ]
     assert searches
     for expression in searches:
         match = SEARCH.match(expression)
@@ -154,14 +189,19 @@ def test_dashboard_follows_the_service_list(settings):
     """Adding a service changes no SEARCH widget; only the per-service error math and the
     log widget's list of log groups grow."""
     config = stack_config("dev")
-    config["mesh-visibility:services"] = [*config["mesh-visibility:services"],
-                                          {"name": "farewell", "port": 3000}]
+    config["mesh-visibility:services"] = [
+        *config["mesh-visibility:services"],
+        {"name": "farewell", "port": 3000},
+    ]
     grown = settings_from_config(config)
     before, after = dashboard_body(settings, LB, TG), dashboard_body(grown, LB, TG)
-    changed = [a["properties"].get("title") for b, a in zip(before["widgets"], after["widgets"])
-               if a != b]
-    assert changed == ["5xx rate per service (%, as the alarms see it)",
-                       f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})"]
+    changed = [
+        a["properties"].get("title") for b, a in zip(before["widgets"], after["widgets"]) if a != b
+    ]
+    assert changed == [
+        "5xx rate per service (%, as the alarms see it)",
+        f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})",
+    ]
 
 
 def test_log_queries_and_widget_say_what_is_sampled(settings):
@@ -181,10 +221,14 @@ def test_log_queries_and_widget_say_what_is_sampled(settings):
 
 def test_error_rate_widget_is_the_alarms_math(settings, body):
     """Per service, the widget divides the very metrics the 5xx alarm divides."""
-    widget = next(w for w in _widgets(body, "metric")
-                  if w["properties"]["title"].startswith("5xx rate"))
-    lines = {e[-1]["id"]: (e[1], tuple(e[2:-1])) for e in widget["properties"]["metrics"]
-             if not isinstance(e[0], dict)}
+    widget = next(
+        w for w in _widgets(body, "metric") if w["properties"]["title"].startswith("5xx rate")
+    )
+    lines = {
+        e[-1]["id"]: (e[1], tuple(e[2:-1]))
+        for e in widget["properties"]["metrics"]
+        if not isinstance(e[0], dict)
+    }
     expressions = [e[0] for e in widget["properties"]["metrics"] if isinstance(e[0], dict)]
     alarms = [s for s in alarm_specs(settings) if "metric_queries" in s]
     assert len(expressions) == len(alarms) == len(settings.app_services)
@@ -192,28 +236,38 @@ def test_error_rate_widget_is_the_alarms_math(settings, body):
         queries = {q["id"]: q for q in alarm["metric_queries"]}
         math = queries["error_rate"]["expression"]
         for alarm_id in ("errors", "requests"):
-            (widget_id,) = [i for i in _expression_ids(expression["expression"])
-                            if i.startswith(alarm_id)]
+            (widget_id,) = [
+                i for i in _expression_ids(expression["expression"]) if i.startswith(alarm_id)
+            ]
             math = re.sub(rf"\b{alarm_id}\b", widget_id, math)
             metric = queries[alarm_id]["metric"]
             flat = tuple(part for pair in metric["dimensions"].items() for part in pair)
             assert lines[widget_id] == (metric["metric_name"], flat)
         assert math == expression["expression"]
-    assert widget["properties"]["annotations"]["horizontal"][0]["value"] == \
-        settings.error_rate_alarm_percent
+    assert (
+        widget["properties"]["annotations"]["horizontal"][0]["value"]
+        == settings.error_rate_alarm_percent
+    )
 
 
 def test_load_balancer_widgets_only_with_a_load_balancer(settings):
     def alb_metrics(b):
-        return [e for w in _widgets(b, "metric") for e in w["properties"]["metrics"]
-                if e[0] == ALB_NAMESPACE]
+        return [
+            e
+            for w in _widgets(b, "metric")
+            for e in w["properties"]["metrics"]
+            if e[0] == ALB_NAMESPACE
+        ]
+
     assert alb_metrics(dashboard_body(settings, None, None)) == []
     with_lb = alb_metrics(dashboard_body(settings, LB, None))
     assert {e[1] for e in with_lb} >= {"RequestCount", "TargetResponseTime"}
     assert all(e[2:4] == ["LoadBalancer", LB] for e in with_lb)
     with_tg = alb_metrics(dashboard_body(settings, LB, TG))
-    assert {e[1] for e in with_tg} - {e[1] for e in with_lb} == {"HealthyHostCount",
-                                                                  "UnHealthyHostCount"}
+    assert {e[1] for e in with_tg} - {e[1] for e in with_lb} == {
+        "HealthyHostCount",
+        "UnHealthyHostCount",
+    }
 
 
 def test_log_widget_queries_every_envoy_log_group(settings, body):
@@ -221,22 +275,29 @@ def test_log_widget_queries_every_envoy_log_group(settings, body):
     props = widget["properties"]
     assert set(props) <= LOG_PROPERTIES and props["region"] == settings.region
     sources = re.findall(r"SOURCE '([^']+)'", props["query"])
-    assert sources == [log_group_name(settings.mesh_name, s.name, "envoy")
-                       for s in settings.services]
+    assert sources == [
+        log_group_name(settings.mesh_name, s.name, "envoy") for s in settings.services
+    ]
     for widget in _widgets(body, "text"):
         assert set(widget["properties"]) <= TEXT_PROPERTIES and widget["properties"]["markdown"]
 
 
 def test_metric_names_cover_the_original_walkthrough(settings):
     names = dashboard_metric_names(settings)
-    assert {"envoy_http_downstream_cx_total", "envoy_http_downstream_cx_active",
-            "envoy_http_downstream_cx_http1_active", "envoy_http_downstream_cx_http2_total",
-            "envoy_http_downstream_rq_xx", "envoy_http_downstream_rq_total",
-            "envoy_cluster_upstream_rq_time"} <= names
+    assert {
+        "envoy_http_downstream_cx_total",
+        "envoy_http_downstream_cx_active",
+        "envoy_http_downstream_cx_http1_active",
+        "envoy_http_downstream_cx_http2_total",
+        "envoy_http_downstream_rq_xx",
+        "envoy_http_downstream_rq_total",
+        "envoy_cluster_upstream_rq_time",
+    } <= names
     assert alarm_metric_names(settings) <= names
 
 
 # -- alarms ------------------------------------------------------------------------------------
+
 
 def _bind(cls, kwargs: dict) -> None:
     inspect.signature(cls.__init__).bind_partial(None, **kwargs)
@@ -256,11 +317,15 @@ def test_alarm_specs_bind_to_the_pulumi_resource(settings):
 
 def _put_metric_alarm_params(spec: dict) -> dict:
     """The PutMetricAlarm request the provider makes from these arguments."""
+
     def dims(mapping):
         return [{"Name": k, "Value": v} for k, v in mapping.items()]
+
     params = {
-        "AlarmName": f"{spec['name']}-0123456", "AlarmDescription": spec["alarm_description"],
-        "EvaluationPeriods": spec["evaluation_periods"], "Threshold": spec["threshold"],
+        "AlarmName": f"{spec['name']}-0123456",
+        "AlarmDescription": spec["alarm_description"],
+        "EvaluationPeriods": spec["evaluation_periods"],
+        "Threshold": spec["threshold"],
         "DatapointsToAlarm": spec["datapoints_to_alarm"],
         "ComparisonOperator": spec["comparison_operator"],
         "TreatMissingData": spec["treat_missing_data"],
@@ -274,23 +339,31 @@ def _put_metric_alarm_params(spec: dict) -> dict:
                 query.update(Expression=q["expression"], Label=q["label"])
             else:
                 m = q["metric"]
-                query["MetricStat"] = {"Metric": {"Namespace": m["namespace"],
-                                                  "MetricName": m["metric_name"],
-                                                  "Dimensions": dims(m["dimensions"])},
-                                       "Period": m["period"], "Stat": m["stat"]}
+                query["MetricStat"] = {
+                    "Metric": {
+                        "Namespace": m["namespace"],
+                        "MetricName": m["metric_name"],
+                        "Dimensions": dims(m["dimensions"]),
+                    },
+                    "Period": m["period"],
+                    "Stat": m["stat"],
+                }
             params["Metrics"].append(query)
     else:
-        params.update(Namespace=spec["namespace"], MetricName=spec["metric_name"],
-                      Dimensions=dims(spec["dimensions"]), Period=spec["period"],
-                      ExtendedStatistic=spec["extended_statistic"])
+        params.update(
+            Namespace=spec["namespace"],
+            MetricName=spec["metric_name"],
+            Dimensions=dims(spec["dimensions"]),
+            Period=spec["period"],
+            ExtendedStatistic=spec["extended_statistic"],
+        )
     return params
 
 
 def test_alarms_are_valid_put_metric_alarm_requests(settings):
     model = botocore.session.get_session().get_service_model("cloudwatch")
     shape = model.operation_model("PutMetricAlarm").input_shape
-    enums = {name: set(shape.members[name].enum) for name in
-             ("ComparisonOperator",)}
+    enums = {name: set(shape.members[name].enum) for name in ("ComparisonOperator",)}
     for spec in alarm_specs(settings):
         params = _put_metric_alarm_params(spec)
         report = ParamValidator().validate(params, shape)
@@ -338,6 +411,7 @@ def test_alarm_thresholds_follow_the_settings():
 
 # -- Logs Insights -----------------------------------------------------------------------------
 
+
 def test_query_definitions_bind_and_are_valid_requests(settings):
     model = botocore.session.get_session().get_service_model("logs")
     shape = model.operation_model("PutQueryDefinition").input_shape
@@ -345,8 +419,11 @@ def test_query_definitions_bind_and_are_valid_requests(settings):
     assert len({q["name"] for q in queries}) == len(queries) >= 2
     for query in queries:
         _bind(aws.cloudwatch.QueryDefinitionArgs, query)
-        request = {"name": query["name"], "queryString": query["query_string"],
-                   "logGroupNames": query["log_group_names"]}
+        request = {
+            "name": query["name"],
+            "queryString": query["query_string"],
+            "logGroupNames": query["log_group_names"],
+        }
         report = ParamValidator().validate(request, shape)
         assert not report.has_errors(), report.generate_report()
 
@@ -363,12 +440,14 @@ def test_queries_read_the_envoy_log_groups_and_access_log_fields(settings):
 
 
 def test_query_fields_sees_fields_not_keywords_or_literals():
-    assert query_fields('filter ispresent(a) and b = "c d" and e like /f g/\n'
-                        "| stats count(*) as n by h\n| sort n desc\n# x y") == {"a", "b", "e", "h"}
+    assert query_fields(
+        'filter ispresent(a) and b = "c d" and e like /f g/\n'
+        "| stats count(*) as n by h\n| sort n desc\n# x y"
+    ) == {"a", "b", "e", "h"}
 
 
 def test_search_quotes_names_that_need_it():
-    """"You must enclose the name that contains those characters with double quotes": every
+    """ "You must enclose the name that contains those characters with double quotes": every
     namespace or dimension name in the schema with a character other than a letter or digit
     (CloudWatch search expression syntax; dashboards/cloudwatch/dashboard.py cites it)."""
     config = stack_config("dev")
@@ -376,14 +455,17 @@ def test_search_quotes_names_that_need_it():
     body = dashboard_body(settings_from_config(config), None, None)
     expression = body["widgets"][1]["properties"]["metrics"][0][0]["expression"]
     assert expression.startswith(
-        "SEARCH('{\"MeshVisibility/my-mesh\",\"envoy.http_conn_manager_prefix\",mesh,")
+        'SEARCH(\'{"MeshVisibility/my-mesh","envoy.http_conn_manager_prefix",mesh,'
+    )
     assert 'mesh="my-mesh"' in expression and SEARCH.match(expression)
     for widget in _widgets(body, "metric"):
         for entry in widget["properties"]["metrics"]:
             if isinstance(entry[0], dict) and entry[0]["expression"].startswith("SEARCH"):
                 schema = SEARCH.match(entry[0]["expression"])["schema"].split(",")
-                assert all(name.isalnum() or (name[0] == name[-1] == '"' and
-                                              not name[1:-1].isalnum()) for name in schema)
+                assert all(
+                    name.isalnum() or (name[0] == name[-1] == '"' and not name[1:-1].isalnum())
+                    for name in schema
+                )
                 assert "envoy.cluster_name" not in schema
 
 
@@ -392,8 +474,11 @@ def test_gauges_shared_by_tasks_are_shown_per_task():
     metric, ~6 samples per task and minute, so Sum would not be a total. The widgets show
     the mean per task and say so."""
     body = dashboard_body(stack_settings("dev"), None, None)
-    gauges = [w["properties"] for w in _widgets(body, "metric")
-              if "downstream_cx_active" in json.dumps(w) or "http1_active" in json.dumps(w)]
+    gauges = [
+        w["properties"]
+        for w in _widgets(body, "metric")
+        if "downstream_cx_active" in json.dumps(w) or "http1_active" in json.dumps(w)
+    ]
     assert len(gauges) == 2
     for properties in gauges:
         assert "per task" in properties["title"]
@@ -408,6 +493,7 @@ def test_upstream_reads_leave_out_the_sidecars_own_clusters():
     for cluster, expected in (("greeting", True), ("local_app", False), ("envoy_admin", False)):
         published = tuple(sorted({**dims, "envoy.cluster_name": cluster}.items()))
         assert read.matches("envoy_cluster_membership_healthy", published) is expected
-    assert not read.matches("envoy_cluster_membership_healthy",
-                            tuple(sorted({**dims, "envoy.cluster_name": "greeting",
-                                          "host": "ip-10-0-0-1"}.items())))
+    assert not read.matches(
+        "envoy_cluster_membership_healthy",
+        tuple(sorted({**dims, "envoy.cluster_name": "greeting", "host": "ip-10-0-0-1"}.items())),
+    )

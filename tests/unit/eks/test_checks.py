@@ -31,28 +31,38 @@ def test_the_end_date_itself_is_already_extended_support():
     assert str(raised.value) == (
         "mesh-visibility:eksVersion: 1.34 left EKS standard support on 2026-12-02: a cluster "
         "on it pays extended support, $0.60/h instead of $0.10/h (about $438 instead of $73 a "
-        "month); choose 1.35 or 1.36")
+        "month); choose 1.35 or 1.36"
+    )
 
 
 @pytest.mark.parametrize("version", ["1.37", "1.36.1", "v1.36", ""])
 def test_an_unknown_version_is_refused_with_the_known_ones(version):
-    with pytest.raises(ConfigError, match=rf"eksVersion: {version!r} has no known end of EKS "
-                                          r"standard support \(known: 1\.29, .*1\.36\); "
-                                          r"choose 1\.35 or 1\.36$"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"eksVersion: {version!r} has no known end of EKS "
+        r"standard support \(known: 1\.29, .*1\.36\); "
+        r"choose 1\.35 or 1\.36$",
+    ):
         check_eks_version(version, FILED)
 
 
 def test_once_every_known_version_is_past_the_table_asks_for_new_dates():
-    with pytest.raises(ConfigError, match=r"no version known here is still in standard "
-                                          r"support: add the current ones"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no version known here is still in standard "
+        r"support: add the current ones",
+    ):
         check_eks_version(DEFAULT, END_OF_STANDARD_SUPPORT[DEFAULT])
 
 
 def test_the_stack_stops_on_it_before_any_resource():
     """checked_settings is what the program and the command line load every stack through."""
     config = shop_eks_config(eksVersion="1.34")
-    with pytest.raises(ConfigError, match=r"^mesh-visibility:eksVersion: 1\.34 left EKS "
-                                          r"standard support on 2026-12-02"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^mesh-visibility:eksVersion: 1\.34 left EKS "
+        r"standard support on 2026-12-02",
+    ):
         checked_settings(config, today=FILED)
     assert checked_settings(config, today=date(2026, 12, 1)).eks_version == "1.34"
     # An ecs stack has no cluster: its (unused) eksVersion is not checked.

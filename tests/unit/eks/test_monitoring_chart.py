@@ -49,17 +49,16 @@ CRD = KPS / "crds" / "crd-prometheusrules.yaml"
 
 pytestmark = needs_reference
 
-SETTINGS = {"dev-eks": stack_settings("dev-eks"),
-            "shop": settings_from_config(shop_eks_config())}
+SETTINGS = {"dev-eks": stack_settings("dev-eks"), "shop": settings_from_config(shop_eks_config())}
 
 # Keys we set that the values files do not hold (or only show commented out) but the
 # templates read, each with where it is read (grafana-community/helm-charts at
 # 864f7794683680e5100a38670e103c4fa6e37e29, the grafana-12.11.1 tag).
 TEMPLATE_READ_KEYS = {
     "grafana.fullnameOverride": "charts/grafana/templates/_helpers.tpl line 15: "
-                                "`.Values.fullnameOverride` names every Grafana object",
+    "`.Values.fullnameOverride` names every Grafana object",
     "grafana.adminPassword": "charts/grafana/templates/_config.tpl lines 175-179: empty means "
-                             "`grafana.password`, a generated one",
+    "`grafana.password`, a generated one",
 }
 
 
@@ -92,8 +91,7 @@ def test_helm_installs_the_chart_on_our_kubernetes_version(settings):
 def test_every_value_we_set_is_a_chart_key_of_a_compatible_type(settings):
     findings = _findings(monitoring_values(settings))
     errors = {f.path: repr(f) for f in findings if f.is_error or f.kind == COMMENTED}
-    unexplained = {path: found for path, found in errors.items()
-                   if path not in TEMPLATE_READ_KEYS}
+    unexplained = {path: found for path, found in errors.items() if path not in TEMPLATE_READ_KEYS}
     assert not unexplained, unexplained
     # The allow-list stays true: each entry is still set by us and still not a values key.
     assert set(errors) == set(TEMPLATE_READ_KEYS)
@@ -101,16 +99,21 @@ def test_every_value_we_set_is_a_chart_key_of_a_compatible_type(settings):
     missing = {key for key, values in subchart_values(KPS, GRAFANA).items() if values is None}
     assert {path.split(".")[0] for path in unverifiable} <= missing
     if unverifiable:
-        warnings.warn(f"not checked, the subcharts' values are not in {REFERENCE}: "
-                      f"{', '.join(unverifiable)}", stacklevel=1)
+        warnings.warn(
+            f"not checked, the subcharts' values are not in {REFERENCE}: {', '.join(unverifiable)}",
+            stacklevel=1,
+        )
 
 
-@pytest.mark.parametrize("path, value, kind", [
-    (("prometheus", "prometheusSpec", "retentionSizee"), "3GB", "unknown"),
-    (("prometheus", "prometheusSpec", "ruleSelectorNilUsesHelmValues"), "false", "mistyped"),
-    (("grafana", "sidecar", "dashboards", "enabled"), "true", "mistyped"),
-    (("grafana", "sidecar", "dashboards", "lable"), "grafana_dashboard", "unknown"),
-])
+@pytest.mark.parametrize(
+    "path, value, kind",
+    [
+        (("prometheus", "prometheusSpec", "retentionSizee"), "3GB", "unknown"),
+        (("prometheus", "prometheusSpec", "ruleSelectorNilUsesHelmValues"), "false", "mistyped"),
+        (("grafana", "sidecar", "dashboards", "enabled"), "true", "mistyped"),
+        (("grafana", "sidecar", "dashboards", "lable"), "grafana_dashboard", "unknown"),
+    ],
+)
 def test_the_key_check_catches_a_misspelt_or_mistyped_value(path, value, kind):
     values = copy.deepcopy(monitoring_values(SETTINGS["dev-eks"]))
     node = values
@@ -140,8 +143,12 @@ def test_prometheus_loads_our_rule_and_the_charts_own_rules(settings):
     merged = merged_values(chart_values(KPS), values)
     assert merged["defaultRules"]["create"] is True
     assert not merged.get("namespaceOverride")
-    charts_rule = {"metadata": {"namespace": MONITORING_NAMESPACE,
-                                "labels": chart_rule_labels(values, RELEASE_NAME, KPS)}}
+    charts_rule = {
+        "metadata": {
+            "namespace": MONITORING_NAMESPACE,
+            "labels": chart_rule_labels(values, RELEASE_NAME, KPS),
+        }
+    }
     assert loads_rule(selectors, charts_rule, MONITORING_NAMESPACE)
     # The namespace is the boundary: a rule anywhere else, the mesh's namespace included, is
     # not loaded.

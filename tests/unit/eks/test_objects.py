@@ -35,8 +35,7 @@ from meshvis.render.eks import kubernetes_objects
 from tests.support.shop_graphs import EKS_PRIVATE_IMAGE as PRIVATE_IMAGE
 from tests.support.shop_graphs import shop_eks_config
 
-SETTINGS = {"dev-eks": stack_settings("dev-eks"),
-            "shop": settings_from_config(shop_eks_config())}
+SETTINGS = {"dev-eks": stack_settings("dev-eks"), "shop": settings_from_config(shop_eks_config())}
 SOURCE = demo_app_source()
 
 
@@ -104,7 +103,8 @@ def test_strict_validation_catches_a_misspelt_sidecar_field():
 
 
 def test_every_bootstrap_passes_envoy_validate_with_the_pods_command_line(
-        settings, envoy_binary, tmp_path):
+    settings, envoy_binary, tmp_path
+):
     for service in settings.services:
         config_map = envoy_config_map(settings, service)
         document = config_map["data"][ENVOY_CONFIG_KEY]
@@ -113,12 +113,19 @@ def test_every_bootstrap_passes_envoy_validate_with_the_pods_command_line(
         path.parent.mkdir()
         path.write_text(document)
         sidecar = deployment(settings, service, SOURCE)["spec"]["template"]["spec"][
-            "initContainers"][0]
-        args = [str(path) if a == f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}" else a
-                for a in sidecar["args"]]
+            "initContainers"
+        ][0]
+        args = [
+            str(path) if a == f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}" else a
+            for a in sidecar["args"]
+        ]
         assert str(path) in args
-        done = subprocess.run([str(envoy_binary), "--mode", "validate", *args],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [str(envoy_binary), "--mode", "validate", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, f"{service.name}: {done.stderr[-2000:]}"
         assert "Deprecated" not in done.stdout + done.stderr
 
@@ -158,16 +165,16 @@ def test_demo_app_gets_the_environment_contract(settings):
         assert env["KIND"] == service.kind
         assert env["HOST"] == "0.0.0.0"
         assert env["INSTANCE"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-        expected_upstreams = ",".join(f"{u}=http://127.0.0.1:{service.egress_port(u)}"
-                                      for u in service.upstreams)
+        expected_upstreams = ",".join(
+            f"{u}=http://127.0.0.1:{service.egress_port(u)}" for u in service.upstreams
+        )
         assert env.get("UPSTREAMS", "") == expected_upstreams
         if service.is_load:
             assert float(env["RATE"]) == service.request_rate and "PORT" not in env
             assert "readinessProbe" not in app and "ports" not in app
         else:
             assert env["PORT"] == str(service.app_port) and "RATE" not in env
-            assert app["readinessProbe"]["httpGet"] == {"path": DEMO_APP_HEALTH_PATH,
-                                                        "port": "app"}
+            assert app["readinessProbe"]["httpGet"] == {"path": DEMO_APP_HEALTH_PATH, "port": "app"}
         for key, value in service.env.items():
             assert env[key] == value
         assert {"name": "demo-app", "mountPath": "/app", "readOnly": True} in app["volumeMounts"]
@@ -205,8 +212,9 @@ def test_services_are_the_addresses_the_bootstraps_resolve(settings):
             address = endpoint["endpoint"]["address"]["socket_address"]
             target = services[cluster["name"]]
             # Fully qualified: the pods' resolv.conf (ndots:5) never tries its search list.
-            assert address["address"] == (f"{target['metadata']['name']}."
-                                          f"{target['metadata']['namespace']}.svc.cluster.local.")
+            assert address["address"] == (
+                f"{target['metadata']['name']}.{target['metadata']['namespace']}.svc.cluster.local."
+            )
             assert address["port_value"] == target["spec"]["ports"][0]["port"] == INGRESS_PORT
     for name, service in services.items():
         spec = settings.service(name)
@@ -275,8 +283,9 @@ def test_pods_drain_before_they_stop_and_replicated_services_have_a_budget():
         assert pod["terminationGracePeriodSeconds"] >= APP_DRAIN_SECONDS + 10
         budget = disruption_budget(settings, service)
         if service.replicas > 1:
-            assert budget["spec"] == {"maxUnavailable": 1,
-                                      "selector": {"matchLabels": service_labels(settings,
-                                                                                 service)}}
+            assert budget["spec"] == {
+                "maxUnavailable": 1,
+                "selector": {"matchLabels": service_labels(settings, service)},
+            }
         else:
             assert budget is None

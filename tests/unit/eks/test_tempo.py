@@ -52,7 +52,8 @@ def test_every_value_we_set_is_a_chart_key_of_a_compatible_type():
 def test_the_sidecars_receiver_listens_where_they_send():
     merged = merged_values(chart_values(TEMPO), tempo_values())
     assert merged["tempo"]["receivers"]["otlp"]["protocols"]["http"] == {
-        "endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"}
+        "endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"
+    }
     # No null anywhere: Pulumi leaves nulls out of a release's values, so none could act.
     assert "None" not in repr(tempo_values())
     # Grafana queries the port the chart's server listens on.
@@ -80,8 +81,11 @@ def test_grafana_gets_tempo_linked_to_the_prometheus_data_source():
 def test_sidecars_send_to_the_release_service():
     settings = stack_settings("dev-eks")
     host, port = collector_address(settings)
-    assert host == TEMPO_HOST == \
-        f"{tempo_values()['fullnameOverride']}.{MONITORING_NAMESPACE}.svc.cluster.local."
+    assert (
+        host
+        == TEMPO_HOST
+        == f"{tempo_values()['fullnameOverride']}.{MONITORING_NAMESPACE}.svc.cluster.local."
+    )
     assert port == OTLP_HTTP_PORT
 
 
@@ -95,7 +99,8 @@ def test_network_policy_admits_exactly_the_spans_and_grafana():
     for service in settings.services:
         assert selects(mesh_pods["podSelector"], service_labels(settings, service))
     assert mesh_pods["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": settings.kubernetes_namespace}
+        "kubernetes.io/metadata.name": settings.kubernetes_namespace
+    }
     assert spans["ports"] == [{"protocol": "TCP", "port": OTLP_HTTP_PORT}]
     assert queries["ports"] == [{"protocol": "TCP", "port": QUERY_PORT}]
     # The mesh's own policy restricts ingress only: the sidecars may send to Tempo.

@@ -20,10 +20,14 @@ REGENERATE = "regenerate with `make golden` and review the diff"
 def test_renders_match_the_committed_golden_files(stack):
     folder = GOLDEN / stack
     documents = stack_documents(stack_settings(stack))
-    committed = {str(p.relative_to(folder)): p.read_text()
-                 for p in folder.rglob("*") if p.is_file() and p.name != MARKER}
+    committed = {
+        str(p.relative_to(folder)): p.read_text()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != MARKER
+    }
     missing = sorted(set(documents) - set(committed))
     stale = sorted(set(committed) - set(documents))
     changed = sorted(k for k in set(documents) & set(committed) if documents[k] != committed[k])
     assert not (missing or stale or changed), (
-        f"{stack}: new {missing}, removed {stale}, changed {changed}: {REGENERATE}")
+        f"{stack}: new {missing}, removed {stale}, changed {changed}: {REGENERATE}"
+    )

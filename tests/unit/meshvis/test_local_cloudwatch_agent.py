@@ -40,16 +40,26 @@ def settings():
 
 def test_parses_envoy_datagrams():
     counter, timer, gauge = parse_datagram(ENVOY_DATAGRAM)
-    assert counter == Sample("envoy.cluster.upstream_rq_xx", 5.0, "c", 1.0, {
-        "envoy.response_code_class": "2", "mesh": "greeting", "service": "greeter",
-        "envoy.cluster_name": "local_app"})
+    assert counter == Sample(
+        "envoy.cluster.upstream_rq_xx",
+        5.0,
+        "c",
+        1.0,
+        {
+            "envoy.response_code_class": "2",
+            "mesh": "greeting",
+            "service": "greeter",
+            "envoy.cluster_name": "local_app",
+        },
+    )
     assert (timer.name, timer.value, timer.type) == ("envoy.http.downstream_rq_time", 1.0, "ms")
     assert (gauge.type, gauge.tags) == ("g", {"mesh": "greeting", "service": "greeter"})
 
 
 def test_parses_the_rest_of_the_protocol():
     assert parse_line("a.b:1|c|@0.5|#flag,k:v:w") == [
-        Sample("a.b", 1.0, "c", 0.5, {"flag": None, "k": "v:w"})]
+        Sample("a.b", 1.0, "c", 0.5, {"flag": None, "k": "v:w"})
+    ]
     assert [s.value for s in parse_line("t:320|ms:200|ms")] == [320.0, 200.0]
     assert parse_line("users:alice|s")[0].value == "alice"
     for bad in ("no-value", "x:1|q", "x:abc|c", ":1|c"):
@@ -60,13 +70,24 @@ def test_parses_the_rest_of_the_protocol():
 
 def test_maps_like_the_agent(settings):
     counter, timer, gauge = (cloudwatch_metric(s, settings) for s in parse_datagram(ENVOY_DATAGRAM))
-    assert counter == CloudWatchMetric("MeshVisibility/greeting", "envoy_cluster_upstream_rq_xx", (
-        ("envoy.cluster_name", "local_app"), ("envoy.response_code_class", "2"),
-        ("mesh", "greeting"), ("metric_type", "counter"), ("service", "greeter")))
+    assert counter == CloudWatchMetric(
+        "MeshVisibility/greeting",
+        "envoy_cluster_upstream_rq_xx",
+        (
+            ("envoy.cluster_name", "local_app"),
+            ("envoy.response_code_class", "2"),
+            ("mesh", "greeting"),
+            ("metric_type", "counter"),
+            ("service", "greeter"),
+        ),
+    )
     assert timer.name == "envoy_http_downstream_rq_time"
     assert timer.dimension("metric_type") == "timing"
-    assert gauge.dimensions == (("mesh", "greeting"), ("metric_type", "gauge"),
-                                ("service", "greeter"))
+    assert gauge.dimensions == (
+        ("mesh", "greeting"),
+        ("metric_type", "gauge"),
+        ("service", "greeter"),
+    )
 
 
 def test_tag_edge_cases_follow_the_agent(settings):
@@ -75,8 +96,10 @@ def test_tag_edge_cases_follow_the_agent(settings):
     # A valueless tag becomes <empty>, an empty value is dropped, a DogStatsD tag wins.
     assert metric.dimensions == (("flag", "<empty>"), ("metric_type", "custom"))
     (influx,) = parse_line("y.z,region=eu:1|g")
-    assert cloudwatch_metric(influx, settings).dimensions == (("metric_type", "gauge"),
-                                                             ("region", "eu"))
+    assert cloudwatch_metric(influx, settings).dimensions == (
+        ("metric_type", "gauge"),
+        ("region", "eu"),
+    )
 
 
 def test_host_dimension_and_the_ten_dimension_limit(settings):
@@ -100,9 +123,14 @@ def test_monthly_cost_uses_the_price_tiers():
 
 def _published(settings, reads) -> set[CloudWatchMetric]:
     """One metric per read, as the agent would publish it (any value where a read has none)."""
-    return {CloudWatchMetric("MeshVisibility/greeting", r.name,
-                             tuple((k, v if v is not None else "greeter") for k, v in r.dimensions))
-            for r in reads}
+    return {
+        CloudWatchMetric(
+            "MeshVisibility/greeting",
+            r.name,
+            tuple((k, v if v is not None else "greeter") for k, v in r.dimensions),
+        )
+        for r in reads
+    }
 
 
 def test_missing_metrics_names_what_never_arrived(settings):
@@ -117,10 +145,13 @@ def test_missing_metrics_names_what_never_arrived(settings):
     missing = missing_metrics(settings, without_latency)
     assert missing and all(m.startswith("envoy_cluster_upstream_rq_time{") for m in missing)
     # A metric with one dimension more is another metric: the alarm would never see it.
-    extra = {CloudWatchMetric(m.namespace, m.name, tuple(sorted((*m.dimensions, ("host", "h")))))
-             for m in everything}
+    extra = {
+        CloudWatchMetric(m.namespace, m.name, tuple(sorted((*m.dimensions, ("host", "h")))))
+        for m in everything
+    }
     assert len(missing_metrics(settings, extra, include_event_only=True)) == len(
-        {str(r) for r in reads})
+        {str(r) for r in reads}
+    )
 
 
 def test_metrics_per_service(settings):
@@ -149,8 +180,11 @@ def test_receiver_records_and_restarts_on_the_same_port(settings):
         _send(port, ENVOY_DATAGRAM)
         _wait_for(lambda: receiver.samples_received() == 3)
     assert not receiver.running
-    assert receiver.names() == {"envoy_cluster_upstream_rq_xx", "envoy_http_downstream_rq_time",
-                                "envoy_server_live"}
+    assert receiver.names() == {
+        "envoy_cluster_upstream_rq_xx",
+        "envoy_http_downstream_rq_time",
+        "envoy_server_live",
+    }
     # Killed and restarted (as the local mesh does): same port, what was seen is kept.
     receiver.start()
     try:

@@ -42,10 +42,13 @@ def test_rules_come_from_the_deployed_health_checks():
     assert discovery_rules(stack_settings("dev-eks")) == DiscoveryRules(COREDNS_TTL, None, 5, 2, 3)
 
 
-@pytest.mark.parametrize("stack, service, name", [
-    ("dev", "greeting", "greeting.internal"),
-    ("dev-eks", "nginx", "nginx.mesh.svc.cluster.local"),
-])
+@pytest.mark.parametrize(
+    "stack, service, name",
+    [
+        ("dev", "greeting", "greeting.internal"),
+        ("dev-eks", "nginx", "nginx.mesh.svc.cluster.local"),
+    ],
+)
 def test_answers_are_the_healthy_replicas_under_the_deployed_name(stack, service, name):
     settings = _with_replicas(stack, service, 10)
     plan = plan_mesh(settings, block=9)
@@ -57,10 +60,16 @@ def test_answers_are_the_healthy_replicas_under_the_deployed_name(stack, service
     # Cloud Map MULTIVALUE: at most 8 healthy answers; a headless Service: every ready pod.
     assert records[name] == (expected[:8] if settings.topology == "ecs" else expected)
     # The deployed bootstrap resolves exactly this name.
-    cluster = next(c for c in envoy_bootstrap(settings, settings.service("load-generator")
-                                              if stack == "dev-eks" else
-                                              settings.service("greeter"))
-                   ["static_resources"]["clusters"] if c["name"] == service)
+    cluster = next(
+        c
+        for c in envoy_bootstrap(
+            settings,
+            settings.service("load-generator")
+            if stack == "dev-eks"
+            else settings.service("greeter"),
+        )["static_resources"]["clusters"]
+        if c["name"] == service
+    )
     host = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert host["address"]["socket_address"]["address"].rstrip(".") == name
     assert f"{expected[0]} {name}\n" in hosts_file(records)
@@ -68,9 +77,18 @@ def test_answers_are_the_healthy_replicas_under_the_deployed_name(stack, service
 
 def test_dnsmasq_answers_from_its_file_only_with_the_ttl():
     command = dnsmasq_command(("127.9.0.1", 10053), "/run/x/hosts", 10, ["internal"])
-    for flag in ("--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--port=10053",
-                 "--listen-address=127.9.0.1", "--bind-interfaces", "--addn-hosts=/run/x/hosts",
-                 "--local-ttl=10", "--local=/internal/", "--keep-in-foreground"):
+    for flag in (
+        "--no-resolv",
+        "--no-hosts",
+        "--conf-file=/dev/null",
+        "--port=10053",
+        "--listen-address=127.9.0.1",
+        "--bind-interfaces",
+        "--addn-hosts=/run/x/hosts",
+        "--local-ttl=10",
+        "--local=/internal/",
+        "--keep-in-foreground",
+    ):
         assert flag in command
 
 
@@ -90,7 +108,8 @@ def test_resolved_hosts_are_read_from_clusters():
     assert resolved_hosts(CLUSTERS) == {
         "greeting": ["127.4.1.3:15000", "127.4.1.4:15000"],
         "name": ["127.4.1.2:15000", "127.4.1.10:15000"],
-        "admin": ["127.4.1.5:9901"]}
+        "admin": ["127.4.1.5:9901"],
+    }
 
 
 def test_discovery_report_names_every_mismatch():
@@ -99,11 +118,17 @@ def test_discovery_report_names_every_mismatch():
     rules = discovery_rules(settings)
     answers_by_caller = {
         # greeter-1 resolved both replicas of each; greeter-2 lost greeting-2.
-        "127.4.1.5": "".join(f"{u}::{r.address}:15000::cx_active::0\n"
-                             for u in ("greeting", "name") for r in plan.of(u)),
-        "127.4.1.6": "".join(f"{u}::{r.address}:15000::cx_active::0\n"
-                             for u in ("greeting", "name") for r in plan.of(u)
-                             if r.instance != "greeting-2"),
+        "127.4.1.5": "".join(
+            f"{u}::{r.address}:15000::cx_active::0\n"
+            for u in ("greeting", "name")
+            for r in plan.of(u)
+        ),
+        "127.4.1.6": "".join(
+            f"{u}::{r.address}:15000::cx_active::0\n"
+            for u in ("greeting", "name")
+            for r in plan.of(u)
+            if r.instance != "greeting-2"
+        ),
     }
 
     def read(url: str) -> str:
@@ -114,12 +139,15 @@ def test_discovery_report_names_every_mismatch():
 
     report = discovery_report(plan, rules, read)
     assert report["upstreams"]["greeting"]["configured"] == ["127.4.1.3:15000", "127.4.1.4:15000"]
-    assert report["upstreams"]["greeting"]["resolved"]["greeter-1"] == \
-        ["127.4.1.3:15000", "127.4.1.4:15000"]
+    assert report["upstreams"]["greeting"]["resolved"]["greeter-1"] == [
+        "127.4.1.3:15000",
+        "127.4.1.4:15000",
+    ]
     assert report["mismatches"] == [
         "greeter-2 -> greeting: resolved 127.4.1.3:15000; configured 127.4.1.3:15000, "
         "127.4.1.4:15000",
-        "load-generator-1 -> greeter: its admin interface did not answer"]
+        "load-generator-1 -> greeter: its admin interface did not answer",
+    ]
     assert discovery_lines(report)[0].startswith("DNS discovery: 2 of 5 caller -> upstream")
 
 
@@ -131,7 +159,8 @@ def test_localize_changes_addresses_only_and_adds_the_resolver(stack):
         local = localize(deployed, "127.9.1.4", ("127.9.0.1", 10053))
         resolver = local.pop(RESOLVER_KEY)
         assert resolver["typed_config"]["resolvers"] == [
-            {"socket_address": {"address": "127.9.0.1", "port_value": 10053}}]
+            {"socket_address": {"address": "127.9.0.1", "port_value": 10053}}
+        ]
         assert RESOLVER_KEY not in deployed
         changed = _differences(deployed, local)
         assert changed, service.name
@@ -149,7 +178,8 @@ def _differences(old, new, path=""):
 
 
 def test_a_replica_leaves_dns_after_as_many_failed_checks_as_deployed_and_returns_after_one(
-        tmp_path):
+    tmp_path,
+):
     settings = stack_settings("dev-eks")
     dns = LocalDns(plan_mesh(settings, block=5), tmp_path)
     down: set[str] = set()

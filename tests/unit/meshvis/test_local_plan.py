@@ -22,8 +22,14 @@ from meshvis.local.signals import live_signals, read_signals, without_data
 def test_plan_makes_every_replica_a_host_with_the_deployed_ports():
     plan = plan_mesh(stack_settings("dev"), block=7)
     assert [r.instance for r in plan.replicas] == [
-        "name-1", "name-2", "greeting-1", "greeting-2", "greeter-1", "greeter-2",
-        "load-generator-1"]
+        "name-1",
+        "name-2",
+        "greeting-1",
+        "greeting-2",
+        "greeter-1",
+        "greeter-2",
+        "load-generator-1",
+    ]
     addresses = [r.address for r in plan.replicas]
     assert addresses == [f"127.7.1.{n}" for n in range(1, 8)]
     assert plan.dns_server == ("127.7.0.1", DNS_PORT)
@@ -34,8 +40,10 @@ def test_plan_makes_every_replica_a_host_with_the_deployed_ports():
     load = plan.of("load-generator")[0]
     assert plan.app_environment(load)["RATE"] == "2" and load.app_port is None
     assert plan.entry_urls == ["http://127.7.1.5:15000/", "http://127.7.1.6:15000/"]
-    assert plan.scrape_targets()[-1] == ("127.7.1.7:9902", {
-        "service": "load-generator", "replica": "load-generator-1"})
+    assert plan.scrape_targets()[-1] == (
+        "127.7.1.7:9902",
+        {"service": "load-generator", "replica": "load-generator-1"},
+    )
     assert plan.statsd_addresses()[0] == ("127.7.1.1", 8125)
 
 
@@ -105,8 +113,11 @@ def test_live_signals_cover_every_service_and_report_the_empty_ones():
             assert (key, app) in covered
     assert ("healthy_upstream_hosts", "greeter") in covered
     assert ("healthy_upstream_hosts", "name") not in covered
-    assert {("requests_per_s", "load-generator"), ("success_pct", "load-generator"),
-            ("healthy_upstream_hosts", "load-generator")} <= covered
+    assert {
+        ("requests_per_s", "load-generator"),
+        ("success_pct", "load-generator"),
+        ("healthy_upstream_hosts", "load-generator"),
+    } <= covered
     # Every query is the shared PromQL of dashboards/prometheus/promql.py, scoped to the mesh.
     assert all('mesh="greeting"' in s.expr for s in signals)
 
@@ -121,8 +132,9 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path, promtool):
     settings = stack_settings("dev")
     plan = plan_mesh(settings)
     prometheus = Prometheus(tmp_path, plan.scrape_targets(), rules_file(settings))
-    checked = subprocess.run([promtool, "check", "config", str(prometheus.config_path)],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [promtool, "check", "config", str(prometheus.config_path)], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 1 rule files found" in checked.stdout + checked.stderr
     config = prometheus.config_path.read_text()

@@ -25,8 +25,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _render(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "meshvis", "render", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "meshvis", "render", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_render_dev_writes_every_ecs_document(tmp_path):
@@ -35,9 +40,14 @@ def test_render_dev_writes_every_ecs_document(tmp_path):
     assert done.returncode == 0, done.stderr
     settings = stack_settings("dev")
     names = [s.name for s in settings.services]
-    expected = {*(f"envoy/{n}.yaml" for n in names), *(f"ecs/{n}-containers.json" for n in names),
-                "cloudwatch-agent.json", "cloudwatch-dashboard.json", "alarms.json",
-                "logs-insights-queries.json"}
+    expected = {
+        *(f"envoy/{n}.yaml" for n in names),
+        *(f"ecs/{n}-containers.json" for n in names),
+        "cloudwatch-agent.json",
+        "cloudwatch-dashboard.json",
+        "alarms.json",
+        "logs-insights-queries.json",
+    }
     written = {str(Path(line).relative_to(out)) for line in done.stdout.splitlines()}
     assert written == expected
     assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == {*expected, MARKER}
@@ -53,7 +63,8 @@ def test_render_dev_writes_every_ecs_document(tmp_path):
 
     assert load("cloudwatch-agent.json") == cloudwatch_agent_config(settings)
     assert load("cloudwatch-dashboard.json") == dashboard_body(
-        settings, "app/greeting-alb/EXAMPLE", "targetgroup/greeting-tg/EXAMPLE")
+        settings, "app/greeting-alb/EXAMPLE", "targetgroup/greeting-tg/EXAMPLE"
+    )
     assert load("alarms.json") == alarm_specs(settings)
     assert load("logs-insights-queries.json") == query_definitions(settings)
 
@@ -61,8 +72,9 @@ def test_render_dev_writes_every_ecs_document(tmp_path):
 def test_render_without_entry_service_has_no_load_balancer_in_the_dashboard():
     settings = settings_from_config(shop_config(entryService=None))
     documents = stack_documents(settings)
-    assert json.loads(documents["cloudwatch-dashboard.json"]) == \
-        dashboard_body(settings, None, None)
+    assert json.loads(documents["cloudwatch-dashboard.json"]) == dashboard_body(
+        settings, None, None
+    )
     assert len([p for p in documents if p.startswith("envoy/")]) == 6
 
 
@@ -74,8 +86,9 @@ def test_render_eks_stack_writes_the_eks_documents():
 
 
 def test_bad_stack_prints_one_error_line_and_exits_2(tmp_path):
-    config = shop_config(services=[{"name": "api", "port": 3000, "upstreams": ["gone"]}],
-                         entryService=None)
+    config = shop_config(
+        services=[{"name": "api", "port": 3000, "upstreams": ["gone"]}], entryService=None
+    )
     (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
     out = tmp_path / "out"
     done = _render("--stack", "bad", "--root", str(tmp_path), "--out", str(out))
@@ -83,6 +96,7 @@ def test_bad_stack_prints_one_error_line_and_exits_2(tmp_path):
     assert done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("error: mesh-visibility:services[0].upstreams: unknown service "
-                               "'gone'")
+    assert lines[0].startswith(
+        "error: mesh-visibility:services[0].upstreams: unknown service 'gone'"
+    )
     assert not out.exists()

@@ -34,9 +34,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_render_dev_eks_writes_every_document(tmp_path):
     out = tmp_path / "dev-eks"
-    done = subprocess.run([sys.executable, "-m", "meshvis", "render", "--stack", "dev-eks",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "meshvis", "render", "--stack", "dev-eks", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     settings = stack_settings("dev-eks")
     objects = kubernetes_objects(settings, demo_app_source())
@@ -44,26 +48,35 @@ def test_render_dev_eks_writes_every_document(tmp_path):
     k8s_files = sorted(p for p in written if p.startswith("k8s/"))
     assert len(k8s_files) == len(objects)
     assert set(written) - set(k8s_files) == {
-        "monitoring-values.yaml", "grafana/mesh-overview.json", "grafana/envoy-detail.json",
-        RULES_FILE, "prometheus.yml", "tempo-values.yaml"}
+        "monitoring-values.yaml",
+        "grafana/mesh-overview.json",
+        "grafana/envoy-detail.json",
+        RULES_FILE,
+        "prometheus.yml",
+        "tempo-values.yaml",
+    }
     assert yaml.safe_load((out / "tempo-values.yaml").read_text()) == tempo_values()
     # Numbered in apply order: `kubectl apply -f k8s/` creates namespaces first.
     assert [yaml.safe_load((out / f).read_text()) for f in k8s_files] == objects
 
-    assert yaml.safe_load((out / "monitoring-values.yaml").read_text()) == \
-        monitoring_values(settings)
+    assert yaml.safe_load((out / "monitoring-values.yaml").read_text()) == monitoring_values(
+        settings
+    )
     for filename, dashboard in grafana_dashboards(settings).items():
         assert json.loads((out / "grafana" / filename).read_text()) == dashboard
     assert yaml.safe_load((out / RULES_FILE).read_text()) == rules_file(settings)
-    assert yaml.safe_load((out / "prometheus.yml").read_text()) == standalone_prometheus_config(settings)
+    assert yaml.safe_load((out / "prometheus.yml").read_text()) == standalone_prometheus_config(
+        settings
+    )
 
 
 def test_documents_of_a_larger_graph_round_trip():
     settings = settings_from_config(shop_eks_config())
     documents = eks_documents(settings)
     objects = kubernetes_objects(settings, demo_app_source())
-    parsed = [yaml.safe_load(text) for path, text in sorted(documents.items())
-              if path.startswith("k8s/")]
+    parsed = [
+        yaml.safe_load(text) for path, text in sorted(documents.items()) if path.startswith("k8s/")
+    ]
     assert parsed == objects
     names = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
     assert sorted(names) == sorted(s.name for s in settings.services)

@@ -62,9 +62,14 @@ def test_receiver_takes_chunked_protobuf_like_envoy_sends(tmp_path):
 
 def test_complete_traces_hold_every_hop_of_the_entry_path():
     hops = expected_hops(DEV, "load-generator", "greeter")
-    assert hops == {"load-generator egress_greeter", "greeter ingress",
-                    "greeter egress_greeting", "greeting ingress",
-                    "greeter egress_name", "name ingress"}
+    assert hops == {
+        "load-generator egress_greeter",
+        "greeter ingress",
+        "greeter egress_greeting",
+        "greeting ingress",
+        "greeter egress_name",
+        "name ingress",
+    }
 
     def trace(trace_id: str, names: list[str]) -> list[Span]:
         spans, parent = [], ""
@@ -74,9 +79,17 @@ def test_complete_traces_hold_every_hop_of_the_entry_path():
             parent = span_id
         return spans
 
-    complete = trace("a" * 32, ["load-generator egress_greeter", "greeter ingress",
-                                "greeter egress_greeting", "greeting ingress",
-                                "greeter egress_name", "name ingress"])
+    complete = trace(
+        "a" * 32,
+        [
+            "load-generator egress_greeter",
+            "greeter ingress",
+            "greeter egress_greeting",
+            "greeting ingress",
+            "greeter egress_name",
+            "name ingress",
+        ],
+    )
     broken = trace("b" * 32, ["load-generator egress_greeter", "greeter ingress"])
     report = trace_report(DEV, complete + broken)
     assert (report["received"], report["entry_traces"], report["complete_traces"]) == (2, 2, 1)
@@ -89,12 +102,17 @@ def test_complete_traces_hold_every_hop_of_the_entry_path():
 def test_only_the_collector_address_changes():
     boot = envoy_bootstrap(DEV, DEV.service("greeter"))
     local = with_collector(envoy_bootstrap(DEV, DEV.service("greeter")), ("127.9.0.1", 4318))
-    changed = [c["name"] for c, d in zip(boot["static_resources"]["clusters"],
-                                          local["static_resources"]["clusters"]) if c != d]
+    changed = [
+        c["name"]
+        for c, d in zip(boot["static_resources"]["clusters"], local["static_resources"]["clusters"])
+        if c != d
+    ]
     assert changed == [TRACE_COLLECTOR_CLUSTER]
-    [collector] = [c for c in local["static_resources"]["clusters"]
-                   if c["name"] == TRACE_COLLECTOR_CLUSTER]
+    [collector] = [
+        c for c in local["static_resources"]["clusters"] if c["name"] == TRACE_COLLECTOR_CLUSTER
+    ]
     endpoint = collector["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert endpoint["address"]["socket_address"] == {"address": "127.9.0.1", "port_value": 4318}
-    assert {k: v for k, v in local.items() if k != "static_resources"} == \
-        {k: v for k, v in boot.items() if k != "static_resources"}
+    assert {k: v for k, v in local.items() if k != "static_resources"} == {
+        k: v for k, v in boot.items() if k != "static_resources"
+    }

@@ -15,8 +15,10 @@ from components.stack import stack_settings
 
 def _listeners(bootstrap: dict) -> dict[str, tuple[str, int]]:
     return {
-        l["name"]: (l["address"]["socket_address"]["address"],
-                    l["address"]["socket_address"]["port_value"])
+        l["name"]: (
+            l["address"]["socket_address"]["address"],
+            l["address"]["socket_address"]["port_value"],
+        )
         for l in bootstrap["static_resources"]["listeners"]
     }
 
@@ -44,11 +46,15 @@ def test_ports_follow_the_sidecar_contract():
         "egress_name": ("127.0.0.1", 9002),
         "metrics": ("0.0.0.0", 9902),
     }
-    assert greeter["admin"]["address"]["socket_address"] == {"address": "127.0.0.1",
-                                                             "port_value": 9901}
+    assert greeter["admin"]["address"]["socket_address"] == {
+        "address": "127.0.0.1",
+        "port_value": 9901,
+    }
     local_app = _clusters(greeter)["local_app"]["load_assignment"]["endpoints"][0]
     assert local_app["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
-        "address": "127.0.0.1", "port_value": 3000}
+        "address": "127.0.0.1",
+        "port_value": 3000,
+    }
     # A load generator has no ingress.
     load = envoy_bootstrap(settings, settings.service("load-generator"))
     assert set(_listeners(load)) == {"egress_greeter", "metrics"}
@@ -57,8 +63,9 @@ def test_ports_follow_the_sidecar_contract():
 # EKS: fully qualified (trailing dot), so the pods' `ndots:5` search list is never tried;
 # --mode validate accepts it (test_every_bootstrap_passes_envoy_validate, tests/unit/eks/
 # test_objects.py) and a real Envoy resolves it (tests/local/test_envoy_dns.py).
-@pytest.mark.parametrize("topology, host", [("ecs", "greeting.internal"),
-                                            ("eks", "greeting.mesh.svc.cluster.local.")])
+@pytest.mark.parametrize(
+    "topology, host", [("ecs", "greeting.internal"), ("eks", "greeting.mesh.svc.cluster.local.")]
+)
 def test_upstreams_are_strict_dns_with_resilience(topology, host):
     settings = _variant("dev", topology=topology)
     cluster = _clusters(envoy_bootstrap(settings, settings.service("greeter")))["greeting"]
@@ -69,8 +76,15 @@ def test_upstreams_are_strict_dns_with_resilience(topology, host):
     assert cluster["outlier_detection"]["consecutive_5xx"] > 0
     thresholds = cluster["circuit_breakers"]["thresholds"][0]
     assert thresholds["retry_budget"]["budget_percent"]["value"] > 0
-    route = _hcm(next(l for l in envoy_bootstrap(settings, settings.service("greeter"))
-                      ["static_resources"]["listeners"] if l["name"] == "egress_greeting"))
+    route = _hcm(
+        next(
+            l
+            for l in envoy_bootstrap(settings, settings.service("greeter"))["static_resources"][
+                "listeners"
+            ]
+            if l["name"] == "egress_greeting"
+        )
+    )
     action = route["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
     assert action["timeout"] and action["retry_policy"]["per_try_timeout"]
     assert set(action["retry_policy"]["retry_on"].split(",")) >= {"5xx", "reset", "connect-failure"}
@@ -85,8 +99,10 @@ def test_stats_tags_sink_and_profile():
     ]
     sink = boot["stats_sinks"][0]
     assert sink["name"] == "envoy.stat_sinks.dog_statsd"
-    assert sink["typed_config"]["address"]["socket_address"] == {"address": "127.0.0.1",
-                                                                 "port_value": 8125}
+    assert sink["typed_config"]["address"]["socket_address"] == {
+        "address": "127.0.0.1",
+        "port_value": 8125,
+    }
     assert "inclusion_list" in boot["stats_config"]["stats_matcher"]
     full = _variant("dev", statsProfile="full")
     assert "stats_matcher" not in envoy_bootstrap(full, full.service("name"))["stats_config"]
@@ -97,26 +113,39 @@ def test_stats_tags_sink_and_profile():
 def test_access_log_is_json_on_stdout():
     settings = stack_settings("dev")
     for listener in envoy_bootstrap(settings, settings.service("greeter"))["static_resources"][
-            "listeners"]:
+        "listeners"
+    ]:
         if listener["name"] == "metrics":
             assert "access_log" not in _hcm(listener)
             continue
         log = _hcm(listener)["access_log"][0]
         assert log["name"] == "envoy.access_loggers.stdout"
         fields = log["typed_config"]["log_format"]["json_format"]
-        assert {"method", "path", "response_code", "response_flags", "duration_ms",
-                "upstream_host"} <= set(fields)
+        assert {
+            "method",
+            "path",
+            "response_code",
+            "response_flags",
+            "duration_ms",
+            "upstream_host",
+        } <= set(fields)
 
 
 def _access_logs(settings, service: str) -> dict[str, list[dict]]:
     """Each traffic listener's ``access_log`` list (absent: [])."""
-    return {l["name"]: _hcm(l).get("access_log", [])
-            for l in envoy_bootstrap(settings, settings.service(service))["static_resources"][
-                "listeners"] if l["name"] != "metrics"}
+    return {
+        l["name"]: _hcm(l).get("access_log", [])
+        for l in envoy_bootstrap(settings, settings.service(service))["static_resources"][
+            "listeners"
+        ]
+        if l["name"] != "metrics"
+    }
 
 
-FAILED = [{"status_code_filter": {"comparison": {"op": "GE", "value": {"default_value": 500}}}},
-          {"response_flag_filter": {}}]
+FAILED = [
+    {"status_code_filter": {"comparison": {"op": "GE", "value": {"default_value": 500}}}},
+    {"response_flag_filter": {}},
+]
 
 
 def _slow(ms: int) -> dict:
@@ -128,12 +157,17 @@ def test_default_access_log_keeps_failed_slow_and_a_request_id_sample():
     x-request-id (the same on every hop); egress (the load generator's too): failed only."""
     settings = stack_settings("dev")
     assert (settings.access_log, settings.access_log_sample_percent) == ("sampled", 1)
-    sample = {"runtime_filter": {"runtime_key": "meshvis.access_log.sample_percent",
-                                 "percent_sampled": {"numerator": 1, "denominator": "HUNDRED"},
-                                 "use_independent_randomness": False}}
+    sample = {
+        "runtime_filter": {
+            "runtime_key": "meshvis.access_log.sample_percent",
+            "percent_sampled": {"numerator": 1, "denominator": "HUNDRED"},
+            "use_independent_randomness": False,
+        }
+    }
     logs = _access_logs(settings, "greeter")
-    assert logs["ingress"][0]["filter"] == {"or_filter": {"filters": [
-        *FAILED, _slow(settings.latency_alarm_ms), sample]}}
+    assert logs["ingress"][0]["filter"] == {
+        "or_filter": {"filters": [*FAILED, _slow(settings.latency_alarm_ms), sample]}
+    }
     for egress in ("egress_greeting", "egress_name"):
         assert logs[egress][0]["filter"] == {"or_filter": {"filters": FAILED}}
     load = _access_logs(settings, "load-generator")["egress_greeter"]
@@ -152,8 +186,13 @@ def test_access_log_policies():
 
 def test_metrics_listener_serves_only_stats_and_ready():
     settings = stack_settings("dev")
-    metrics = next(l for l in envoy_bootstrap(settings, settings.service("name"))
-                   ["static_resources"]["listeners"] if l["name"] == "metrics")
+    metrics = next(
+        l
+        for l in envoy_bootstrap(settings, settings.service("name"))["static_resources"][
+            "listeners"
+        ]
+        if l["name"] == "metrics"
+    )
     routes = _hcm(metrics)["route_config"]["virtual_hosts"][0]["routes"]
     proxied = {r["match"]["path"]: r["route"]["cluster"] for r in routes if "route" in r}
     assert proxied == {"/stats/prometheus": "envoy_admin", "/ready": "envoy_admin"}
@@ -164,13 +203,16 @@ def test_step_1_of_a_namespace_change_lists_both_names_of_every_upstream():
     """``previousDnsNamespace`` (README "Changing a deployed stack"): each upstream at its new
     and old name, so the caller finds it whichever namespace its tasks are registered in."""
     settings = _variant("dev", dnsNamespace="mesh", previousDnsNamespace="internal")
-    for upstream, cluster in _clusters(envoy_bootstrap(settings, settings.service("greeter"))).items():
+    for upstream, cluster in _clusters(
+        envoy_bootstrap(settings, settings.service("greeter"))
+    ).items():
         if cluster["type"] != "STRICT_DNS":
             continue
         endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
         assert [e["endpoint"]["address"]["socket_address"] for e in endpoints] == [
             {"address": f"{upstream}.mesh", "port_value": 15000},
-            {"address": f"{upstream}.internal", "port_value": 15000}]
+            {"address": f"{upstream}.internal", "port_value": 15000},
+        ]
 
 
 def _all_bootstraps():
@@ -188,22 +230,36 @@ def _all_bootstraps():
             yield f"dev-{policy}-{service}", envoy_bootstrap(settings, settings.service(service))
 
 
-@pytest.mark.parametrize("name, bootstrap", list(_all_bootstraps()),
-                         ids=[n for n, _ in _all_bootstraps()])
+@pytest.mark.parametrize(
+    "name, bootstrap", list(_all_bootstraps()), ids=[n for n, _ in _all_bootstraps()]
+)
 def test_real_envoy_validates_bootstrap(name, bootstrap, envoy_binary):
     done = subprocess.run(
-        [str(envoy_binary), "--mode", "validate", "--config-yaml", json.dumps(bootstrap),
-         "--log-level", "warn"],
-        capture_output=True, text=True, timeout=60,
+        [
+            str(envoy_binary),
+            "--mode",
+            "validate",
+            "--config-yaml",
+            json.dumps(bootstrap),
+            "--log-level",
+            "warn",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     # Deprecated fields would break on the next Envoy upgrade; keep the document clean.
     assert "Deprecated" not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("topology, collector", [
-    ("ecs", ("127.0.0.1", 4318, "STATIC")),
-    ("eks", ("tempo.monitoring.svc.cluster.local.", 4318, "STRICT_DNS"))])
+@pytest.mark.parametrize(
+    "topology, collector",
+    [
+        ("ecs", ("127.0.0.1", 4318, "STATIC")),
+        ("eks", ("tempo.monitoring.svc.cluster.local.", 4318, "STRICT_DNS")),
+    ],
+)
 def test_every_request_listener_traces_with_opentelemetry(topology, collector):
     settings = _variant("dev", topology=topology, traceSampleRate=12.5)
     boot = envoy_bootstrap(settings, settings.service("greeter"))
@@ -235,7 +291,18 @@ def test_tracing_off_leaves_no_tracer(envoy_binary):
     boot = envoy_bootstrap(settings, settings.service("greeter"))
     assert "otlp_collector" not in _clusters(boot)
     assert all("tracing" not in _hcm(l) for l in boot["static_resources"]["listeners"])
-    done = subprocess.run([str(envoy_binary), "--mode", "validate", "--config-yaml",
-                           json.dumps(boot), "--log-level", "warn"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            str(envoy_binary),
+            "--mode",
+            "validate",
+            "--config-yaml",
+            json.dumps(boot),
+            "--log-level",
+            "warn",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]

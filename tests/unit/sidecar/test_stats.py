@@ -31,9 +31,12 @@ from dashboards.cloudwatch.metrics import cloudwatch_name
 from tests.support.shop_graphs import shop_config, shop_eks_config
 from tests.support.stat_scopes import KINDS, keys, reader_stats
 
-STACKS = {"dev": stack_settings("dev"), "dev-eks": stack_settings("dev-eks"),
-          "shop": settings_from_config(shop_config()),
-          "shop-eks": settings_from_config(shop_eks_config())}
+STACKS = {
+    "dev": stack_settings("dev"),
+    "dev-eks": stack_settings("dev-eks"),
+    "shop": settings_from_config(shop_config()),
+    "shop-eks": settings_from_config(shop_eks_config()),
+}
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
@@ -54,7 +57,8 @@ def test_essential_keeps_what_the_topologys_readers_read_and_nothing_else(stack,
     needed = set().union(*(read[reader][kind] for reader in READERS[settings.topology]))
     assert keys(essential_stats(settings.topology, kind)) == needed
     assert essential_stats(settings.topology) == essential_stats(
-        settings.topology, "app") | essential_stats(settings.topology, "load")
+        settings.topology, "app"
+    ) | essential_stats(settings.topology, "load")
 
 
 def test_topologies_keep_different_stats():
@@ -74,8 +78,9 @@ def test_metric_names_are_what_the_cloudwatch_agent_publishes():
 
 
 def _kept(matcher: dict, name: str) -> bool:
-    return any(re.fullmatch(p["safe_regex"]["regex"], name)
-               for p in matcher["inclusion_list"]["patterns"])
+    return any(
+        re.fullmatch(p["safe_regex"]["regex"], name) for p in matcher["inclusion_list"]["patterns"]
+    )
 
 
 def test_matcher_scopes_each_stat_to_where_it_is_read():
@@ -107,12 +112,15 @@ def test_bootstrap_carries_its_topologys_matcher(stack):
     essential = settings.model_copy(update={"stats_profile": "essential"})
     for service in settings.services:
         stats_config = envoy_bootstrap(essential, service)["stats_config"]
-        assert stats_config["stats_matcher"] == essential_stats_matcher(settings.topology,
-                                                                         service.kind)
+        assert stats_config["stats_matcher"] == essential_stats_matcher(
+            settings.topology, service.kind
+        )
 
 
 def test_stat_metric_name():
-    assert Stat("upstream", "outlier_detection.ejections_active").metric == \
-        "envoy_cluster_outlier_detection_ejections_active"
+    assert (
+        Stat("upstream", "outlier_detection.ejections_active").metric
+        == "envoy_cluster_outlier_detection_ejections_active"
+    )
     assert Stat("server", "live").metric == "envoy_server_live"
     assert Stat("egress", "downstream_rq_xx").regex == "downstream_rq_[1-5]xx"
