@@ -38,7 +38,7 @@ from meshvis.local.mesh import LocalMesh
 from meshvis.local.summary import access_log_summary
 
 # Fargate Linux/x86 in us-east-1, $ per vCPU-hour (vantage.sh/blog/fargate-pricing, as the
-# README's cost table quotes it; check the price list).
+# docs/measurements.md's cost table quotes it; check the price list).
 FARGATE_VCPU_HOUR_USD = 0.04048
 IDLE_SECONDS = 10.0
 DRAIN_SECONDS = 2.0

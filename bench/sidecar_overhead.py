@@ -50,6 +50,7 @@ class Client:
 
     def __init__(self, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
+        assert parts.hostname, url
         self.host, self.port = parts.hostname, parts.port
         self.local = threading.local()
 
@@ -173,7 +174,7 @@ def _start_direct_app(mesh: LocalMesh) -> str:
         "PORT": str(port),
         "INSTANCE": "direct",
         "UPSTREAMS": ",".join(
-            f"{u}={plan.of(u)[0].url(plan.of(u)[0].app_port).rstrip('/')}"
+            f"{u}={plan.of(u)[0].url(plan.of(u)[0].service.app_port).rstrip('/')}"
             for u in entry.service.upstreams
         ),
     }

@@ -12,14 +12,18 @@ address (unprivileged, its config and logs in a temporary folder):
 - project sidecar: the stack's real bootstrap of ``--service`` (``envoy_bootstrap``), localized
   to a loopback address with the local mesh's helpers (meshvis/local/plan.py), so its ingress
   listener routes to nginx where its app would be. Its tracer exports to nginx too (which
-  answers the OTLP POSTs 200), its DogStatsD sink sends to a port nobody reads, as a task's
-  sidecar whose agent drops the datagrams.
+  answers the OTLP POSTs 200), its DogStatsD sink sends to a live receiver on its address's
+  port 8125 (bench/udp_drain.py: it receives and counts; the agent's parsing is the agent's
+  cost, in its own container): a port nobody reads would make the kernel answer each
+  datagram with an ICMP error, a cost no task pays.
 
-Both Envoys run with the deployed sidecars' command line (``--concurrency 1``). The load tool is
-Debian's ``hey`` (open keep-alive connections, a fixed rate per worker, a bounded duration);
-the paths alternate in ``--rounds`` slices per rate so that noise falls on all of them. It
-prints latency added over direct (p50/p90/p99) and the CPU each Envoy used (utime + stime from
-/proc/<pid>/stat) per 1000 requests per second.
+Both Envoys run with the deployed sidecars' command line (``--concurrency 1``, one worker
+thread each). The load tool is Debian's ``hey`` (open keep-alive connections, a fixed rate per
+worker, a bounded duration); the paths alternate in ``--rounds`` slices per rate, in reverse
+order every other round, so that noise and drift fall on all of them. It prints latency added
+over direct (p50/p90/p99), the CPU each Envoy used (utime + stime from /proc/<pid>/stat) per
+1000 requests per second, the DogStatsD datagrams per request, the machine's noise before and
+after (bench/machine.py ``noise``) and the spread of the per-round ratio.
 
 Then the levers: the project sidecar with one setting changed at a time, each at
 ``--lever-rate``, so each setting's cost is measured rather than guessed.
@@ -38,10 +42,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.machine import header
+from bench import otlp_receiver
+from bench.machine import header, noise
+from bench.otlp_sink import with_otel_stats_sink
 from bench.sidecars import process_usage
-from components.settings.ports import INGRESS_PORT
+from bench.udp_drain import UdpDrain
+from components.settings.ports import INGRESS_PORT, STATSD_PORT
 from components.sidecar.bootstrap import HCM, ROUTER
+from components.sidecar.tracing import DYNATRACE_SAMPLER
 from components.stack import stack_settings
 from meshvis.local.plan import LocalReplica, block_address, claim_block, plan_mesh
 from meshvis.local.processes import ProcessGroup, wait_http
@@ -72,7 +80,7 @@ def _hcms(bootstrap: Bootstrap) -> list[dict]:
     ]
 
 
-def _set_hcm(**fields) -> Lever:
+def _set_hcm(**fields: object) -> Lever:
     def lever(bootstrap: Bootstrap) -> Bootstrap:
         for hcm in _hcms(bootstrap):
             hcm.update(fields)
@@ -87,7 +95,7 @@ def _drop_tracing(bootstrap: Bootstrap) -> Bootstrap:
     return bootstrap
 
 
-def _stats(**fields) -> Lever:
+def _stats(**fields: object) -> Lever:
     def lever(bootstrap: Bootstrap) -> Bootstrap:
         bootstrap["stats_config"].update(fields)
         return bootstrap
@@ -111,6 +119,38 @@ def _no_matcher(bootstrap: Bootstrap) -> Bootstrap:
     return bootstrap
 
 
+def _entry_sampler(bootstrap: Bootstrap) -> Bootstrap:
+    """The trace ceiling's sampler as an entry sidecar runs it (components/sidecar/tracing.py;
+    here without its configuration source: it logs once that it has none)."""
+    for hcm in _hcms(bootstrap):
+        provider = hcm["tracing"]["provider"]["typed_config"]
+        provider["sampler"] = {
+            "name": "envoy.tracers.opentelemetry.samplers.dynatrace",
+            "typed_config": {
+                "@type": DYNATRACE_SAMPLER,
+                "tenant": "bench",
+                "cluster_id": 0,
+                "root_spans_per_minute": 6,
+            },
+        }
+    return bootstrap
+
+
+def _no_histograms(bootstrap: Bootstrap) -> Bootstrap:
+    """The essential inclusion list without its request-time histograms (every ``_rq_time``
+    alternative taken out of each scope's regex): no sample recorded, none sent."""
+    for pattern in bootstrap["stats_config"]["stats_matcher"]["inclusion_list"]["patterns"]:
+        regex = pattern["safe_regex"]["regex"]
+        head, names, tail = (
+            regex.partition("(")[0],
+            regex.partition("(")[2].rpartition(")")[0],
+            ")$",
+        )
+        kept = [n for n in names.split("|") if not n.endswith("_rq_time")]
+        pattern["safe_regex"]["regex"] = f"{head}({'|'.join(kept) or 'none'}{tail}"
+    return bootstrap
+
+
 # One setting of the project sidecar changed at a time. Those marked "changes behaviour"
 # are measured only: they drop something a reader or the tracer needs.
 LEVERS: dict[str, tuple[Lever, str]] = {
@@ -126,6 +166,18 @@ LEVERS: dict[str, tuple[Lever, str]] = {
         "changes behaviour: stat names lose their tags",
     ),
     "stats matcher off (full)": (_no_matcher, "keeps every stat"),
+    "OpenTelemetry stats sink": (
+        with_otel_stats_sink,
+        "histograms aggregated in Envoy, OTLP/gRPC at each flush; p99 at bucket bounds",
+    ),
+    "trace ceiling sampler": (
+        _entry_sampler,
+        "what the entry sidecars run (traceLimitPerMinute); other hops run none",
+    ),
+    "histograms off": (
+        _no_histograms,
+        "changes behaviour: no latency metrics, alarms or SLOs",
+    ),
     "request id off": (
         _set_hcm(generate_request_id=False),
         "changes behaviour: no sample decision, no trace id",
@@ -272,8 +324,15 @@ def hey(url: str, rate: int, seconds: float) -> list[float]:
 
 
 def quantiles(latencies: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and ``mid``, the mean of the middle half (p25 to p75).
+
+    hey reports each latency in 0.1 ms steps (its CSV's ``%4.4f`` seconds), so a median moves
+    in those steps too, a coarse grain for a sub-millisecond difference; the middle half's
+    mean, over thousands of requests whose jitter spans several steps, resolves finer.
+    """
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"p50": cuts[49], "p90": cuts[89], "p99": cuts[98]}
+    middle = [v for v in latencies if cuts[24] <= v <= cuts[74]]
+    return {"p50": cuts[49], "p90": cuts[89], "p99": cuts[98], "mid": statistics.fmean(middle)}
 
 
 class Target:
@@ -282,16 +341,24 @@ class Target:
     def __init__(self, label: str, url: str, pid: int | None) -> None:
         self.label, self.url, self.pid = label, url, pid
         self.latencies: list[float] = []
+        self.round_mids: list[float] = []
         self.cpu = 0.0
         self.requests = 0
+        self.datagrams = 0
 
-    def run(self, rate: int, seconds: float) -> None:
+    def run(self, rate: int, seconds: float, receiver: UdpDrain | None = None) -> None:
         before = process_usage(self.pid)[0] if self.pid else 0.0
+        sent = receiver.datagrams if receiver else 0
         done = hey(self.url, rate, seconds)
         self.latencies += done
+        self.round_mids.append(quantiles(done)["mid"])
         self.requests += len(done)
         if self.pid:
             self.cpu += process_usage(self.pid)[0] - before
+        if receiver:
+            # Every sidecar sends to the one receiver; only this path runs now (the idle
+            # ones' flushes, a few a minute, are counted too: an upper bound).
+            self.datagrams += receiver.datagrams - sent
 
     def vcpu_per_1000_rps(self) -> float | None:
         """CPU seconds per second per 1000 requests per second."""
@@ -300,13 +367,38 @@ class Target:
         return self.cpu / self.requests * 1000
 
 
-def measure(paths: list[Target], rate: int, seconds: float, rounds: int) -> list[Target]:
-    """Every path at ``rate`` for ``seconds`` in all, alternating in ``rounds`` slices."""
+def _cpu(path: Target) -> float:
+    """A measured path's vCPU per 1000 req/s (every path the report compares ran and served
+    requests: ``measure`` fails otherwise)."""
+    value = path.vcpu_per_1000_rps()
+    if value is None:
+        raise SystemExit(f"{path.label}: no CPU figure (no process or no requests)")
+    return value
+
+
+def measure(
+    paths: list[Target],
+    rate: int,
+    seconds: float,
+    rounds: int,
+    receiver: UdpDrain | None = None,
+) -> list[Target]:
+    """Every path at ``rate`` for ``seconds`` in all, alternating in ``rounds`` slices (in
+    reverse order every other round)."""
     fresh = [Target(p.label, p.url, p.pid) for p in paths]
-    for _ in range(rounds):
-        for path in fresh:
-            path.run(rate, seconds / rounds)
+    for number in range(rounds):
+        for path in fresh if number % 2 == 0 else reversed(fresh):
+            path.run(rate, seconds / rounds, receiver)
     return fresh
+
+
+def round_ratios(direct: Target, bare: Target, project: Target) -> list[float]:
+    """The project/bare ratio of added middle-half latency in each round (the spread the
+    figure carries)."""
+    return [
+        (p - d) / (b - d) if b > d else float("nan")
+        for d, b, p in zip(direct.round_mids, bare.round_mids, project.round_mids, strict=True)
+    ]
 
 
 def _free(address: str, ports: list[int]) -> bool:
@@ -320,6 +412,13 @@ def _free(address: str, ports: list[int]) -> bool:
             except OSError:
                 return False
     return True
+
+
+def _tools() -> str:
+    """The ``# load tool`` line: hey's and nginx's versions."""
+    hey_version = subprocess.run(["dpkg-query", "-W", "hey"], capture_output=True, text=True)
+    nginx_version = subprocess.run([NGINX, "-v"], capture_output=True, text=True)
+    return f"# load tool: {hey_version.stdout.strip()}; upstream: {nginx_version.stderr.strip()}"
 
 
 def main() -> None:
@@ -342,10 +441,7 @@ def main() -> None:
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     print(header())
-    print(
-        f"# load tool: {subprocess.run(['dpkg-query', '-W', 'hey'], capture_output=True, text=True).stdout.strip()}; "
-        f"upstream: {subprocess.run([NGINX, '-v'], capture_output=True, text=True).stderr.strip()}"
-    )
+    print(_tools())
     settings = stack_settings(args.stack)
     service = settings.service(args.service)
     assert not service.is_load and not service.upstreams, (
@@ -357,10 +453,14 @@ def main() -> None:
     # Host 1..n of the block: the project sidecar, one per lever, the bare Envoy.
     addresses = [block_address(block, n) for n in range(1, len(levers) + 3)]
     collector = plan.trace_collector
+    print(noise())
     with (
         lock,
         tempfile.TemporaryDirectory(prefix="meshvis-bench-") as work,
         ProcessGroup() as group,
+        # The task's agent, live on every sidecar's address (the bare Envoy sends nothing):
+        # DogStatsD here, OTLP/gRPC metrics (the OpenTelemetry-sink lever) in a process.
+        UdpDrain([(a, STATSD_PORT) for a in addresses]) as receiver,
     ):
         folder = Path(work)
         app_port = service.app_port
@@ -379,6 +479,7 @@ def main() -> None:
             ],
             folder / "nginx.out",
         )
+        otlp = otlp_receiver.start(group, folder, addresses)
         wait_http(f"http://{addresses[0]}:{app_port}/", group)
 
         def sidecar(index: int, label: str, lever: Lever | None) -> Target:
@@ -406,24 +507,34 @@ def main() -> None:
         ]
         for path in paths[1:] + variants:
             wait_http(path.url, group)
-        results = {rate: measure(paths, rate, args.seconds, args.rounds) for rate in rates}
+        results = {
+            rate: measure(paths, rate, args.seconds, args.rounds, receiver) for rate in rates
+        }
         lever_results = (
-            measure([paths[0], project, *variants], args.lever_rate, args.seconds, args.rounds)
+            measure(
+                [paths[0], project, *variants], args.lever_rate, args.seconds, args.rounds, receiver
+            )
             if levers
             else []
         )
+        if levers and not otlp_receiver.exports(otlp):
+            raise SystemExit("the OpenTelemetry-sink lever exported nothing")
+    print(noise())
     _report(args, results, lever_results)
 
 
-def _report(args, results: dict[int, list[Target]], lever_results: list[Target]) -> None:
+def _report(
+    args: argparse.Namespace, results: dict[int, list[Target]], lever_results: list[Target]
+) -> None:
     print(
         f"\n{args.stack} stack's {args.service!r} sidecar vs bare Envoy, {args.seconds:g} s "
         f"per path and rate in {args.rounds} alternating slices; latency in ms, added over "
-        "direct to nginx; vCPU/1k = CPU seconds per second per 1000 req/s"
+        "direct to nginx; vCPU/1k = CPU seconds per second per 1000 req/s; dgram/rq = "
+        "DogStatsD datagrams the live receiver got per request"
     )
     print(
-        f"{'rate':>6}  {'path':<30}{'p50':>8}{'p90':>8}{'p99':>8}{'+p50':>8}{'+p90':>8}"
-        f"{'+p99':>8}{'vCPU/1k':>9}"
+        f"{'rate':>6}  {'path':<30}{'p50':>8}{'p90':>8}{'p99':>8}{'+p50':>8}{'+mid':>8}"
+        f"{'+p90':>8}{'+p99':>8}{'vCPU/1k':>9}{'dgram/rq':>10}"
     )
     for rate, paths in results.items():
         direct = quantiles(paths[0].latencies)
@@ -431,40 +542,52 @@ def _report(args, results: dict[int, list[Target]], lever_results: list[Target])
         for path in paths:
             q = quantiles(path.latencies)
             added[path.label] = {k: q[k] - direct[k] for k in q}
-            cpu = path.vcpu_per_1000_rps()
+            cpu = _cpu(path)
             print(
                 f"{rate:>6}  {path.label:<30}{q['p50']:>8.3f}{q['p90']:>8.3f}{q['p99']:>8.3f}"
                 + (
                     ""
                     if path.pid is None
-                    else "".join(f"{added[path.label][k]:>8.3f}" for k in ("p50", "p90", "p99"))
-                    + f"{cpu:>9.3f}"
+                    else "".join(
+                        f"{added[path.label][k]:>8.3f}" for k in ("p50", "mid", "p90", "p99")
+                    )
+                    + f"{cpu:>9.3f}{path.datagrams / path.requests:>10.2f}"
                 )
             )
-        bare, project = added[paths[1].label]["p50"], added[paths[2].label]["p50"]
-        ratio = project / bare if bare > 0 else float("nan")
+        ratio, mid_ratio = (
+            added[paths[2].label][k] / added[paths[1].label][k]
+            if added[paths[1].label][k] > 0
+            else float("nan")
+            for k in ("p50", "mid")
+        )
+        cpu_ratio = _cpu(paths[2]) / _cpu(paths[1])
+        rounds = sorted(round_ratios(*paths))
         print(
-            f"{'':>8}project/bare added p50: {ratio:.2f}x (goal <= 1.10x); "
-            f"project vCPU/1k {paths[2].vcpu_per_1000_rps():.3f} (goal <= 0.30)"
+            f"{'':>8}project/bare added p50: {ratio:.2f}x (goal <= 1.10x), middle half "
+            f"{mid_ratio:.2f}x (per round {', '.join(f'{r:.2f}' for r in rounds)}); "
+            f"CPU {cpu_ratio:.2f}x (goal <= 1.15x)"
         )
     if not lever_results:
         return
     direct = quantiles(lever_results[0].latencies)
     base = lever_results[1]
-    base_p50 = quantiles(base.latencies)["p50"] - direct["p50"]
-    base_cpu = base.vcpu_per_1000_rps()
+    base_mid = quantiles(base.latencies)["mid"] - direct["mid"]
+    base_cpu = _cpu(base)
     print(
         f"\nlevers: the project sidecar with one setting changed, at {args.lever_rate} "
         "req/s (delta vs the project sidecar as generated, in the same slices)"
     )
-    print(f"{'variant':<30}{'+p50':>8}{'d +p50':>8}{'vCPU/1k':>9}{'d vCPU/1k':>11}  note")
+    print(
+        f"{'variant':<30}{'+mid':>8}{'d +mid':>8}{'vCPU/1k':>9}{'d vCPU/1k':>11}"
+        f"{'dgram/rq':>10}  note"
+    )
     for path in lever_results[1:]:
-        p50 = quantiles(path.latencies)["p50"] - direct["p50"]
-        cpu = path.vcpu_per_1000_rps()
+        mid = quantiles(path.latencies)["mid"] - direct["mid"]
+        cpu = _cpu(path)
         note = LEVERS[path.label][1] if path.label in LEVERS else "as generated"
         print(
-            f"{path.label:<30}{p50:>8.3f}{p50 - base_p50:>+8.3f}{cpu:>9.3f}"
-            f"{cpu - base_cpu:>+11.3f}  {note}"
+            f"{path.label:<30}{mid:>8.3f}{mid - base_mid:>+8.3f}{cpu:>9.3f}"
+            f"{cpu - base_cpu:>+11.3f}{path.datagrams / path.requests:>10.2f}  {note}"
         )
 
 

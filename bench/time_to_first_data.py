@@ -78,6 +78,7 @@ def one_run(stack: str, work: Path) -> dict[str, float]:
         text=True,
     )
     seen: dict[str, float] = {}
+    assert process.stdout is not None  # stdout=PIPE
     try:
         for line in process.stdout:
             match = PROMETHEUS_LINE.match(line)

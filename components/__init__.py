@@ -1,2 +1,2 @@
 """Everything that deploys: settings, the sidecar contract, the ECS and EKS topologies and the
-composition root (see README "How the code is laid out")."""
+composition root (see docs/code-layout.md)."""

@@ -16,7 +16,10 @@ SUBNET_PREFIX = 20
 # (opted-in), where Fargate, NAT gateways and ALBs may not exist. An Availability Zone's
 # OptInStatus is always `opt-in-not-required` (EC2 DescribeAvailabilityZones; the filter the
 # aws.getAvailabilityZones documentation gives for "only Availability Zones").
-AZ_ONLY = {"name": "opt-in-status", "values": ["opt-in-not-required"]}
+AZ_ONLY: aws.GetAvailabilityZonesFilterArgsDict = {
+    "name": "opt-in-status",
+    "values": ["opt-in-not-required"],
+}
 
 
 @dataclass
@@ -82,7 +85,7 @@ class Vpc(pulumi.ComponentResource):
                     tags=tagged(f"{label}-{zone}"),
                     opts=child,
                 )
-                for zone, cidr in zip(zones, cidrs)
+                for zone, cidr in zip(zones, cidrs, strict=True)
             ]
 
         def routed(
@@ -111,7 +114,7 @@ class Vpc(pulumi.ComponentResource):
                     ),
                     route,
                 )
-                for zone, subnet in zip(zones, members)
+                for zone, subnet in zip(zones, members, strict=True)
             ]
 
         public = subnets("public", public_cidrs)

@@ -5,14 +5,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.settings.errors import ConfigError
 from components.settings.model import Settings
-from components.stack import checked_settings
+from components.stack import checked_settings, stack_warnings
+
+if TYPE_CHECKING:
+    from components.ecs.topology import EcsTopology
+    from components.eks.topology import EksTopology
 
 
 def config_map() -> dict[str, Any]:
@@ -25,17 +29,19 @@ def config_map() -> dict[str, Any]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
-def build(settings: Settings) -> pulumi.ComponentResource:
+def build(settings: Settings) -> EcsTopology | EksTopology:
     """The topology component of ``settings`` (``EcsTopology`` or ``EksTopology``)."""
     # Imported by topology so an ecs stack never loads the EKS providers' SDKs, and back.
     if settings.topology == "ecs":
-        from components.ecs.topology import EcsTopology as Topology
-    else:
-        from components.eks.topology import EksTopology as Topology
-    return Topology(settings.mesh_name, settings)
+        from components.ecs.topology import EcsTopology
+
+        return EcsTopology(settings.mesh_name, settings)
+    from components.eks.topology import EksTopology
+
+    return EksTopology(settings.mesh_name, settings)
 
 
-def deploy() -> pulumi.ComponentResource:
+def deploy() -> EcsTopology | EksTopology:
     """Validate the running stack's config, build its topology and export its outputs.
 
     A bad configuration stops with one line naming the key, before any resource exists.
@@ -44,6 +50,8 @@ def deploy() -> pulumi.ComponentResource:
         settings = checked_settings(config_map())
     except ConfigError as err:
         raise pulumi.RunError(str(err)) from None
+    for warning in stack_warnings(settings):
+        pulumi.log.warn(warning)
     topology = build(settings)
     for key, value in topology.stack_outputs().items():
         pulumi.export(key, value)

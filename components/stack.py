@@ -13,12 +13,18 @@ registered or any process started, with the same one-line message everywhere.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from components.ecs.checks import check_task_definition_sizes
-from components.eks.checks import check_eks_version, check_env_sizes, check_kubernetes_namespace
+from components.eks.capacity import capacity_warning, check_node_capacity
+from components.eks.checks import (
+    check_api_access_cidrs,
+    check_eks_version,
+    check_env_sizes,
+    check_kubernetes_namespace,
+)
 from components.settings.model import Settings
 from components.settings.stack_files import PROJECT_ROOT, stack_config
 from components.settings.validate import settings_from_config
@@ -33,6 +39,18 @@ def check_topology(settings: Settings, today: date) -> None:
         check_kubernetes_namespace(settings)
         check_eks_version(settings.eks_version, today)
         check_env_sizes(settings)
+        check_api_access_cidrs(settings)
+        check_node_capacity(settings)
+
+
+def stack_warnings(settings: Settings) -> list[str]:
+    """One line per thing that deploys but runs worse than it should (the program logs them
+    at preview and `up`, ``meshvis render`` prints them): on EKS, pods that would not fit
+    with one node lost."""
+    if settings.topology != "eks":
+        return []
+    warning = capacity_warning(settings)
+    return [warning] if warning else []
 
 
 def checked_settings(config: Mapping[str, Any], today: date | None = None) -> Settings:
@@ -41,7 +59,7 @@ def checked_settings(config: Mapping[str, Any], today: date | None = None) -> Se
     ``today`` defaults to the current date in UTC, the time zone AWS bills support in.
     """
     settings = settings_from_config(config)
-    check_topology(settings, today or datetime.now(timezone.utc).date())
+    check_topology(settings, today or datetime.now(UTC).date())
     return settings
 
 

@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pulumi.provider.experimental import component_provider_host  # noqa: E402
+from pulumi.provider import main  # noqa: E402
 
 from components.ecs.service import EcsMeshService  # noqa: E402
 from components.eks.service import EksMeshService  # noqa: E402
+from provider.construct import MeshComponentProvider  # noqa: E402
 
 # The package's name: the first part of its type tokens and of its SDKs' names (pulumi_meshvis,
 # @pulumi/meshvis), as DESIGN.md's `meshvis:<module>:<Name>` convention has it.
@@ -31,4 +32,7 @@ PACKAGE = "meshvis"
 COMPONENTS = [EcsMeshService, EksMeshService]
 
 if __name__ == "__main__":
-    component_provider_host(COMPONENTS, PACKAGE)
+    # What pulumi.provider.experimental.component_provider_host does (host.py @1b5949891b3c:
+    # the plugin's arguments after its folder, version 0.0.0), with the construct path of
+    # provider/construct.py in place of the SDK's ComponentProvider.
+    main(MeshComponentProvider(COMPONENTS, PACKAGE, None, "0.0.0"), sys.argv[1:])

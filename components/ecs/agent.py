@@ -2,8 +2,8 @@
 
 The agent stands on 127.0.0.1:8125 in every task and turns the sidecar's DogStatsD datagrams
 into CloudWatch metrics, the path the original App Mesh walkthrough used. How it maps a
-datagram to a metric (name, dimensions, ``metric_type``) is mirrored by meshvis/local/cloudwatch_agent.py,
-which the local mesh and the tests use in its place.
+datagram to a metric (name, dimensions, ``metric_type``) is mirrored by
+meshvis/local/cloudwatch_agent.py, which the local mesh and the tests use in its place.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from components.settings.model import Settings
 from components.settings.naming import metric_namespace
 from components.settings.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, STATSD_PORT
+from components.sidecar.stats import cloudwatch_unread_metrics
 from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
 
 # How often the agent gathers what the statsd listener aggregated; Envoy flushes every 10 s.
@@ -48,9 +49,23 @@ def cloudwatch_agent_config(settings: Settings) -> dict:
             },
         },
     }
+    unread = cloudwatch_unread_metrics() if settings.stats_profile == "essential" else ()
+    if unread:
+        # Kept in Envoy for the local live view, read by nothing in CloudWatch: the agent
+        # publishes no datum for them. With no aggregation_dimensions the "original" datum is
+        # the only one, so the metric is never created (plugins/outputs/cloudwatch/cloudwatch.go
+        # BuildMetricDatum and IsDropping; statsd names are taken as written:
+        # translator/translate/otel/common/metrics.go GetDropOriginalMetrics, @ab55b8da).
+        config["metrics"]["metrics_collected"]["statsd"]["drop_original_metrics"] = list(unread)
     if settings.tracing:
         config["traces"] = _traces_config()
     return config
+
+
+def dropped_metric_names(config: dict) -> frozenset[str]:
+    """The metric names an agent ``config`` receives over statsd but never publishes."""
+    statsd = config["metrics"]["metrics_collected"].get("statsd", {})
+    return frozenset(statsd.get("drop_original_metrics", ()))
 
 
 def _traces_config() -> dict:

@@ -19,7 +19,7 @@ def task_definition_size(settings: Settings, service: ServiceSpec) -> int:
 
 
 # The service keys that grow a task definition, each with its empty value and the advice.
-GROWING_KEYS = {
+GROWING_KEYS: dict[str, tuple[object, str]] = {
     "upstreams": ((), "give it fewer upstreams"),
     "env": ({}, "keep large values out of env (read them from a file or a secret)"),
     "command": (None, "shorten its command"),

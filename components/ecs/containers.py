@@ -9,6 +9,8 @@ component registers is what tests hand to botocore's ``RegisterTaskDefinition`` 
 from __future__ import annotations
 
 import json
+import shlex
+from dataclasses import dataclass
 
 from components.ecs.agent import cloudwatch_agent_config
 from components.settings.model import ServiceSpec, Settings
@@ -16,7 +18,7 @@ from components.settings.naming import log_group_name
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.command import admin_request_script, envoy_command
-from components.sidecar.demo_app import demo_app_environment, demo_app_source
+from components.sidecar.demo_app import app_health_path, demo_app_environment, demo_app_source
 
 APP = "app"
 ENVOY = "envoy"
@@ -25,7 +27,7 @@ CONTAINERS = (APP, ENVOY, AGENT)
 
 
 # Reservations of the sidecars, in CPU units (1024 = 1 vCPU) and MiB, from measurements
-# (bench/sidecar_overhead.py, README "Performance and cost"). Envoy 1.40 with one worker and
+# (bench/sidecar_overhead.py, docs/measurements.md). Envoy 1.40 with one worker and
 # the essential stats holds 64-67 MiB resident (14-16 MiB of it anonymous) from idle to 600
 # requests/s, and uses 0.5-0.6 vCPU per 1000 requests/s it passes on: 128 MiB is twice its
 # resident size, 128 units carry about 200 requests/s. The agent could not be measured here:
@@ -66,14 +68,76 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class HealthProbe:
+    """What one container's ECS health check asks for: ``GET path`` on 127.0.0.1:``port``."""
+
+    container: str
+    port: int
+    path: str
+
+
+# Every container health check's timing. ECS takes a task out of Cloud Map, and replaces it,
+# once one essential container is UNHEALTHY: ``retries`` failures in a row (the task's
+# healthStatus is UNHEALTHY when any essential container's is; "For tasks that are part of a
+# service, if the task reports as unhealthy then the task will be stopped and the service
+# scheduler will replace it": ECS API Reference, HealthCheck).
+HEALTH_CHECK_TIMING = {"interval": 5, "timeout": 3, "retries": 3, "startPeriod": 10}
+# Failures during the start period do not count, and a passing check ends it at once: an image
+# of the user's own (a JVM, say) gets a minute to start, as the load balancer gives the entry
+# (LB_GRACE_SECONDS), instead of the demo app's 10 s.
+OWN_IMAGE_START_PERIOD = 60
+READY_PATH = "/ready"
+
+
+def health_probes(service: ServiceSpec) -> list[HealthProbe]:
+    """The health checks of a service's task: Envoy's ``/ready`` on its admin port and, for a
+    service that accepts requests, the app's health path on the app's port. Both containers
+    are essential, so a hung app takes its task out of DNS just as a failed sidecar does."""
+    probes = [HealthProbe(ENVOY, ADMIN_PORT, READY_PATH)]
+    if not service.is_load and service.health_check:
+        probes.append(HealthProbe(APP, service.app_port, app_health_path(service)))
+    return probes
+
+
+def app_health_command(service: ServiceSpec) -> list[str]:
+    """ECS health check of the app container: its health path on 127.0.0.1; a status of 400
+    and above, or no answer, fails the check (curl -f passes a 3xx without following it, wget
+    follows it).
+
+    The demo app's image is Python's: a one-line urllib call (urlopen raises on a status of
+    400 and above and on a refused connection). An image of the user's own is checked with
+    curl, or wget when it has no curl, through its ``/bin/sh``: it must have one of them
+    (docs/day-2.md "Changes that need care"; busybox's wget counts), or the service sets
+    ``healthCheck: false`` and has no app check at all.
+    """
+    url = f"http://127.0.0.1:{service.app_port}{app_health_path(service)}"
+    if service.uses_demo_app:
+        return ["CMD", "python", "-c", f"import urllib.request as u; u.urlopen({url!r}, timeout=2)"]
+    quoted = shlex.quote(url)
+    return [
+        "CMD-SHELL",
+        f"curl -fsS -o /dev/null --max-time 2 {quoted} || wget -q -O /dev/null -T 2 {quoted}",
+    ]
+
+
 def envoy_health_command(admin_port: int = ADMIN_PORT) -> list[str]:
     """ECS health check of the sidecar: ``GET /ready`` on the loopback admin port, which
     answers 200 only once Envoy has initialised its listeners and clusters."""
     script = (
-        admin_request_script("GET", "/ready", "Connection: close", admin_port)
+        admin_request_script("GET", READY_PATH, "Connection: close", admin_port)
         + " && [[ $status == 'HTTP/1.1 200 '* ]]"
     )
     return ["CMD", "bash", "-c", script]
+
+
+def ecs_exec_enabled(service: ServiceSpec) -> bool:
+    """Whether ``service``'s tasks can be entered with ECS Exec (``aws ecs execute-command``):
+    only a service with ``faults``, a staging game-day service whose sidecar's faults are
+    changed at run time through Envoy's loopback admin interface from inside the task
+    (docs/faults.md). Every other service keeps ECS Exec off, its task role without the
+    Session Manager permissions and its sidecar's root file system read-only."""
+    return service.faults is not None
 
 
 def container_definitions(settings: Settings, service: ServiceSpec) -> list[dict]:
@@ -177,6 +241,10 @@ def _app(settings: Settings, service: ServiceSpec) -> dict:
         ],
         "logConfiguration": _logging(settings, service, APP),
     }
+    if not service.is_load and service.health_check:
+        container["healthCheck"] = {"command": app_health_command(service), **HEALTH_CHECK_TIMING}
+        if not service.uses_demo_app:
+            container["healthCheck"]["startPeriod"] = OWN_IMAGE_START_PERIOD
     if service.uses_demo_app:
         container["command"] = ["python", "-u", "-c", demo_app_source()]
         # Every container of an awsvpc task shares one network namespace: Envoy reaches the
@@ -207,16 +275,16 @@ def _envoy(settings: Settings, service: ServiceSpec) -> dict:
         ),
         "environment": _environment(ENVOY_ENVIRONMENT),
         "user": ENVOY_USER,
-        "readonlyRootFilesystem": True,
+        # ECS Exec enters the envoy container (it has bash, which reaches the admin port on
+        # the task's loopback), and its SSM agent must write there: "making the root file
+        # system read-only using the `readonlyRootFilesystem` task definition parameter, or any
+        # other method, isn't supported" (Amazon ECS Developer Guide, Considerations for using
+        # ECS Exec: awsdocs/amazon-ecs-developer-guide doc_source/ecs-exec.md @021abe8c;
+        # aws/containers-roadmap#1359). So writable only where ECS Exec is on.
+        "readonlyRootFilesystem": not ecs_exec_enabled(service),
         "linuxParameters": LINUX_PARAMETERS,
         "portMappings": [{"containerPort": p, "protocol": "tcp"} for p in ports],
-        "healthCheck": {
-            "command": envoy_health_command(),
-            "interval": 5,
-            "timeout": 3,
-            "retries": 3,
-            "startPeriod": 10,
-        },
+        "healthCheck": {"command": envoy_health_command(), **HEALTH_CHECK_TIMING},
         "ulimits": [{"name": "nofile", "softLimit": NOFILE_LIMIT, "hardLimit": NOFILE_LIMIT}],
         "dependsOn": [{"containerName": AGENT, "condition": "START"}],
         "logConfiguration": _logging(settings, service, ENVOY),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from components.ecs.containers import CONTAINERS
+from components.ecs.containers import CONTAINERS, ecs_exec_enabled
 from components.iam import policy
 from components.settings.model import ServiceSpec, Settings
 from components.settings.naming import log_group_name, metric_namespace
@@ -24,6 +24,16 @@ ECS_TASKS = "ecs-tasks.amazonaws.com"
 # daemon's proxy for X-Ray SDKs (traces_collected.xray), which this config does not enable:
 # Envoy samples by itself.
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+# What ECS Exec's SSM agent, running in the task, needs of the task role to open its Session
+# Manager channels (Amazon ECS Developer Guide, "IAM permissions required for ECS Exec":
+# awsdocs/amazon-ecs-developer-guide doc_source/ecs-exec.md @021abe8c, which grants them on
+# "Resource": "*": these actions take no resource ARN).
+ECS_EXEC_ACTIONS = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+]
 # A private ECR image: <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]
 PRIVATE_ECR = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)"
@@ -61,11 +71,12 @@ def _ecs_tasks_may_assume() -> dict:
     return {"Effect": "Allow", "Principal": {"Service": ECS_TASKS}, "Action": "sts:AssumeRole"}
 
 
-def task_role_policy(settings: Settings) -> dict:
-    """What the running task (its CloudWatch agent) may do: publish metrics, only into the
-    mesh's own namespace (PutMetricData has no resource ARN, the namespace condition is its
-    scope); with ``tracing``, send the sidecars' spans to X-Ray. Container logs are the
-    execution role's (the awslogs driver), so nothing else.
+def task_role_policy(settings: Settings, service: ServiceSpec) -> dict:
+    """What ``service``'s running task (its CloudWatch agent) may do: publish metrics, only into
+    the mesh's own namespace (PutMetricData has no resource ARN, the namespace condition is its
+    scope); with ``tracing``, send the sidecars' spans to X-Ray; for a service with ``faults``
+    only, open ECS Exec's Session Manager channels. Container logs are the execution role's
+    (the awslogs driver), so nothing else.
     """
     statements = [
         {
@@ -87,6 +98,10 @@ def task_role_policy(settings: Settings) -> dict:
                 # X-Ray's write APIs take no resource ARN.
                 "Resource": "*",
             }
+        )
+    if ecs_exec_enabled(service):
+        statements.append(
+            {"Sid": "EcsExec", "Effect": "Allow", "Action": ECS_EXEC_ACTIONS, "Resource": "*"}
         )
     return policy(*statements)
 

@@ -8,13 +8,19 @@ schema inference reads the annotations of the arguments and outputs as objects.
 
 import json
 from collections.abc import Sequence
-from typing import Optional, Required, TypedDict
+from typing import Required, TypedDict, TypeVar, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components.ecs.checks import check_task_definition_sizes
-from components.ecs.containers import CONTAINERS, ENVOY, service_placement, task_definition
+from components.ecs.containers import (
+    CONTAINERS,
+    ENVOY,
+    ecs_exec_enabled,
+    service_placement,
+    task_definition,
+)
 from components.ecs.discovery import dns_config
 from components.ecs.iam import (
     execution_role_policy,
@@ -37,13 +43,46 @@ from components.settings.service_args import (
 LB_GRACE_SECONDS = 60
 
 
+# Every rule of the ECS topology opens one TCP port to or from one peer.
+Rule = TypeVar("Rule", aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule)
+
+
+def tcp_port_rule(
+    kind: type[Rule],
+    name: str,
+    group_id: pulumi.Input[str],
+    port: int,
+    description: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    peer_group_id: pulumi.Input[str] | None = None,
+    cidr: str | None = None,
+) -> Rule:
+    """An ingress or egress rule (``kind``) of ``group_id`` for TCP ``port``, to or from one
+    peer: another security group or a CIDR block (exactly one)."""
+    if (peer_group_id is None) == (cidr is None):
+        raise ValueError("give exactly one of peer_group_id and cidr")
+    return kind(
+        name,
+        security_group_id=group_id,
+        referenced_security_group_id=peer_group_id,
+        cidr_ipv4=cidr,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        description=description,
+        opts=opts,
+    )
+
+
 class LoadBalancerArgs(TypedDict):
     """A load balancer in front of the service: an ALB target group of target type `ip`."""
 
     target_group_arn: pulumi.Input[str]
     """The target group's ARN; ECS registers every task in it on Envoy's ingress port 15000."""
     security_group_id: pulumi.Input[str]
-    """The load balancer's security group; the service admits it on port 15000."""
+    """The load balancer's security group; the service admits it on port 15000 and adds the
+    group's egress rule to its tasks' port 15000 (the tasks start only once both exist)."""
 
 
 class EcsMeshServiceArgs(TypedDict, total=False):
@@ -81,6 +120,10 @@ class EcsMeshServiceArgs(TypedDict, total=False):
     """A load balancer in front of the service (none by default)."""
     log_retention_days: int
     """Days CloudWatch Logs keeps the containers' logs (default 7)."""
+    log_groups_on_delete: str
+    """`delete` (default): removing the service deletes its log groups and their logs; `keep`:
+    they stay until their retention expires the logs, and a later service of the same name
+    adopts them."""
     cloudwatch_agent_image: str
     """The CloudWatch agent sidecar's image (default: the pinned agent release)."""
     cpu_architecture: str
@@ -102,15 +145,18 @@ class EcsMeshService(pulumi.ComponentResource):
     Registered as ``meshvis:ecs:MeshService`` wherever it is created (the type its deployed
     stacks' URNs carry), also when the package hosts it as ``meshvis:index:EcsMeshService``.
     ``rollout_after`` (Python only) names resources its ECS service waits for: the stack's
-    upstream services and load balancer listener. Other programs order whole components
-    with `depends_on`.
+    upstream services, load balancer listener and the rules of the mesh's and the load
+    balancer's security groups (a task started before a rule of its groups exists cannot pull
+    its images or be health-checked). Other programs order whole components with
+    `depends_on`. ``alb_rule_aliases`` (Python only) are earlier URNs of the load balancer's
+    egress rule to this service (``EcsTopology`` names the one an earlier version created).
     """
 
     service_name: pulumi.Output[str]
     """The ECS service's name (the service's own)."""
     service_arn: pulumi.Output[str]
     """The ECS service's ARN."""
-    dns_name: Optional[str]
+    dns_name: str | None
     """Where the mesh reaches it: `<name>.<namespace it is registered in>` on port 15000 (none
     for `load`)."""
     task_definition_arn: pulumi.Output[str]
@@ -121,7 +167,7 @@ class EcsMeshService(pulumi.ComponentResource):
     """The task role (its CloudWatch agent publishes metrics and traces with it)."""
     execution_role_arn: pulumi.Output[str]
     """The execution role (image pulls and container logs)."""
-    discovery_service_arn: Optional[pulumi.Output[str]]
+    discovery_service_arn: pulumi.Output[str] | None
     """The Cloud Map service it is registered in (none for `load`)."""
     log_group_names: list[str]
     """The log groups of the app, Envoy and the CloudWatch agent containers."""
@@ -134,9 +180,10 @@ class EcsMeshService(pulumi.ComponentResource):
         self,
         name: str,
         args: EcsMeshServiceArgs,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
         *,
         rollout_after: Sequence[pulumi.Resource] = (),
+        alb_rule_aliases: Sequence[pulumi.Alias] = (),
     ) -> None:
         # Every argument checked before any resource (the component's own included) exists;
         # a RunError is reported as its one-line message, without a traceback.
@@ -157,28 +204,20 @@ class EcsMeshService(pulumi.ComponentResource):
                 "and previous_dns_namespace together, or neither"
             )
         service = settings.services[0]
+        if "load_balancer" in args:
+            # The load balancer's target: its sidecar routes the ALB's health check.
+            settings = settings.model_copy(update={"entry_service": service.name})
         super().__init__("meshvis:ecs:MeshService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = {**args.get("tags", {}), "service": service.name}
 
-        self.log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"{name}-{container}-logs",
-                name=log_group_name(settings.mesh_name, service.name, container),
-                retention_in_days=settings.log_retention_days,
-                tags=tags,
-                opts=child,
-            )
-            for container in CONTAINERS
-        ]
+        self.log_groups = self._log_groups(name, settings, service, tags)
         self.log_group_names = [
             log_group_name(settings.mesh_name, service.name, c) for c in CONTAINERS
         ]
 
         task_role, execution_role, policies = self._roles(name, settings, service, tags)
         definition = self._task_definition(name, settings, service, task_role, execution_role, tags)
-        group = self._firewall(name, settings, service, args, tags)
-        registries = self._registry(name, settings, service, args, tags)
+        group, rules = self._firewall(name, settings, service, args, tags, alb_rule_aliases)
         ecs_service = self._ecs_service(
             name,
             settings,
@@ -186,9 +225,8 @@ class EcsMeshService(pulumi.ComponentResource):
             args,
             definition,
             group,
-            registries,
             tags,
-            depends_on=[*self.log_groups, *policies, *rollout_after],
+            depends_on=[*self.log_groups, *policies, *rules, *rollout_after],
         )
         self.ecs_service = ecs_service
         self.service_name = ecs_service.name
@@ -211,6 +249,49 @@ class EcsMeshService(pulumi.ComponentResource):
             }
         )
 
+    def _log_groups(
+        self, name: str, settings: Settings, service: ServiceSpec, tags: dict[str, str]
+    ) -> list[aws.cloudwatch.LogGroup]:
+        """One log group per container, deleted with the service or, with
+        ``logGroupsOnDelete: keep``, left to its retention (Pulumi's retainOnDelete: "the
+        resource will not be deleted from the backing cloud provider, but will be removed
+        from the Pulumi state", pulumi.com/docs/iac/concepts/options/retainondelete).
+
+        A kept group still holds its name, and CreateLogGroup refuses an existing name: a
+        later ``pulumi up`` (after a destroy, or a service added back) imports the group it
+        finds instead of creating it, in either mode (a group kept before a switch to
+        ``delete`` is adopted too, and deleted with the service from then on). The import
+        option is harmless once the group is in the stack: "If the resource exists and has the
+        same ID, the resource is treated like any other resource" (pulumi/pulumi
+        developer-docs/architecture/import.md @0fcd6a8b). An imported group that differs from
+        the program (another ``logRetentionDays``, other tags) is imported, then updated to
+        match, with Pulumi CLI 3.174.0 or later (pulumi/pulumi#19339, step_generator.go
+        ``continueStepsFromImport``); an older CLI stops the update there (docs/day-2.md
+        "Log groups").
+        """
+        names = {c: log_group_name(settings.mesh_name, service.name, c) for c in CONTAINERS}
+        keep = settings.log_groups_on_delete == "keep"
+        found = aws.cloudwatch.get_log_groups(
+            log_group_name_prefix=log_group_name(settings.mesh_name, service.name, ""),
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        kept = set(found.log_group_names or ())
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{container}-logs",
+                name=group,
+                retention_in_days=settings.log_retention_days,
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    retain_on_delete=keep,
+                    # A log group's id is its name (terraform-provider-aws logs/group.go).
+                    import_=group if group in kept else None,
+                ),
+            )
+            for container, group in names.items()
+        ]
+
     def _ecs_service(
         self,
         name: str,
@@ -219,14 +300,14 @@ class EcsMeshService(pulumi.ComponentResource):
         args: EcsMeshServiceArgs,
         definition: aws.ecs.TaskDefinition,
         group: aws.ec2.SecurityGroup,
-        registries: dict | None,
         tags: dict[str, str],
         depends_on: list[pulumi.Resource],
     ) -> aws.ecs.Service:
         """The ECS service that runs ``replicas`` tasks of ``definition``, registers them in
         Cloud Map and, for the entry service, in the load balancer's target group."""
+        registries = self._registry(name, settings, service, args, tags)
         load_balancer = args.get("load_balancer")
-        load_balancers = None
+        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] | None = None
         grace = None
         if load_balancer is not None:
             load_balancers = [
@@ -264,6 +345,9 @@ class EcsMeshService(pulumi.ComponentResource):
             load_balancers=load_balancers,
             health_check_grace_period_seconds=grace,
             deployment_circuit_breaker={"enable": True, "rollback": True},
+            # ECS Exec for a game-day service only (docs/faults.md "On ECS"); a change rolls
+            # the tasks (force_new_deployment), as ECS Exec reaches only tasks started with it.
+            enable_execute_command=ecs_exec_enabled(service),
             propagate_tags="SERVICE",
             # `pulumi up` moves on only once the rollout is done: callers roll after their
             # upstreams, and the update's deletes (a removed upstream, old discovery services)
@@ -299,7 +383,7 @@ class EcsMeshService(pulumi.ComponentResource):
         task_policy = aws.iam.RolePolicy(
             f"{name}-task",
             role=task_role.id,
-            policy=json.dumps(task_role_policy(settings)),
+            policy=json.dumps(task_role_policy(settings, service)),
             opts=child,
         )
         execution_role = aws.iam.Role(
@@ -366,9 +450,19 @@ class EcsMeshService(pulumi.ComponentResource):
         service: ServiceSpec,
         args: EcsMeshServiceArgs,
         tags: dict[str, str],
-    ) -> aws.ec2.SecurityGroup:
+        alb_rule_aliases: Sequence[pulumi.Alias],
+    ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
         """The service's own security group: Envoy's metrics port from the mesh, its ingress
-        port from the mesh (and the load balancer) for services that accept requests."""
+        port from the mesh (and the load balancer) for services that accept requests; and its
+        rules, which the ECS service waits for.
+
+        With a load balancer, also the load balancer group's egress to this group's port 15000,
+        named after this service: a new entry service gets a rule of its own, created before
+        its tasks start, while the old entry's rule goes only at the end of the update (one
+        rule updated in place would cut the old entry off minutes before the new one serves:
+        referenced_security_group_id updates in place, hashicorp/terraform-provider-aws
+        internal/service/ec2/vpc_security_group_ingress_rule.go @00a32209, only
+        security_group_id is RequiresReplace)."""
         child = pulumi.ResourceOptions(parent=self)
         load_balancer = args.get("load_balancer")
         group = aws.ec2.SecurityGroup(
@@ -383,19 +477,32 @@ class EcsMeshService(pulumi.ComponentResource):
             sources.append(("mesh", INGRESS_PORT, args["mesh_security_group_id"]))
         if load_balancer is not None:
             sources.append(("alb", INGRESS_PORT, load_balancer["security_group_id"]))
-        for label, port, source in sources:
-            aws.vpc.SecurityGroupIngressRule(
+        rules: list[pulumi.Resource] = [
+            tcp_port_rule(
+                aws.vpc.SecurityGroupIngressRule,
                 f"{name}-from-{label}",
-                security_group_id=group.id,
-                referenced_security_group_id=source,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"Envoy {port} from the {label}",
-                opts=child,
+                group.id,
+                port,
+                f"Envoy {port} from the {label}",
+                child,
+                peer_group_id=source,
+            )
+            for label, port, source in sources
+        ]
+        if load_balancer is not None:
+            rules.append(
+                tcp_port_rule(
+                    aws.vpc.SecurityGroupEgressRule,
+                    f"{name}-alb-to-envoy",
+                    load_balancer["security_group_id"],
+                    INGRESS_PORT,
+                    f"Envoy ingress of {service.name}",
+                    pulumi.ResourceOptions(parent=self, aliases=list(alb_rule_aliases)),
+                    peer_group_id=group.id,
+                )
             )
 
-        return group
+        return group, rules
 
     def _registry(
         self,
@@ -404,16 +511,16 @@ class EcsMeshService(pulumi.ComponentResource):
         service: ServiceSpec,
         args: EcsMeshServiceArgs,
         tags: dict[str, str],
-    ) -> dict | None:
+    ) -> aws.ecs.ServiceServiceRegistriesArgsDict | None:
         """The Cloud Map registry the ECS service registers its tasks in (None for a load
         generator); sets ``discovery_service_arn``."""
-        registries = None
+        registries: aws.ecs.ServiceServiceRegistriesArgsDict | None = None
         self.discovery_service_arn = None
         if not service.is_load:
             # A load generator accepts no requests (no service may name it as an upstream),
             # so only services with an ingress get a DNS name: one Cloud Map service per
             # namespace, each named after its namespace so that both steps of a namespace
-            # change keep every resource's name (README "Changing a deployed stack").
+            # change keep every resource's name (docs/day-2.md).
             namespaces = {settings.dns_namespace: args["namespace_id"]}
             if settings.previous_dns_namespace:
                 namespaces[settings.previous_dns_namespace] = args["previous_namespace_id"]
@@ -446,13 +553,18 @@ class EcsMeshService(pulumi.ComponentResource):
         return aws.servicediscovery.Service(
             f"{name}-discovery-{namespace}",
             name=service,
-            dns_config=dns_config(namespace_id),
+            # The pure document has the provider's shape; discovery.py may not import pulumi_aws
+            # for its TypedDict (tests/unit/test_layers.py).
+            dns_config=cast(
+                aws.servicediscovery.ServiceDnsConfigArgsDict, dns_config(namespace_id)
+            ),
             # ECS reports each task's health (Envoy's health check) to Cloud Map, so DNS
             # answers only with healthy tasks. Written out because the provider drops an
             # empty block: Create sends it only when it is non-empty, and Read stores it
             # only when AWS returns a FailureThreshold (hashicorp/terraform-provider-aws
-            # internal/service/servicediscovery/service.go @e33a89d079930e92c79a986c9c041c5ed5191639,
-            # resourceServiceCreate, expand/flattenHealthCheckCustomConfig), which left the
+            # internal/service/servicediscovery/service.go
+            # @e33a89d079930e92c79a986c9c041c5ed5191639, resourceServiceCreate,
+            # expand/flattenHealthCheckCustomConfig), which left the
             # service without custom health checks and the block a diff on every plan. AWS
             # deprecated the field and always uses 1 (ForceNew: never change it).
             health_check_custom_config={"failure_threshold": 1},

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components.ecs.containers import FARGATE_CAPACITY_PROVIDERS
-from components.ecs.service import EcsMeshService, EcsMeshServiceArgs, LoadBalancerArgs
+from components.ecs.service import (
+    EcsMeshService,
+    EcsMeshServiceArgs,
+    LoadBalancerArgs,
+    tcp_port_rule,
+)
 from components.network import Vpc, VpcArgs
 from components.settings.errors import PROJECT
 from components.settings.model import Settings
@@ -17,9 +23,17 @@ from components.settings.naming import cluster_name, container_insights_log_grou
 from components.settings.ports import INGRESS_PORT, METRICS_PORT
 from components.settings.rollout import upstreams_first
 from components.settings.service_args import mesh_args, service_args
+from components.sidecar.names import LB_HEALTH_PATH
+from components.sidecar.tracing import component_trace_limit
 from dashboards.cloudwatch.alarms import alarm_specs
 from dashboards.cloudwatch.dashboard import dashboard_body
 from dashboards.cloudwatch.logs_insights import query_definitions
+from dashboards.cloudwatch.slo import (
+    alert_topic_policy,
+    composite_alarm_specs,
+    rule_alarm_names,
+    slo_alarm_specs,
+)
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -68,6 +82,7 @@ class EcsTopology(pulumi.ComponentResource):
     url: pulumi.Output[str] | None
     dashboard_url: str
     log_group_names: list[str]
+    alert_topic_arn: pulumi.Output[str]
     services: dict[str, EcsMeshService]
 
     def __init__(
@@ -86,30 +101,19 @@ class EcsTopology(pulumi.ComponentResource):
             for namespace in (settings.dns_namespace, settings.previous_dns_namespace)
             if namespace
         }
-        mesh_group = self._mesh_firewall(network)
+        mesh_group, mesh_rules = self._mesh_firewall(network)
 
         entry: LoadBalancerArgs | None = None
         self.url = None
-        load_balancer = target_group = listener = None
+        load_balancer = target_group = None
+        entry_after: list[pulumi.Resource] = []
         if settings.entry_service is not None:
-            entry, listener, load_balancer, target_group = self._load_balancer(network)
+            entry, entry_after, load_balancer, target_group = self._load_balancer(network)
         self.services = self._mesh_services(
-            network, cluster, namespaces, mesh_group, entry, listener
+            network, cluster, namespaces, (mesh_group, mesh_rules), entry, entry_after
         )
-        if entry is not None:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-to-entry",
-                security_group_id=entry["security_group_id"],
-                referenced_security_group_id=self.services[
-                    str(settings.entry_service)
-                ].security_group_id,
-                ip_protocol="tcp",
-                from_port=INGRESS_PORT,
-                to_port=INGRESS_PORT,
-                description="Envoy ingress of the entry service",
-                opts=self._child,
-            )
         dashboard = self._visibility(load_balancer, target_group)
+        self.alert_topic_arn = self._slo_alarms().arn
 
         self.cluster_name = cluster.name
         self.dashboard_url = dashboard_url(str(settings.region), dashboard_name(settings))
@@ -118,11 +122,12 @@ class EcsTopology(pulumi.ComponentResource):
 
     def stack_outputs(self) -> dict:
         """The stack's outputs: url (with a load balancer), dashboardUrl, logGroups, clusterName,
-        traceMapUrl (with tracing)."""
+        alertTopicArn, traceMapUrl (with tracing)."""
         outputs: dict = {
             "dashboardUrl": self.dashboard_url,
             "logGroups": self.log_group_names,
             "clusterName": self.cluster_name,
+            "alertTopicArn": self.alert_topic_arn,
         }
         if self.url is not None:
             outputs["url"] = self.url
@@ -190,8 +195,12 @@ class EcsTopology(pulumi.ComponentResource):
         )
         return pulumi.Output.all(cluster.arn, providers.id).apply(lambda v: v[0])
 
-    def _mesh_firewall(self, network: Vpc) -> aws.ec2.SecurityGroup:
-        """The security group of every task: out to other tasks' Envoy ports and to 443 only."""
+    def _mesh_firewall(
+        self, network: Vpc
+    ) -> tuple[aws.ec2.SecurityGroup, list[aws.vpc.SecurityGroupEgressRule]]:
+        """The security group of every task: out to other tasks' Envoy ports and to 443 only;
+        and its rules (AWS's default egress is revoked when the group is created, so no task
+        may start before they exist)."""
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
         mesh_group = aws.ec2.SecurityGroup(
             f"{name}-mesh-sg",
@@ -200,36 +209,36 @@ class EcsTopology(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-mesh-sg"},
             opts=child,
         )
-        for label, port in (("ingress", INGRESS_PORT), ("metrics", METRICS_PORT)):
-            aws.vpc.SecurityGroupEgressRule(
+        rules = [
+            tcp_port_rule(
+                aws.vpc.SecurityGroupEgressRule,
                 f"{name}-mesh-to-{label}",
-                security_group_id=mesh_group.id,
-                referenced_security_group_id=mesh_group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"Envoy {port} of other mesh tasks",
-                opts=child,
+                mesh_group.id,
+                port,
+                f"Envoy {port} of other mesh tasks",
+                child,
+                peer_group_id=mesh_group.id,
             )
-        aws.vpc.SecurityGroupEgressRule(
+            for label, port in (("ingress", INGRESS_PORT), ("metrics", METRICS_PORT))
+        ]
+        https = tcp_port_rule(
+            aws.vpc.SecurityGroupEgressRule,
             f"{name}-mesh-to-https",
-            security_group_id=mesh_group.id,
-            cidr_ipv4=ANYWHERE,
-            ip_protocol="tcp",
-            from_port=HTTPS_PORT,
-            to_port=HTTPS_PORT,
-            description="Image pulls and AWS APIs (CloudWatch, Logs) through the NAT gateway",
-            opts=child,
+            mesh_group.id,
+            HTTPS_PORT,
+            "Image pulls and AWS APIs (CloudWatch, Logs) through the NAT gateway",
+            child,
+            cidr=ANYWHERE,
         )
-        return mesh_group
+        return mesh_group, [*rules, https]
 
     def _load_balancer(
         self, network: Vpc
-    ) -> tuple[LoadBalancerArgs, aws.lb.Listener, aws.lb.LoadBalancer, aws.lb.TargetGroup]:
+    ) -> tuple[LoadBalancerArgs, list[pulumi.Resource], aws.lb.LoadBalancer, aws.lb.TargetGroup]:
         """The public load balancer in front of the entry service, its firewall and listeners;
-        first what the entry service gets of it and the listener that forwards to it."""
+        first what the entry service gets of it and what its ECS service waits for: the
+        listener that forwards to it and the rules of the load balancer's group."""
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
-        entry_spec = settings.service(settings.entry_service)
         alb_group = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             vpc_id=network.vpc_id,
@@ -241,15 +250,14 @@ class EcsTopology(pulumi.ComponentResource):
         if settings.certificate_arn is not None:
             public_ports.append(("internet-https", HTTPS_PORT, "HTTPS"))
         public_rules = {
-            port: aws.vpc.SecurityGroupIngressRule(
+            port: tcp_port_rule(
+                aws.vpc.SecurityGroupIngressRule,
                 f"{name}-alb-from-{label}",
-                security_group_id=alb_group.id,
-                cidr_ipv4=ANYWHERE,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"{protocol} from the internet",
-                opts=child,
+                alb_group.id,
+                port,
+                f"{protocol} from the internet",
+                child,
+                cidr=ANYWHERE,
             )
             for label, port, protocol in public_ports
         }
@@ -270,9 +278,12 @@ class EcsTopology(pulumi.ComponentResource):
             target_type="ip",
             vpc_id=network.vpc_id,
             deregistration_delay=DEREGISTRATION_DELAY,
-            # Through Envoy to the app: a target is healthy only when both are.
+            # Through Envoy to the app: a target is healthy only when both are. Always the one
+            # path the entry's sidecar routes to its `healthPath`, so a changed `healthPath`
+            # never updates the target group (in place, at the start of the update, before
+            # any task serving the new path exists): it rolls out with the entry's tasks.
             health_check={
-                "path": entry_spec.health_path,
+                "path": LB_HEALTH_PATH,
                 "port": "traffic-port",
                 "protocol": "HTTP",
                 "matcher": "200-399",
@@ -284,7 +295,9 @@ class EcsTopology(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+        forward: list[aws.lb.ListenerDefaultActionArgsDict] = [
+            {"type": "forward", "target_group_arn": target_group.arn}
+        ]
         if settings.certificate_arn is None:
             listener = aws.lb.Listener(
                 f"{name}-http",
@@ -333,55 +346,82 @@ class EcsTopology(pulumi.ComponentResource):
             scheme = "https://"
         entry = LoadBalancerArgs(target_group_arn=target_group.arn, security_group_id=alb_group.id)
         self.url = pulumi.Output.concat(scheme, load_balancer.dns_name)
-        return entry, listener, load_balancer, target_group
+        return entry, [listener, *public_rules.values()], load_balancer, target_group
 
     def _mesh_services(
         self,
         network: Vpc,
         cluster: aws.ecs.Cluster,
         namespaces: dict[str, aws.servicediscovery.PrivateDnsNamespace],
-        mesh_group: aws.ec2.SecurityGroup,
+        mesh_firewall: tuple[aws.ec2.SecurityGroup, list[aws.vpc.SecurityGroupEgressRule]],
         entry: LoadBalancerArgs | None,
-        listener: aws.lb.Listener | None,
+        entry_after: list[pulumi.Resource],
     ) -> dict[str, EcsMeshService]:
         """One ``EcsMeshService`` per service, the entry service attached to the load balancer.
 
         Each rolls out once its upstreams' ECS services are steady (so its new tasks never call
         an upstream that is not up yet), the entry service once the listener forwards to its
-        target group (ECS refuses a target group that no load balancer uses yet).
+        target group (ECS refuses a target group that no load balancer uses yet); every one
+        once the mesh group's rules exist.
         """
+        mesh_group, mesh_rules = mesh_firewall
         name, settings, tags, child = self._name, self._settings, self._tags, self._child
         cluster_arn = self._capacity_providers(cluster)
         mesh = mesh_args(settings)
         # The stack's settings that are arguments of the component (region, dnsNamespace, ...).
-        placement = {
-            key: getattr(settings, key)
-            for key in EcsMeshServiceArgs.__annotations__
-            if key in Settings.model_fields
-        }
+        # A partial EcsMeshServiceArgs by construction: its own keys, with the settings' values.
+        placement = cast(
+            EcsMeshServiceArgs,
+            {
+                key: getattr(settings, key)
+                for key in EcsMeshServiceArgs.__annotations__
+                if key in Settings.model_fields
+            },
+        )
         if settings.previous_dns_namespace:
             placement["previous_namespace_id"] = namespaces[settings.previous_dns_namespace].id
         services: dict[str, EcsMeshService] = {}
         for service, waits_for in upstreams_first(settings):
+            own_mesh = mesh.copy()
+            own_mesh["trace_limit_per_minute"] = component_trace_limit(settings, service)
             args = EcsMeshServiceArgs(
                 service=service_args(service),
-                mesh=mesh,
+                mesh=own_mesh,
                 **placement,
                 cluster_arn=cluster_arn,
                 vpc_id=network.vpc_id,
-                subnet_ids=network.private_subnet_ids,
+                subnet_ids=list(network.private_subnet_ids),
                 mesh_security_group_id=mesh_group.id,
                 namespace_id=namespaces[settings.dns_namespace].id,
                 tags=tags,
             )
-            rollout_after: list[pulumi.Resource] = [services[u].ecs_service for u in waits_for]
-            if service.name == settings.entry_service:
+            rollout_after: list[pulumi.Resource] = [
+                *mesh_rules,
+                *(services[u].ecs_service for u in waits_for),
+            ]
+            # entry is set exactly when there is an entry service.
+            if entry is not None and service.name == settings.entry_service:
                 args["load_balancer"] = entry
-                rollout_after.append(listener)
+                rollout_after += entry_after
             services[service.name] = EcsMeshService(
-                f"{name}-{service.name}", args, opts=child, rollout_after=rollout_after
+                f"{name}-{service.name}",
+                args,
+                opts=child,
+                rollout_after=rollout_after,
+                alb_rule_aliases=self._alb_rule_aliases(service.name),
             )
         return {s.name: services[s.name] for s in settings.services}
+
+    def _alb_rule_aliases(self, service: str) -> list[pulumi.Alias]:
+        """The earlier URN of the entry's load balancer egress rule: up to c0559b3 the topology
+        registered it as ``<name>-alb-to-entry``. Without the alias the engine creates the
+        identical rule under its new URN before deleting the old one at the end of the update,
+        and EC2 refuses the duplicate (InvalidPermission.Duplicate). An alias with another name
+        and parent: "The previous parent of the resource. If not provided ... the current
+        parent" (pulumi/pulumi sdk/python/lib/pulumi/resource.py ``Alias``)."""
+        if service != self._settings.entry_service:
+            return []
+        return [pulumi.Alias(name=f"{self._name}-alb-to-entry", parent=self)]
 
     def _visibility(
         self, load_balancer: aws.lb.LoadBalancer | None, target_group: aws.lb.TargetGroup | None
@@ -415,6 +455,52 @@ class EcsTopology(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
             )
         return dashboard
+
+    def _slo_alarms(self) -> aws.sns.Topic:
+        """The mesh's alert topic (CloudWatch may publish to it; ``alertEmail`` subscribes an
+        address), the SLO burn-rate alarms and the page and ticket composites that notify it.
+
+        A composite's rule names its children by name, which must exist first (PutCompositeAlarm
+        refuses a rule naming an unknown alarm): it depends on them, so Pulumi also deletes it
+        before them (reverse dependency order) and no composite is left naming a deleted alarm.
+        DeleteAlarms itself would not stop that: it refuses only alarms in a cycle of
+        composites (DeleteAlarms documentation, botocore data/cloudwatch/2010-08-01).
+        """
+        name, settings, tags, child = self._name, self._settings, self._tags, self._child
+        topic = aws.sns.Topic(f"{name}-alerts", tags=tags, opts=child)
+        aws.sns.TopicPolicy(
+            f"{name}-alerts-policy",
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: json.dumps(alert_topic_policy(arn))),
+            opts=child,
+        )
+        if settings.alert_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alerts-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=settings.alert_email,
+                opts=child,
+            )
+        alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        for spec in slo_alarm_specs(settings):
+            kwargs = dict(spec)
+            suffix = kwargs.pop("resource_name")
+            kwargs["tags"] = {**tags, **kwargs["tags"]}
+            alarms[kwargs["name"]] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}", **kwargs, opts=child
+            )
+        for spec in composite_alarm_specs(settings, topic.arn):
+            kwargs = dict(spec)
+            suffix = kwargs.pop("resource_name")
+            kwargs["tags"] = {**tags, **kwargs["tags"]}
+            children = [alarms[n] for n in rule_alarm_names(kwargs["alarm_rule"])]
+            aws.cloudwatch.CompositeAlarm(
+                f"{name}-{suffix}",
+                **kwargs,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=children),
+            )
+        return topic
 
 
 def _slug(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import date
 
@@ -31,6 +32,31 @@ def check_kubernetes_namespace(settings: Settings) -> None:
             f"{namespace!r} is reserved ({', '.join(RESERVED_NAMESPACES)} and "
             "every kube-* name); choose another name",
         )
+
+
+def check_api_access_cidrs(settings: Settings) -> None:
+    """Raise ``ConfigError`` unless ``apiAccessCidrs`` is one or more IPv4 network addresses
+    (``203.0.113.0/24``, host bits zero), what EKS's ``publicAccessCidrs`` takes
+    (terraform-provider-aws internal/service/eks/cluster.go ``public_access_cidrs``:
+    ``verify.ValidCIDRNetworkAddress``). None at all would leave ``pulumi up`` itself outside."""
+    cidrs = settings.api_access_cidrs
+    if not cidrs:
+        raise ConfigError(
+            "apiAccessCidrs",
+            "empty: list at least the address `pulumi up` and kubectl run from "
+            '(e.g. ["203.0.113.7/32"])',
+        )
+    for i, cidr in enumerate(cidrs):
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as err:
+            raise ConfigError(
+                f"apiAccessCidrs[{i}]", f"{cidr!r} is not an IPv4 network address ({err})"
+            ) from None
+        if network.version != 4:
+            raise ConfigError(
+                f"apiAccessCidrs[{i}]", f"{cidr!r} is IPv6; EKS takes IPv4 blocks here"
+            )
 
 
 # A service's env goes into its Deployment's pod template as written. One variable must fit
@@ -105,7 +131,7 @@ def check_eks_version(version: str, today: date) -> None:
         raise ConfigError(
             "eksVersion",
             f"{version!r} has no known end of EKS standard support "
-            f"(known: {', '.join(END_OF_STANDARD_SUPPORT)}); {_choice(today)}",
+            f"(known: {', '.join(END_OF_STANDARD_SUPPORT)}); {_choice(version, today)}",
         )
     if end <= today:
         raise ConfigError(
@@ -114,16 +140,33 @@ def check_eks_version(version: str, today: date) -> None:
             f"extended support, ${EXTENDED_SUPPORT_PER_HOUR:.2f}/h instead of "
             f"${STANDARD_SUPPORT_PER_HOUR:.2f}/h (about "
             f"${EXTENDED_SUPPORT_PER_HOUR * HOURS_PER_MONTH:.0f} instead of "
-            f"${STANDARD_SUPPORT_PER_HOUR * HOURS_PER_MONTH:.0f} a month); {_choice(today)}",
+            f"${STANDARD_SUPPORT_PER_HOUR * HOURS_PER_MONTH:.0f} a month); "
+            f"{_choice(version, today)}",
         )
 
 
-def _choice(today: date) -> str:
+def _next_minor(version: str) -> str | None:
+    major, _, minor = version.partition(".")
+    return f"{major}.{int(minor) + 1}" if major.isdigit() and minor.isdigit() else None
+
+
+def _choice(version: str, today: date) -> str:
+    """What to choose instead of ``version``. EKS upgrades a cluster one minor version at a
+    time (UpdateClusterVersion refuses a jump; Amazon EKS user guide, "Update existing cluster
+    to new Kubernetes version"), so a deployed cluster on a known version goes to the next
+    minor version; a new stack may start on any supported one."""
     supported = [v for v, end in END_OF_STANDARD_SUPPORT.items() if end > today]
-    if supported:
-        return f"choose {' or '.join(supported)}"
-    return (
-        "no version known here is still in standard support: add the current ones to "
-        "END_OF_STANDARD_SUPPORT in components/eks/checks.py "
-        "(`aws eks describe-cluster-versions`)"
-    )
+    if not supported:
+        return (
+            "no version known here is still in standard support: add the current ones to "
+            "END_OF_STANDARD_SUPPORT in components/eks/checks.py "
+            "(`aws eks describe-cluster-versions`)"
+        )
+    choose = " or ".join(supported)
+    following = _next_minor(version)
+    if version in END_OF_STANDARD_SUPPORT and following in END_OF_STANDARD_SUPPORT:
+        return (
+            f"a deployed cluster upgrades one minor version at a time: set {following} next "
+            f"(a new stack: choose {choose})"
+        )
+    return f"choose {choose}"

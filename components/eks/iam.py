@@ -27,3 +27,25 @@ def node_trust_policy() -> dict:
 def managed_policy_arn(partition: str, name: str) -> str:
     """ARN of an AWS managed policy in ``partition`` (aws, aws-cn, aws-us-gov)."""
     return f"arn:{partition}:iam::aws:policy/{name}"
+
+
+def service_account_trust_policy(
+    oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str
+) -> dict:
+    """Who may assume a role through the cluster's OIDC provider (IAM roles for service
+    accounts): exactly ``namespace/service_account``'s tokens issued for STS
+    (docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html).
+    ``oidc_issuer`` is the issuer URL without ``https://`` (pulumi-eks ``oidcIssuer``)."""
+    return policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{oidc_issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{oidc_issuer}:aud": "sts.amazonaws.com",
+                }
+            },
+        }
+    )

@@ -4,13 +4,15 @@ mesh's dashboards and alert rules as the objects it loads.
 Prometheus scrapes every sidecar with the same scrape job the local mesh uses
 (``dashboards.prometheus.scrape``), loads the mesh's PrometheusRule, and Grafana provisions the
 dashboards from labelled ConfigMaps. Names are fixed (``fullnameOverride``) so that the
-port-forward commands in the stack outputs and the README name real Services.
+port-forward commands in the stack outputs and docs/eks.md name real Services.
 """
 
 from __future__ import annotations
 
 import json
 
+from components.eks import storage
+from components.eks.alerting import alertmanager_values
 from components.eks.objects import MONITORING_NAMESPACE, metadata
 from components.eks.tempo import tempo_datasource
 from components.settings.model import Settings
@@ -37,10 +39,6 @@ GRAFANA_PORT = 80
 DASHBOARD_LABEL = "grafana_dashboard"
 DASHBOARD_FOLDER_ANNOTATION = "grafana_folder"
 DASHBOARD_FOLDER = "Mesh"
-RETENTION = "7d"
-# Prometheus keeps its data on the node's disk (no volume to pay for or to attach); the
-# size bound keeps it from filling that disk before the time bound applies.
-RETENTION_SIZE = "3GB"
 
 
 def _resources(cpu: str, memory: str, memory_limit: str) -> dict:
@@ -59,14 +57,28 @@ def monitoring_values(settings: Settings) -> dict:
         "kubeScheduler": {"enabled": False},
         "kubeEtcd": {"enabled": False},
         "kubeProxy": {"enabled": False},
-        "prometheusOperator": {"resources": _resources("50m", "64Mi", "256Mi")},
+        "prometheusOperator": {
+            "resources": _resources("50m", "64Mi", "256Mi"),
+            # The config-reloader sidecar of Prometheus and Alertmanager: said here so that the
+            # capacity check counts what the pods request (components/eks/capacity.py).
+            "prometheusConfigReloader": {"resources": _resources("10m", "32Mi", "64Mi")},
+        },
         "kube-state-metrics": {"resources": _resources("20m", "64Mi", "256Mi")},
         "prometheus-node-exporter": {"resources": _resources("20m", "32Mi", "128Mi")},
-        "alertmanager": {"alertmanagerSpec": {"resources": _resources("20m", "32Mi", "128Mi")}},
+        "alertmanager": alertmanager_values(settings, _resources("20m", "32Mi", "128Mi")),
         "prometheus": {
             "prometheusSpec": {
-                "retention": RETENTION,
-                "retentionSize": RETENTION_SIZE,
+                # The longest SLO window and a day (its rules read the raw counters over the
+                # whole window), on an EBS volume sized for it (components/eks/storage.py) so
+                # a node replacement keeps it. The size bound (Prometheus's units are powers
+                # of two: GB is GiB) leaves a compaction room on the volume.
+                "retention": f"{storage.retention_days(settings)}d",
+                "retentionSize": f"{storage.prometheus_retention_size_gib(settings)}GB",
+                # The operator's volumeClaimTemplate (chart values prometheus.prometheusSpec.
+                # storageSpec): one gp3 claim, mounted where Prometheus keeps its TSDB.
+                "storageSpec": storage.volume_claim_template(
+                    storage.prometheus_volume_gib(settings)
+                ),
                 "resources": _resources("200m", "512Mi", "2Gi"),
                 "additionalScrapeConfigs": [kubernetes_scrape_job(settings.kubernetes_namespace)],
                 # Every PrometheusRule of the monitoring namespace: the chart's own (Watchdog,

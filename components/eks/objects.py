@@ -18,7 +18,7 @@ import json
 from components.settings.model import ServiceSpec, Settings
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.sidecar.bootstrap import envoy_bootstrap
-from components.sidecar.command import admin_request_script, envoy_command
+from components.sidecar.command import admin_command_script, envoy_command
 from components.sidecar.demo_app import demo_app_environment
 from dashboards.prometheus.scrape import METRICS_PORT_NAME
 
@@ -52,8 +52,8 @@ ENVOY_RESOURCES = {
 # app keeps serving for APP_DRAIN_SECONDS while the pod leaves its headless Service (callers'
 # STRICT_DNS clusters stop resolving it within the cluster DNS TTL and their refresh), and the
 # sidecar's hook starts a drain that never closes its listeners
-# (POST /drain_listeners?skip_exit: keep-alive callers are told to close and reconnect
-# elsewhere, the app's egress listeners keep working); the sidecar stops once the app is gone.
+# (DRAIN_PATH: keep-alive callers are told to close and reconnect elsewhere, the app's egress
+# listeners keep working); the sidecar stops once the app is gone.
 # The grace period covers the app's drain with room for its own shutdown.
 APP_DRAIN_SECONDS = 10
 ENVOY_DRAIN_SECONDS = 5
@@ -61,6 +61,13 @@ TERMINATION_GRACE_SECONDS = 30
 # The part of a content-addressed name that is the content's SHA-256: distinct for distinct
 # contents, and short enough for the 63-character names.
 CONTENT_HASH_LENGTH = 10
+# `graceful` starts Envoy's drain sequence (every connection told to close), `skip_exit` keeps
+# the listeners open once it ends. `skip_exit` alone is refused with a 400 "skip_exit requires
+# graceful" unless the runtime guard non_graceful_drain_notifies_connections is on
+# (envoyproxy/envoy source/server/admin/listeners_handler.cc, handlerDrainListeners); Envoy
+# Gateway's shutdown manager sends the same pair (envoyproxy/gateway internal/cmd/envoy/
+# shutdown_manager.go @fbc86faa0eca). The hook fails visibly on anything but a 200.
+DRAIN_PATH = "/drain_listeners?graceful&skip_exit"
 
 
 def service_labels(settings: Settings, service: ServiceSpec) -> dict[str, str]:
@@ -262,17 +269,13 @@ def _envoy_container(settings: Settings, service: ServiceSpec) -> dict:
         "securityContext": _restricted_container(ENVOY_UID, read_only_root=True),
         "volumeMounts": [{"name": "envoy-config", "mountPath": ENVOY_CONFIG_DIR, "readOnly": True}],
         # Runs when the pod is deleted, next to the app's (see TERMINATION_GRACE_SECONDS).
-        # `skip_exit`: drain the connections but never stop the listeners (Envoy 1.40's admin
-        # /help), so the app's calls and late callers are still served until SIGTERM.
         "lifecycle": {
             "preStop": {
                 "exec": {
                     "command": [
                         "/bin/bash",
                         "-c",
-                        admin_request_script(
-                            "POST", "/drain_listeners?skip_exit", "Content-Length: 0", ADMIN_PORT
-                        ),
+                        admin_command_script("POST", DRAIN_PATH, ADMIN_PORT),
                     ]
                 }
             }
@@ -287,7 +290,7 @@ def _demo_app_env(service: ServiceSpec) -> list[dict]:
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    variables = [{"name": k, "value": v} for k, v in env.items()]
+    variables: list[dict[str, object]] = [{"name": k, "value": v} for k, v in env.items()]
     # The pod name tells the replicas apart in answers and logs.
     variables.append(
         {"name": "INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}

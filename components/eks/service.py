@@ -7,7 +7,7 @@ inference reads the annotations of the arguments and outputs as objects.
 """
 
 from collections.abc import Sequence
-from typing import Optional, Required, TypedDict
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -63,9 +63,9 @@ class EksMeshService(pulumi.ComponentResource):
     """The ConfigMap with the sidecar's Envoy bootstrap (content-addressed, immutable)."""
     deployment: k8s.apps.v1.Deployment
     """The Deployment: the app and its native Envoy sidecar."""
-    kubernetes_service: Optional[k8s.core.v1.Service]
+    kubernetes_service: k8s.core.v1.Service | None
     """The headless Service on the sidecars' ingress port 15000 (none for `load`)."""
-    address: Optional[str]
+    address: str | None
     """Where the mesh reaches it: `<name>.<namespace>.svc.cluster.local.:15000` (none for
     `load`)."""
 
@@ -73,7 +73,7 @@ class EksMeshService(pulumi.ComponentResource):
         self,
         name: str,
         args: EksMeshServiceArgs,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
         *,
         start_after: Sequence[pulumi.Resource] = (),
         rollout_after: Sequence[pulumi.Resource] = (),

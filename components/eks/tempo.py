@@ -9,6 +9,7 @@ through the data source below, with links from a span to its service's Envoy met
 from __future__ import annotations
 
 from components.eks.objects import MONITORING_NAMESPACE, metadata
+from components.eks.storage import STORAGE_CLASS, TEMPO_VOLUME_GIB
 from components.settings.model import Settings
 from components.settings.ports import OTLP_HTTP_PORT
 from components.sidecar.tracing import TEMPO_NAME, TEMPO_NAMESPACE
@@ -35,18 +36,24 @@ RETENTION = "72h"
 NETWORK_POLICY = "tempo-otlp-and-queries"
 
 
-TEMPO_DATA_VOLUME = "tempo-data"
-# Traces of RETENTION at the demo's rates fit easily; the bound keeps a burst from filling the
-# node's disk (the kubelet evicts the pod instead).
-TEMPO_DATA_SIZE = "5Gi"
+# The release's input paths whose change replaces it (topology.py, delete-first): every
+# `persistence` value renders into the StatefulSet's volumeClaimTemplates or its claim
+# retention (templates/statefulset.yaml lines 17-21 and 197-213 @7d2a00b35a27), and an update
+# of volumeClaimTemplates is forbidden, so `helm upgrade` would fail. The engine matches these
+# against the provider's detailed diff (pulumi/pulumi pkg/resource/deploy/step_generator.go
+# applyReplaceOnChanges @1b594989), which names a block added whole by its own path
+# (`values.persistence` when the deployed values had none): a deeper path such as
+# `values.persistence.enabled` would miss that upgrade.
+REPLACE_ON_CHANGES = ("values.persistence",)
+
 # Just under the container's 1 GiB memory limit.
 TEMPO_GOMEMLIMIT = "900MiB"
 
 
 def tempo_values() -> dict:
     """The values of the Tempo release: OTLP/HTTP where the sidecars send, a few days of
-    traces in an emptyDir on the node's disk (kept across container restarts, not across pod
-    rescheduling), a Go memory limit under the container's, no usage report to Grafana Labs."""
+    traces on an EBS volume (kept across restarts, node replacements and rescheduling), a Go
+    memory limit under the container's, no usage report to Grafana Labs."""
     return {
         # The fixed name the sidecars' collector cluster resolves.
         "fullnameOverride": TEMPO_NAME,
@@ -68,11 +75,19 @@ def tempo_values() -> dict:
             # 2 GiB, over the 1 GiB limit; a soft memory limit keeps the heap under it instead.
             "memBallastSizeMbs": 0,
             "extraEnv": [{"name": "GOMEMLIMIT", "value": TEMPO_GOMEMLIMIT}],
-            # With persistence off the chart mounts nothing at /var/tempo: the WAL and blocks
-            # would live in the container's writable layer and vanish with every restart.
-            "extraVolumeMounts": [{"name": TEMPO_DATA_VOLUME, "mountPath": "/var/tempo"}],
         },
-        "extraVolumes": [{"name": TEMPO_DATA_VOLUME, "emptyDir": {"sizeLimit": TEMPO_DATA_SIZE}}],
+        # The chart's volumeClaimTemplate `storage`, mounted at /var/tempo where the WAL and
+        # blocks live (templates/statefulset.yaml at the tempo-2.2.4 tag, 7d2a00b35a27).
+        # Changing any of it replaces the release (REPLACE_ON_CHANGES).
+        "persistence": {
+            "enabled": True,
+            # The StatefulSet's persistentVolumeClaimRetentionPolicy `Delete` (lines 17-21):
+            # the claim, and with the StorageClass's `Delete` its EBS volume, goes with the
+            # StatefulSet, so turning tracing off or replacing the release leaves no volume.
+            "enableStatefulSetAutoDeletePVC": True,
+            "storageClassName": STORAGE_CLASS,
+            "size": f"{TEMPO_VOLUME_GIB}Gi",
+        },
     }
 
 

@@ -32,7 +32,7 @@ def depth_first(calls: Mapping[str, Sequence[str]]) -> Iterator[tuple[str, list[
                 on_path.discard(path.pop())
                 pending.pop()
             elif nxt in on_path:
-                yield CYCLE, path[path.index(nxt) :] + [nxt]
+                yield CYCLE, [*path[path.index(nxt) :], nxt]
             elif nxt not in done:
                 path.append(nxt)
                 on_path.add(nxt)

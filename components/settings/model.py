@@ -6,15 +6,16 @@ that spans fields or services; nothing else constructs it.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components.settings.ports import EGRESS_BASE_PORT
 
 # Pinned images, each from the registry its publisher pushes to (all multi-architecture).
 # Docker Hub short names (`envoyproxy/envoy`, `python`) are what ECS and Kubernetes pull from
-# docker.io; README "Private image mirror" points them at an ECR pull-through cache instead.
+# docker.io; docs/configuration.md "Private image mirror" points them at an ECR pull-through
+# cache instead.
 #
 # Envoy's release workflow pushes `v<major>.<minor>.<patch>` (amd64, arm64) to
 # docker.io/envoyproxy only (envoyproxy/envoy .github/workflows/_publish_release_container.yml
@@ -38,6 +39,50 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=False)
 
 
+class SloSpec(_Strict):
+    """A service's service-level objectives, measured at its sidecar's ingress over a rolling
+    window of ``window_days``: ``availability`` % of requests answered without a 5xx, and
+    ``latency_percent`` % answered within ``latency_ms`` (docs/slo.md).
+
+    As a per-service override only the keys written replace the mesh-wide ones
+    (``model_fields_set``); ``Settings.slo_for`` merges them.
+    """
+
+    # strict: numbers only (YAML's `true` would pass as 1); SLOs arrive as native YAML or
+    # JSON values, like `services`.
+    availability: float = Field(default=99.9, gt=0, lt=100, strict=True)
+    latency_ms: int = Field(default=300, ge=1, alias="latencyMs", strict=True)
+    latency_percent: float = Field(default=99.0, gt=0, lt=100, alias="latencyPercent", strict=True)
+    window_days: int = Field(default=28, ge=1, le=90, alias="windowDays", strict=True)
+
+
+class FaultSpec(_Strict):
+    """Faults a service's sidecar injects into the requests it receives (Envoy's HTTP fault
+    filter on its ingress; docs/faults.md): for game days on a staging stack, never production.
+    Both can be raised or cleared at run time through the sidecar's loopback admin interface.
+    """
+
+    # strict: numbers only, as in ServiceSpec.
+    abort_percent: float = Field(default=0.0, ge=0, le=100, alias="abortPercent", strict=True)
+    abort_status: int = Field(default=503, ge=400, le=599, alias="abortStatus", strict=True)
+    delay_percent: float = Field(default=0.0, ge=0, le=100, alias="delayPercent", strict=True)
+    # 0: no delay (then delayPercent must be 0 too; validate.py).
+    delay_ms: int = Field(default=0, ge=0, alias="delayMs", strict=True)
+
+
+def _slo_or_off(value: object) -> object:
+    """``slo: false`` turns SLOs off (stored as None); ``slo: null`` is refused rather than
+    read as off, so that an emptied YAML key does not silently drop every alert."""
+    if value is False:
+        return None
+    if value is None or value is True:
+        raise ValueError(
+            "a map of availability, latencyMs, latencyPercent, windowDays, or false to turn "
+            f"SLOs off (got {value!r})"
+        )
+    return value
+
+
 class ServiceSpec(_Strict):
     """One service of the mesh, as written under ``mesh-visibility:services``."""
 
@@ -45,16 +90,26 @@ class ServiceSpec(_Strict):
     kind: Literal["app", "load"] = "app"
     # strict: numbers only (in lax mode YAML's `true` would pass as 1); services arrive as
     # native YAML or JSON values, never as the strings Pulumi makes of top-level keys.
-    port: Optional[int] = Field(default=None, ge=1, le=65535, strict=True)
+    port: int | None = Field(default=None, ge=1, le=65535, strict=True)
     replicas: int = Field(default=1, ge=1, le=100, strict=True)
     upstreams: tuple[str, ...] = ()
-    rate: Optional[float] = Field(default=None, gt=0, le=1000, strict=True)
-    image: Optional[str] = None
-    command: Optional[tuple[str, ...]] = None
+    rate: float | None = Field(default=None, gt=0, le=1000, strict=True)
+    image: str | None = None
+    command: tuple[str, ...] | None = None
     env: dict[str, str] = Field(default_factory=dict)
     cpu: int = Field(default=256, ge=128, le=4096)
     memory: int = Field(default=512, ge=128, le=30720)
     health_path: str = Field(default="/", alias="healthPath")
+    # ecs: false drops the app container's health check (an image of one's own without
+    # /bin/sh plus curl or wget to run it); the task's health is then its sidecar's alone.
+    health_check: bool = Field(default=True, alias="healthCheck", strict=True)
+    # None: no fault filter at all (the sidecar's hot path is unchanged).
+    faults: FaultSpec | None = None
+    # The service's SLO over the mesh-wide one: only the keys written here replace it; None
+    # is `slo: false` (no SLO). Read it through Settings.slo_for.
+    slo: SloSpec | None = Field(default_factory=SloSpec)
+
+    _slo_off = field_validator("slo", mode="before")(_slo_or_off)
 
     @property
     def is_load(self) -> bool:
@@ -85,17 +140,17 @@ DEFAULT_LOAD_RATE = 1.0
 class Settings(_Strict):
     """The whole validated stack configuration."""
 
-    region: Optional[str] = None
+    region: str | None = None
     topology: Literal["ecs", "eks"] = "ecs"
     mesh_name: str = Field(default="mesh", alias="meshName")
     dns_namespace: str = Field(default="internal", alias="dnsNamespace")
-    # Step 1 of moving a deployed ecs stack to a new dnsNamespace (README "Changing a deployed
-    # stack"): the namespace the services stay registered in while every caller rolls to a
+    # Step 1 of moving a deployed ecs stack to a new dnsNamespace (docs/day-2.md "Changes that
+    # need care"): the namespace the services stay registered in while every caller rolls to a
     # bootstrap that resolves both. "" (the default, as Pulumi.yaml declares it: the CLI
     # requires a default for a declared key) means unset.
     previous_dns_namespace: str = Field(default="", alias="previousDnsNamespace")
-    entry_service: Optional[str] = Field(default=None, alias="entryService")
-    certificate_arn: Optional[str] = Field(default=None, alias="certificateArn")
+    entry_service: str | None = Field(default=None, alias="entryService")
+    certificate_arn: str | None = Field(default=None, alias="certificateArn")
     stats_profile: Literal["essential", "full"] = Field(default="essential", alias="statsProfile")
     services: tuple[ServiceSpec, ...]
     envoy_image: str = Field(default=ENVOY_IMAGE, alias="envoyImage")
@@ -104,6 +159,13 @@ class Settings(_Strict):
     )
     app_image: str = Field(default=APP_IMAGE, alias="appImage")
     log_retention_days: int = Field(default=7, alias="logRetentionDays")
+    # What `pulumi destroy`, a removed service or a renamed mesh does to the containers' log
+    # groups (docs/day-2.md "Log groups"): `delete` them with their logs (the default: a
+    # deleted stack leaves nothing behind), or `keep` them until their retention expires them
+    # (Pulumi's retainOnDelete); a later `pulumi up` adopts a kept group of the same name.
+    log_groups_on_delete: Literal["delete", "keep"] = Field(
+        default="delete", alias="logGroupsOnDelete"
+    )
     container_insights: bool = Field(default=False, alias="containerInsights")
     # The CPU of every Fargate task (ecs). Graviton (ARM64) costs 20 % less per vCPU- and
     # GB-hour; every default image (Envoy, the CloudWatch agent, Python) is published for
@@ -128,14 +190,52 @@ class Settings(_Strict):
     # decision is made once, where a request enters the mesh, and kept on every hop).
     tracing: bool = True
     trace_sample_rate: float = Field(default=5.0, ge=0, le=100, alias="traceSampleRate")
+    # A ceiling on the traces each service starts, whatever the traffic, in place of the share
+    # (0: none, and the share, which grows with traffic, applies): components/sidecar/tracing.py.
+    trace_limit_per_minute: int = Field(default=12, ge=0, le=60_000, alias="traceLimitPerMinute")
     kubernetes_namespace: str = Field(default="mesh", alias="kubernetesNamespace")
     # In EKS standard support until 2027-08-02 (components/eks/checks.py has the dates).
     eks_version: str = Field(default="1.36", alias="eksVersion")
     node_instance_type: str = Field(default="t3.medium", alias="nodeInstanceType")
-    node_count: int = Field(default=2, ge=1, le=50, alias="nodeCount")
+    # Three: the stack's pods must still fit with one node lost (components/eks/capacity.py);
+    # on t3.medium, 17 pods a node, the monitoring stack and EKS's add-ons alone are 14 pods.
+    node_count: int = Field(default=3, ge=1, le=50, alias="nodeCount")
+    # Who may reach the EKS cluster's public API endpoint (eks); EKS's own default. The API
+    # still needs an IAM identity with an access entry; docs/eks.md "Exposure".
+    api_access_cidrs: tuple[str, ...] = Field(default=("0.0.0.0/0",), alias="apiAccessCidrs")
+    # The mesh-wide SLO of every app service (docs/slo.md); None is `slo: false`: none at all.
+    slo: SloSpec | None = Field(default_factory=SloSpec)
+    # Where Alertmanager sends SLO alerts (eks); a secret (`pulumi config set --secret`), only
+    # ever written into a Kubernetes Secret. None: alerts are only seen in Alertmanager/Grafana.
+    alert_webhook_url: str | None = Field(default=None, alias="alertWebhookUrl")
+    # Where the ecs stack's SLO pages and tickets are mailed: an SNS email subscription to the
+    # mesh's alert topic, active once its recipient confirms it (docs/slo-cloudwatch.md).
+    # "" (the default, as Pulumi.yaml declares it): no subscription.
+    alert_email: str = Field(default="", alias="alertEmail")
+
+    _slo_off = field_validator("slo", mode="before")(_slo_or_off)
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)
+
+    def slo_for(self, service: ServiceSpec) -> SloSpec | None:
+        """The effective SLO of ``service``: its own ``slo`` keys over the mesh-wide ``slo``;
+        None for a load generator (it serves nothing) or where either is ``false``."""
+        if self.slo is None or service.slo is None or service.is_load:
+            return None
+        return self.slo.model_copy(
+            update={key: getattr(service.slo, key) for key in service.slo.model_fields_set}
+        )
+
+    @property
+    def service_slos(self) -> tuple[tuple[ServiceSpec, SloSpec], ...]:
+        """The app services that have an SLO, each with its effective SLO, in config order."""
+        return tuple((s, slo) for s in self.app_services if (slo := self.slo_for(s)) is not None)
+
+    @property
+    def slo_services(self) -> tuple[ServiceSpec, ...]:
+        """The app services that have an SLO, in config order."""
+        return tuple(s for s, _ in self.service_slos)
 
     @property
     def slow_request_ms(self) -> int:

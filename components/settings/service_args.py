@@ -11,16 +11,33 @@ No ``from __future__ import annotations`` here: Pulumi's schema inference
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Required, TypedDict
+from typing import Any, Required, TypedDict, cast
+
+from pydantic import BaseModel
 
 from components.settings.errors import ConfigError
-from components.settings.model import ServiceSpec, Settings
+from components.settings.model import FaultSpec, ServiceSpec, Settings
 from components.settings.validate import validated_settings
+
+
+class FaultArgs(TypedDict, total=False):
+    """Faults the service's sidecar injects into the requests it receives, for game days on a
+    staging stack (docs/faults.md); each can be changed at run time through the sidecar's
+    loopback admin interface. Each field is the stack's `faults` key of the same name."""
+
+    abort_percent: float
+    """Percent of requests answered `abort_status` without reaching the app (0-100, default 0)."""
+    abort_status: int
+    """The status of an aborted request (400-599, default 503)."""
+    delay_percent: float
+    """Percent of requests held `delay_ms` before they reach the app (0-100, default 0)."""
+    delay_ms: int
+    """How long a delayed request is held, in ms (default 0; above 0 when `delay_percent` is)."""
 
 
 class ServiceArgs(TypedDict, total=False):
     """One service of the mesh: its app, how many replicas and whom it calls. Each field is the
-    stack's ``services[]`` key of the same name (README "Configuration")."""
+    stack's ``services[]`` key of the same name (docs/configuration.md)."""
 
     name: Required[str]
     """The service's name: its DNS name in the namespace, and part of every name derived from it.
@@ -49,11 +66,17 @@ class ServiceArgs(TypedDict, total=False):
     """The app's memory reservation in MiB (default 512)."""
     health_path: str
     """The app's health check path (default `/`; not for `load`)."""
+    health_check: bool
+    """ECS: `false` drops the app container's health check, for an image of your own without
+    `/bin/sh` plus curl or wget (default true; not for `load` or the demo app)."""
+    faults: FaultArgs
+    """Faults injected at the sidecar's ingress, for game days only (default: none, and no
+    fault filter at all; not for `load`)."""
 
 
 class MeshArgs(TypedDict, total=False):
     """What every service of one mesh shares: its name and how its sidecars report. Each field
-    is the stack config key of the same name (README "Configuration")."""
+    is the stack config key of the same name (docs/configuration.md)."""
 
     mesh_name: Required[str]
     """Prefix of every name and the `mesh` tag on every stat; a DNS label of at most 20
@@ -74,6 +97,9 @@ class MeshArgs(TypedDict, total=False):
     """Envoy's OpenTelemetry tracer on every sidecar (default true)."""
     trace_sample_rate: float
     """Percent of entry requests traced, 0-100 (default 5)."""
+    trace_limit_per_minute: int
+    """A ceiling instead of the share: at most about this many traces a minute start at each
+    service (default 12; 0: no ceiling, `trace_sample_rate` applies)."""
     envoy_image: str
     """The Envoy sidecar's image (default: the pinned Envoy release)."""
     app_image: str
@@ -109,26 +135,10 @@ def component_settings(
     that field.
     """
     fields = _settings_fields(args_type)
-
-    def fail(path: str, reason: str) -> ArgumentError:
-        return ArgumentError(component, name, path, reason)
-
-    for key in args_type.__required_keys__:
-        if key not in args:
-            raise fail(key, "required")
-    for key in args:
-        if key not in args_type.__annotations__:
-            raise fail(
-                key, f"unknown argument (known: {', '.join(sorted(args_type.__annotations__))})"
-            )
+    problem = _argument_names_problem(args, args_type)
+    if problem is not None:
+        raise ArgumentError(component, name, *problem)
     mesh, service = dict(args["mesh"]), dict(args["service"])
-    for group, values, known in (("mesh", mesh, MeshArgs), ("service", service, ServiceArgs)):
-        for key in values:
-            if key not in known.__annotations__:
-                raise fail(
-                    f"{group}.{key}",
-                    f"unknown argument (known: {', '.join(sorted(known.__annotations__))})",
-                )
     upstreams = list(service.get("upstreams", ()))
     stand_ins = [u for u in dict.fromkeys(upstreams) if u != service.get("name")]
     raw: dict[str, Any] = {
@@ -141,37 +151,74 @@ def component_settings(
         ],
     }
 
-    def argument(key: str) -> str:
-        """The argument a ``ConfigError`` key (``services[1].name``, ``meshName``) stands for."""
-        if key.startswith("services["):
-            index, _, rest = key[len("services[") :].partition("]")
-            if index != "0":
-                return f"service.upstreams[{upstreams.index(stand_ins[int(index) - 1])}]"
-            return f"service{'.' + _field(ServiceSpec, rest.lstrip('.')) if rest else ''}"
-        if key == "services":  # a rule over the call graph
-            return "service.upstreams"
-        field = "region" if key == "aws:region" else _field(Settings, key)
-        return field if field in fields else f"mesh.{field}"
-
     try:
         settings = validated_settings(raw, region_required="region" in fields)
         for check in checks:
             check(settings)
     except ConfigError as err:
-        raise fail(argument(err.key), err.reason) from None
+        path = _argument(err.key, fields, [upstreams.index(u) for u in stand_ins])
+        raise ArgumentError(component, name, path, err.reason) from None
     return settings
+
+
+def _argument_names_problem(args: Mapping[str, Any], args_type: type) -> tuple[str, str] | None:
+    """The first argument missing from ``args`` or unknown in it (or in its ``mesh`` and
+    ``service`` groups), with why; None when every name is right."""
+    # A TypedDict class: typing has no type for "some TypedDict class" that mypy accepts.
+    for key in args_type.__required_keys__:  # type: ignore[attr-defined]
+        if key not in args:
+            return key, "required"
+    return (
+        _unknown_argument("", args, args_type)
+        or _unknown_argument("mesh.", args["mesh"], MeshArgs)
+        or _unknown_argument("service.", args["service"], ServiceArgs)
+    )
+
+
+def _unknown_argument(
+    prefix: str, values: Mapping[str, Any], known: type
+) -> tuple[str, str] | None:
+    """The first key of ``values`` that ``known`` (a TypedDict class) does not declare."""
+    for key in values:
+        if key not in known.__annotations__:
+            names = ", ".join(sorted(known.__annotations__))
+            return f"{prefix}{key}", f"unknown argument (known: {names})"
+    return None
+
+
+def _argument(key: str, fields: tuple[str, ...], stand_in_positions: list[int]) -> str:
+    """The argument a ``ConfigError`` key (``services[1].name``, ``meshName``) stands for;
+    ``stand_in_positions``: where each upstream stand-in (``services[1:]``) is in
+    ``service.upstreams``."""
+    if key.startswith("services["):
+        index, _, rest = key[len("services[") :].partition("]")
+        if index != "0":
+            return f"service.upstreams[{stand_in_positions[int(index) - 1]}]"
+        if not rest:
+            return "service"
+        # One level of nesting: a key of `faults`.
+        parts = rest.lstrip(".").split(".")[:2]
+        models = (ServiceSpec, FaultSpec)[: len(parts)]
+        names = [_field(model, part) for model, part in zip(models, parts, strict=True)]
+        return f"service.{'.'.join(names)}"
+    if key == "services":  # a rule over the call graph
+        return "service.upstreams"
+    field = "region" if key == "aws:region" else _field(Settings, key)
+    return field if field in fields else f"mesh.{field}"
 
 
 def mesh_args(settings: Settings) -> MeshArgs:
     """The ``MeshArgs`` of a stack's settings (what the stack hands every service)."""
-    return MeshArgs(**{key: getattr(settings, key) for key in MeshArgs.__annotations__})
+    return cast(MeshArgs, {key: getattr(settings, key) for key in MeshArgs.__annotations__})
 
 
 def service_args(service: ServiceSpec) -> ServiceArgs:
-    """The ``ServiceArgs`` of one of a stack's services, as its stack file gives it."""
-    values = service.model_dump(exclude_none=True)
-    return ServiceArgs(
-        **{key: list(value) if isinstance(value, tuple) else value for key, value in values.items()}
+    """The ``ServiceArgs`` of one of a stack's services, as its stack file gives it (but its
+    ``slo``: SLOs are documents of the whole topology, not of one service's component)."""
+    values = service.model_dump(exclude_none=True, exclude={"slo"})
+    return cast(
+        ServiceArgs,
+        {key: list(value) if isinstance(value, tuple) else value for key, value in values.items()},
     )
 
 
@@ -180,14 +227,14 @@ def _settings_fields(args_type: type) -> tuple[str, ...]:
     return tuple(key for key in args_type.__annotations__ if key in Settings.model_fields)
 
 
-def _alias(model: type, field: str) -> str:
+def _alias(model: type[BaseModel], field: str) -> str:
     """The config key of a model field (``health_path`` -> ``healthPath``); an unknown name
     stays as it is, for the model to refuse by name."""
     found = model.model_fields.get(field)
     return (found.alias or field) if found is not None else field
 
 
-def _field(model: type, key: str) -> str:
+def _field(model: type[BaseModel], key: str) -> str:
     """The model field of a config key (``healthPath`` -> ``health_path``)."""
     return next((name for name, f in model.model_fields.items() if (f.alias or name) == key), key)
 
@@ -200,4 +247,6 @@ def _integral(value: Any) -> Any:
     (``port``, ``replicas``) would refuse 3000.0."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, dict):  # `faults`
+        return {key: _integral(item) for key, item in value.items()}
     return value

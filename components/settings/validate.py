@@ -10,15 +10,16 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from components.settings.errors import PROJECT, ConfigError
 from components.settings.graph import CYCLE, depth_first
-from components.settings.model import Settings
+from components.settings.model import FaultSpec, ServiceSpec, Settings, SloSpec
 from components.settings.ports import MAX_UPSTREAMS, RESERVED_PORTS, RESERVED_PORTS_TEXT
+from components.settings.slo import ENCRYPTED_VALUE, check_slos
 
 # Names are prefixed into AWS and Kubernetes names: `<mesh>-<service>-task` (IAM role, 64 with
 # Pulumi's 8-character suffix), `<mesh>-alb` / `<mesh>-tg` (ALB and target group, 32 with the
@@ -28,6 +29,8 @@ MAX_SERVICE_NAME = 30
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# One address, as SNS takes it for an email subscription (a local part, @, a dotted domain).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Every security group name starts with `<meshName>-` and AWS refuses names starting "sg-";
 # the load balancer's name too, and AWS refuses those starting "internal-".
 AWS_RESERVED_PREFIXES = ("sg-", "internal-")
@@ -89,8 +92,10 @@ def settings_from_config(config: Mapping[str, Any], project: str = PROJECT) -> S
         elif key.startswith(prefix):
             name = key[len(prefix) :]
             if name not in _KNOWN_KEYS:
-                raise ConfigError(name, f"unknown key (known: {', '.join(sorted(_KNOWN_KEYS))})")
-            raw[name] = _decode(name, value) if name == "services" else value
+                raise ConfigError(name, unknown("key", name, _KNOWN_KEYS))
+            raw[name] = _decode(name, value) if name in _STRUCTURED_KEYS else value
+    if _is_encrypted(raw.get("alertWebhookUrl")):
+        raw["alertWebhookUrl"] = ENCRYPTED_VALUE
     if "services" not in raw:
         raise ConfigError("services", "required: list the services of the mesh")
     return validated_settings(raw)
@@ -108,6 +113,16 @@ def validated_settings(raw: Mapping[str, Any], region_required: bool = True) -> 
         raise ConfigError(_key_path(first["loc"]), _reason(first)) from None
     _check_graph(settings, region_required)
     return settings
+
+
+# Keys whose value is a YAML/JSON structure: the CLI hands them to the program as JSON text.
+_STRUCTURED_KEYS = ("services", "slo", "apiAccessCidrs")
+
+
+def _is_encrypted(value: Any) -> bool:
+    """A secret as a stack file holds it (``{secure: <ciphertext>}``): what ``meshvis render``
+    reads; the program itself gets the plaintext from the engine."""
+    return isinstance(value, Mapping) and set(value) == {"secure"}
 
 
 _KNOWN_KEYS = frozenset(
@@ -164,7 +179,8 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 def _reason(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        *within, key = error["loc"]
+        return unknown("key", str(key), _field_keys(within))
     if kind == "missing":
         return "required"
     if kind in ("tuple_type", "list_type"):
@@ -179,10 +195,49 @@ def _reason(error: Mapping[str, Any]) -> str:
     )
 
 
+def _field_keys(within: Sequence[Any]) -> list[str]:
+    """The keys the model at ``within`` (a pydantic error location) accepts: a service's, or
+    its ``faults`` or an ``slo`` block's."""
+    names = {part for part in within if isinstance(part, str)}
+    model: type[BaseModel] = (
+        FaultSpec
+        if "faults" in names
+        else SloSpec
+        if "slo" in names
+        else ServiceSpec
+        if "services" in names
+        else Settings
+    )
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _check_graph(settings: Settings, region_required: bool = True) -> None:
     """The rules that span fields or services; each names the exact key at fault."""
     if region_required and not settings.region:
         raise ConfigError("aws:region", "required (for example us-west-2)")
+    _check_mesh_names(settings)
+    if not settings.services:
+        raise ConfigError("services", "empty: list at least one service")
+    names = [s.name for s in settings.services]
+    for i, svc in enumerate(settings.services):
+        at = f"services[{i}]"
+        _check_name(f"{at}.name", svc.name, MAX_SERVICE_NAME)
+        if names.index(svc.name) != i:
+            raise ConfigError(f"{at}.name", f"duplicate service name {svc.name!r}")
+        _check_kind(at, svc)
+        _check_service_fields(at, svc, settings.topology)
+        _check_upstreams(settings, at, svc)
+    _check_demo_cycle(settings)
+    _check_entry_service(settings)
+    if settings.certificate_arn is not None:
+        _check_certificate(settings)
+    check_slos(settings)
+    _check_alert_email(settings)
+
+
+def _check_mesh_names(settings: Settings) -> None:
+    """The mesh-wide names: ``meshName``, the DNS and Kubernetes namespaces, the images and
+    the log retention."""
     _check_name("meshName", settings.mesh_name, MAX_MESH_NAME)
     for prefix in AWS_RESERVED_PREFIXES:
         if f"{settings.mesh_name}-".startswith(prefix):
@@ -204,57 +259,80 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
             f"{settings.log_retention_days} is not one of "
             f"{', '.join(map(str, LOG_RETENTION_DAYS))}",
         )
-    if not settings.services:
-        raise ConfigError("services", "empty: list at least one service")
 
-    names = [s.name for s in settings.services]
-    known = ", ".join(sorted(names))
+
+def _check_kind(at: str, svc: ServiceSpec) -> None:
+    """A load generator has no ingress and calls at least one upstream; an app service has no
+    rate and leaves the sidecar's ports free."""
+    if svc.is_load:
+        for key, value in (
+            ("port", svc.port),
+            ("healthPath", None if svc.health_path == "/" else svc.health_path),
+            ("faults", svc.faults),
+            ("healthCheck", None if svc.health_check else False),
+        ):
+            if value is not None:
+                raise ConfigError(f"{at}.{key}", "a load generator has no ingress; remove it")
+        if not svc.upstreams:
+            raise ConfigError(f"{at}.upstreams", "a load generator needs at least one upstream")
+        return
+    if svc.rate is not None:
+        raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
+    if svc.app_port in RESERVED_PORTS:
+        raise ConfigError(
+            f"{at}.port",
+            f"{svc.app_port} is reserved for the Envoy sidecar ({RESERVED_PORTS_TEXT})",
+        )
+
+
+def _check_service_fields(at: str, svc: ServiceSpec, topology: str) -> None:
+    """One service's faults, health check, image and environment."""
+    if svc.faults is not None and svc.faults.delay_percent > 0 and svc.faults.delay_ms == 0:
+        raise ConfigError(
+            f"{at}.faults.delayMs",
+            "must be above 0 when delayPercent is above 0 "
+            f"(got 0 with delayPercent {svc.faults.delay_percent:g})",
+        )
+    if not svc.health_check and not svc.is_load:
+        if svc.uses_demo_app:
+            raise ConfigError(
+                f"{at}.healthCheck",
+                "the demo app is always checked; false is for an image of your own",
+            )
+        if topology != "ecs":
+            raise ConfigError(
+                f"{at}.healthCheck",
+                "ecs only: the EKS readiness probe needs no tool in the image; remove it",
+            )
+    if not svc.health_path.startswith("/"):
+        raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
+    if svc.image is not None:
+        _check_image(f"{at}.image", svc.image)
+    for env_name in svc.env:
+        if not ENV_NAME.match(env_name):
+            raise ConfigError(f"{at}.env", f"not an environment variable name: {env_name!r}")
+
+
+def _check_upstreams(settings: Settings, at: str, svc: ServiceSpec) -> None:
+    """One service's upstreams: few enough, each another known app service, none twice."""
     by_name = {s.name: s for s in settings.services}
-    for i, svc in enumerate(settings.services):
-        at = f"services[{i}]"
-        _check_name(f"{at}.name", svc.name, MAX_SERVICE_NAME)
-        if names.index(svc.name) != i:
-            raise ConfigError(f"{at}.name", f"duplicate service name {svc.name!r}")
-        if svc.is_load:
-            for key, value in (
-                ("port", svc.port),
-                ("healthPath", None if svc.health_path == "/" else svc.health_path),
-            ):
-                if value is not None:
-                    raise ConfigError(f"{at}.{key}", "a load generator has no ingress; remove it")
-            if not svc.upstreams:
-                raise ConfigError(f"{at}.upstreams", "a load generator needs at least one upstream")
-        else:
-            if svc.rate is not None:
-                raise ConfigError(f"{at}.rate", "only a service of kind 'load' has a rate")
-            if svc.app_port in RESERVED_PORTS:
-                raise ConfigError(
-                    f"{at}.port",
-                    f"{svc.app_port} is reserved for the Envoy sidecar ({RESERVED_PORTS_TEXT})",
-                )
-        if not svc.health_path.startswith("/"):
-            raise ConfigError(f"{at}.healthPath", f"must start with '/': {svc.health_path!r}")
-        if svc.image is not None:
-            _check_image(f"{at}.image", svc.image)
-        for env_name in svc.env:
-            if not ENV_NAME.match(env_name):
-                raise ConfigError(f"{at}.env", f"not an environment variable name: {env_name!r}")
-        if len(svc.upstreams) > MAX_UPSTREAMS:
-            raise ConfigError(f"{at}.upstreams", f"at most {MAX_UPSTREAMS} upstreams")
-        for upstream in svc.upstreams:
-            if upstream not in by_name:
-                raise ConfigError(
-                    f"{at}.upstreams", f"unknown service {upstream!r} (known: {known})"
-                )
-            if upstream == svc.name:
-                raise ConfigError(f"{at}.upstreams", f"{svc.name!r} cannot be its own upstream")
-            if by_name[upstream].is_load:
-                raise ConfigError(
-                    f"{at}.upstreams", f"{upstream!r} is a load generator and accepts no requests"
-                )
-        if len(set(svc.upstreams)) != len(svc.upstreams):
-            raise ConfigError(f"{at}.upstreams", "lists a service twice")
+    if len(svc.upstreams) > MAX_UPSTREAMS:
+        raise ConfigError(f"{at}.upstreams", f"at most {MAX_UPSTREAMS} upstreams")
+    for upstream in svc.upstreams:
+        if upstream not in by_name:
+            raise ConfigError(f"{at}.upstreams", unknown("service", upstream, _names(settings)))
+        if upstream == svc.name:
+            raise ConfigError(f"{at}.upstreams", f"{svc.name!r} cannot be its own upstream")
+        if by_name[upstream].is_load:
+            raise ConfigError(
+                f"{at}.upstreams", f"{upstream!r} is a load generator and accepts no requests"
+            )
+    if len(set(svc.upstreams)) != len(svc.upstreams):
+        raise ConfigError(f"{at}.upstreams", "lists a service twice")
 
+
+def _check_demo_cycle(settings: Settings) -> None:
+    """No cycle among the demo app services' calls (each would call the next forever)."""
     cycle = _demo_cycle(settings)
     if cycle:
         raise ConfigError(
@@ -262,17 +340,47 @@ def _check_graph(settings: Settings, region_required: bool = True) -> None:
             "the demo app services call each other in a cycle "
             f"({' -> '.join(cycle)}) and would recurse forever",
         )
-    if settings.entry_service is not None:
-        if settings.entry_service not in by_name:
-            raise ConfigError(
-                "entryService", f"unknown service {settings.entry_service!r} (known: {known})"
-            )
-        if by_name[settings.entry_service].is_load:
-            raise ConfigError(
-                "entryService", f"{settings.entry_service!r} is a load generator and has no ingress"
-            )
-    if settings.certificate_arn is not None:
-        _check_certificate(settings)
+
+
+def _check_entry_service(settings: Settings) -> None:
+    """``entryService``: a known app service."""
+    if settings.entry_service is None:
+        return
+    by_name = {s.name: s for s in settings.services}
+    if settings.entry_service not in by_name:
+        raise ConfigError(
+            "entryService", unknown("service", settings.entry_service, _names(settings))
+        )
+    if by_name[settings.entry_service].is_load:
+        raise ConfigError(
+            "entryService", f"{settings.entry_service!r} is a load generator and has no ingress"
+        )
+
+
+def _names(settings: Settings) -> list[str]:
+    """The service names a message lists as known."""
+    return [s.name for s in settings.services]
+
+
+def unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    """``unknown <kind> 'name' (did you mean 'x'? known: ...)``: the closest known name first,
+    when one is close (a typo), then every known one."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {kind} {name!r} ({hint}known: {', '.join(names)})"
+
+
+def _check_alert_email(settings: Settings) -> None:
+    """``alertEmail``: an address, on the topology that mails alarms (ecs)."""
+    if not settings.alert_email:
+        return
+    if settings.topology != "ecs":
+        raise ConfigError(
+            "alertEmail", "only the ecs topology mails its alarms (eks: alertWebhookUrl)"
+        )
+    if not EMAIL.match(settings.alert_email):
+        raise ConfigError("alertEmail", f"not an email address: {settings.alert_email!r}")
 
 
 def _check_previous_namespace(settings: Settings) -> None:

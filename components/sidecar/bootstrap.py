@@ -7,11 +7,17 @@ the local mesh with only addresses and ports rewritten (meshvis/local/localize.p
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.settings.model import ServiceSpec, Settings
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT, STATSD_PORT
+from components.settings.slo import LATENCY_BUCKETS_MS
+from components.sidecar.demo_app import app_health_path
+from components.sidecar.faults import fault_exemption, fault_filter, fault_runtime
 from components.sidecar.names import (
     ADMIN_CLUSTER,
     INGRESS_PREFIX,
+    LB_HEALTH_PATH,
     LOCAL_APP_CLUSTER,
     METRICS_PREFIX,
     egress_prefix,
@@ -19,7 +25,10 @@ from components.sidecar.names import (
 from components.sidecar.stats import essential_stats_matcher
 from components.sidecar.tracing import with_tracing
 
-HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+HCM = (
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
+    ".HttpConnectionManager"
+)
 ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 STDOUT_LOG = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
 HTTP_OPTIONS_NAME = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -28,6 +37,10 @@ DOWNSTREAM_CONNECTIONS = (
     "downstream_connections.v3.DownstreamConnectionsConfig"
 )
 DOG_STATSD = "type.googleapis.com/envoy.config.metrics.v3.DogStatsdSink"
+# A flush's counters and gauges per datagram: one datagram for an essential sidecar's whole
+# flush (about 3 KB on greeter), far below what the agent reads at once (64 KiB,
+# plugins/inputs/statsd/statsd.go UDP_MAX_PACKET_SIZE @ab55b8da) and loopback's MTU.
+STATSD_DATAGRAM_BYTES = 8192
 
 # Timeouts and resilience of every upstream call. Retries go to another host
 # (previous_hosts) so that one bad replica is routed around while outlier detection ejects it.
@@ -63,10 +76,11 @@ ACCESS_LOG_FORMAT = {
 # the stream id's integer modulo the denominator, and the UUID request-id extension's integer
 # is the id's first 8 hex digits: envoyproxy/envoy source/common/access_log/access_log_impl.cc
 # and source/extensions/request_id/uuid/config.cc), which the apps forward, so every sidecar a
-# request passes makes the same decision and a sampled request is logged on each hop. Egress listeners log only
-# failed calls: the callee's ingress logs the healthy and slow ones. No runtime keys where
-# Envoy does not require one: every byte repeats per listener in the ECS task definition.
-FAILED_FILTERS = (
+# request passes makes the same decision and a sampled request is logged on each hop. Egress
+# listeners log only failed calls: the callee's ingress logs the healthy and slow ones. No
+# runtime keys where Envoy does not require one: every byte repeats per listener in the ECS
+# task definition.
+FAILED_FILTERS: tuple[dict[str, Any], ...] = (
     {"status_code_filter": {"comparison": {"op": "GE", "value": {"default_value": 500}}}},
     {"response_flag_filter": {}},  # no flags listed: any flag matches
 )
@@ -89,6 +103,10 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
                 INGRESS_PORT,
                 _route(LOCAL_APP_CLUSTER, retries=False),
                 _access_log(settings, service, INGRESS_PREFIX, ingress=True),
+                (fault_filter(service.faults),) if service.faults is not None else (),
+                first_routes=(
+                    (_lb_health_route(service),) if behind_load_balancer(settings, service) else ()
+                ),
             )
         )
         clusters.append(_static_cluster(LOCAL_APP_CLUSTER, service.app_port))
@@ -114,6 +132,16 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     }
     if settings.stats_profile == "essential":
         stats_config["stats_matcher"] = essential_stats_matcher(settings.topology, service.kind)
+    if not service.is_load:
+        # The latency SLI counts requests in the bucket le=latencyMs: give the ingress request
+        # time the SLO boundaries (components/settings/slo.py). Envoy matches the stat's full
+        # name (source/common/stats/histogram_impl.cc HistogramSettingsImpl::buckets).
+        stats_config["histogram_bucket_settings"] = [
+            {
+                "match": {"exact": f"http.{INGRESS_PREFIX}.downstream_rq_time"},
+                "buckets": list(LATENCY_BUCKETS_MS),
+            }
+        ]
     bootstrap: dict = {
         "node": {"id": f"{settings.mesh_name}-{service.name}", "cluster": service.name},
         "admin": {"address": _address("127.0.0.1", ADMIN_PORT)},
@@ -133,6 +161,9 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
             ]
         },
     }
+    if service.faults is not None:
+        # The admin layer that lets a game day raise and clear faults at run time.
+        bootstrap["layered_runtime"] = fault_runtime(service.faults)
     if settings.topology == "ecs":
         # Envoy's DogStatsD sink into the CloudWatch agent sidecar of the same task.
         bootstrap["stats_sinks"] = [dog_statsd_sink(STATSD_PORT)]
@@ -140,10 +171,21 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
 
 
 def dog_statsd_sink(port: int) -> dict:
-    """A DogStatsD stats sink to UDP 127.0.0.1:``port`` (the CloudWatch agent on ECS)."""
+    """A DogStatsD stats sink to UDP 127.0.0.1:``port`` (the CloudWatch agent on ECS).
+
+    At each flush the counters and gauges go out batched, newline-separated, up to
+    ``STATSD_DATAGRAM_BYTES`` a datagram, instead of one datagram (one syscall, one wake-up of
+    the agent) each. Histogram samples are not batched whatever this says: Envoy sends each
+    on the worker thread that served the request (envoyproxy/envoy
+    source/extensions/stat_sinks/common/statsd/statsd.cc, UdpStatsdSink::onHistogramComplete).
+    """
     return {
         "name": "envoy.stat_sinks.dog_statsd",
-        "typed_config": {"@type": DOG_STATSD, "address": _address("127.0.0.1", port)},
+        "typed_config": {
+            "@type": DOG_STATSD,
+            "address": _address("127.0.0.1", port),
+            "max_bytes_per_datagram": STATSD_DATAGRAM_BYTES,
+        },
     }
 
 
@@ -154,9 +196,31 @@ def _address(host: str, port: int, protocol: str = "TCP") -> dict:
     return {"socket_address": socket}
 
 
-def access_log_filter(settings: Settings, *, ingress: bool) -> dict | None:
+def behind_load_balancer(settings: Settings, service: ServiceSpec) -> bool:
+    """Whether the service's ingress is the ALB's target (the ecs entry service)."""
+    return settings.topology == "ecs" and settings.entry_service == service.name
+
+
+# Everything but the load balancer's health checks (LB_HEALTH_PATH, rewritten to healthPath:
+# Envoy keeps the path asked for in x-envoy-original-path). Most requests have no such header:
+# without treat_missing_header_as_empty an absent header fails the match even inverted
+# (observed on Envoy 1.40: every request left the sample).
+_NOT_LB_PROBE = {
+    "header_filter": {
+        "header": {
+            "name": "x-envoy-original-path",
+            "string_match": {"exact": LB_HEALTH_PATH},
+            "invert_match": True,
+            "treat_missing_header_as_empty": True,
+        }
+    }
+}
+
+
+def access_log_filter(settings: Settings, *, ingress: bool, lb_probes: bool = False) -> dict | None:
     """The Envoy access-log filter of an ingress or egress listener under ``accessLog``
-    (None: every request is logged)."""
+    (None: every request is logged). ``lb_probes``: the listener also answers the load
+    balancer's health checks, which stay out of the sample (failed or slow, they are logged)."""
     if settings.access_log == "all":
         return None
     keep = list(FAILED_FILTERS)
@@ -169,18 +233,19 @@ def access_log_filter(settings: Settings, *, ingress: bool) -> dict | None:
             }
         )
         if settings.access_log == "sampled":
-            keep.append(
-                {
-                    "runtime_filter": {
-                        "runtime_key": "meshvis.access_log.sample_percent",
-                        "percent_sampled": {
-                            "numerator": settings.access_log_sample_percent,
-                            "denominator": "HUNDRED",
-                        },
-                        "use_independent_randomness": False,
-                    }
+            sample: dict = {
+                "runtime_filter": {
+                    "runtime_key": "meshvis.access_log.sample_percent",
+                    "percent_sampled": {
+                        "numerator": settings.access_log_sample_percent,
+                        "denominator": "HUNDRED",
+                    },
+                    "use_independent_randomness": False,
                 }
-            )
+            }
+            if lb_probes:
+                sample = {"and_filter": {"filters": [_NOT_LB_PROBE, sample]}}
+            keep.append(sample)
     return {"or_filter": {"filters": keep}}
 
 
@@ -194,13 +259,25 @@ def _access_log(
         "name": "envoy.access_loggers.stdout",
         "typed_config": {"@type": STDOUT_LOG, "log_format": {"json_format": fields}},
     }
-    keep = access_log_filter(settings, ingress=ingress)
+    keep = access_log_filter(
+        settings, ingress=ingress, lb_probes=ingress and behind_load_balancer(settings, service)
+    )
     if keep is not None:
         log["filter"] = keep
     return [log]
 
 
-def _listener(stat_prefix: str, host: str, port: int, route: dict, access_log: list[dict]) -> dict:
+def _listener(
+    stat_prefix: str,
+    host: str,
+    port: int,
+    route: dict,
+    access_log: list[dict],
+    filters: tuple[dict, ...] = (),
+    first_routes: tuple[dict, ...] = (),
+) -> dict:
+    """An HTTP listener: ``filters`` (HTTP filters) run before the router, ``first_routes``
+    are matched before ``route``."""
     return {
         "name": stat_prefix,
         "address": _address(host, port),
@@ -220,14 +297,19 @@ def _listener(stat_prefix: str, host: str, port: int, route: dict, access_log: l
                             "route_config": {
                                 "name": stat_prefix,
                                 "virtual_hosts": [
-                                    {"name": stat_prefix, "domains": ["*"], "routes": [route]}
+                                    {
+                                        "name": stat_prefix,
+                                        "domains": ["*"],
+                                        "routes": [*first_routes, route],
+                                    }
                                 ],
                             },
                             "http_filters": [
+                                *filters,
                                 {
                                     "name": "envoy.filters.http.router",
                                     "typed_config": {"@type": ROUTER},
-                                }
+                                },
                             ],
                         },
                     }
@@ -256,6 +338,34 @@ def _route(cluster: str, *, retries: bool) -> dict:
             "host_selection_retry_max_attempts": 3,
         }
     return {"match": {"prefix": "/"}, "route": action}
+
+
+def _lb_health_route(service: ServiceSpec) -> dict:
+    """The load balancer's health check, to the app's ``healthPath``, never traced.
+
+    Each load balancer node checks each target every 15 s (tens of thousands of checks a
+    month per target), which would otherwise start traces at the sample rate and fill the
+    access-log sample; a route's sampling overrides the connection manager's
+    (envoy.config.route.v3.Tracing: client, random and overall sampling).
+    """
+    never = {"numerator": 0}
+    route: dict = {
+        "match": {"path": LB_HEALTH_PATH},
+        "route": {
+            "cluster": LOCAL_APP_CLUSTER,
+            "timeout": "5s",
+            # An exact path match swaps the whole path (RouteAction.prefix_rewrite). The path
+            # the app container's own health check asks (the demo app's /health), so the load
+            # balancer and ECS judge the app by one answer.
+            "prefix_rewrite": app_health_path(service),
+        },
+        "tracing": {"client_sampling": never, "random_sampling": never, "overall_sampling": never},
+    }
+    if service.faults is not None:
+        # A game day's faults must not fail the load balancer's checks: the ALB would
+        # replace the entry's tasks instead of showing the fault to callers.
+        route["typed_per_filter_config"] = fault_exemption()
+    return route
 
 
 def _metrics_listener() -> dict:

@@ -56,3 +56,16 @@ def admin_request_script(method: str, path: str, header: str, admin_port: int) -
         f"printf '{method} {path} HTTP/1.1\\r\\nHost: localhost\\r\\n{header}\\r\\n\\r\\n' >&3"
         " && read -r -t 2 status <&3"
     )
+
+
+def admin_command_script(method: str, path: str, admin_port: int) -> str:
+    """A bash script that sends ``method path`` to the sidecar's admin port and fails, with the
+    status line on stderr, unless Envoy answers 200: a refused admin command (a 400 for a bad
+    query, a 404 for an unknown path) must not pass for a done one. A Kubernetes exec hook
+    that exits non-zero is reported as a ``FailedPreStopHook`` event with that output."""
+    return (
+        admin_request_script(method, path, "Content-Length: 0", admin_port)
+        + f" && [[ $status == 'HTTP/1.1 200 '* ]]"
+        f" || {{ echo \"envoy admin {method} {path}: ${{status:-no answer}}\" | tr -d '\\r' >&2;"
+        " exit 1; }"
+    )

@@ -15,6 +15,17 @@ def demo_app_source() -> str:
     return DEMO_APP.read_text()
 
 
+# The demo app's own health endpoint (demoapp/app.py): its "/" would call the upstreams, and
+# one slow upstream would then take every caller out of DNS.
+DEMO_APP_HEALTH_PATH = "/health"
+
+
+def app_health_path(service: ServiceSpec) -> str:
+    """The path on the app's own port that tells whether the app serves: the demo app's
+    ``/health``, else the service's ``healthPath``."""
+    return DEMO_APP_HEALTH_PATH if service.uses_demo_app else service.health_path
+
+
 def demo_app_environment(service: ServiceSpec, host: str) -> dict[str, str]:
     """The demo app's environment for ``service``, listening on ``host``.
 

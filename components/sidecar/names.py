@@ -11,6 +11,25 @@ INGRESS_PREFIX = "ingress"
 METRICS_PREFIX = "metrics"
 # Where the OpenTelemetry tracer sends its spans (components/sidecar/tracing.py).
 TRACE_COLLECTOR_CLUSTER = "otlp_collector"
+# Where the tracer's sampler reads its ceiling: the sidecar's own metrics listener.
+TRACE_SAMPLER_CLUSTER = "trace_sampler"
+# Every cluster of a sidecar that is not another service: its app, its admin interface, its
+# trace collector and its trace sampler's configuration. The one definition every view of
+# "upstreams" leaves out (CloudWatch widgets, PromQL, the service maps);
+# tests/unit/sidecar/test_cluster_names.py checks that every bootstrap's clusters are its
+# upstreams plus some of these.
+SIDECAR_CLUSTERS = (
+    LOCAL_APP_CLUSTER,
+    ADMIN_CLUSTER,
+    TRACE_COLLECTOR_CLUSTER,
+    TRACE_SAMPLER_CLUSTER,
+)
+
+
+# The one path the load balancer's health check asks for (ecs, on the entry service's ingress):
+# the sidecar routes it to the app's `healthPath`. The target group never changes when
+# `healthPath` does, so a new path reaches only tasks whose bootstrap (and image) serve it.
+LB_HEALTH_PATH = "/meshvis-lb-health"
 
 
 def egress_prefix(upstream: str) -> str:

@@ -83,6 +83,7 @@ READS: dict[str, frozenset[Stat]] = {
             INGRESS,
             "downstream_rq_total",
             "downstream_rq_xx",
+            "downstream_rq_time",
             "downstream_cx_total",
             "downstream_cx_active",
             "downstream_cx_http1_active",
@@ -131,9 +132,10 @@ READS: dict[str, frozenset[Stat]] = {
         | _stats(UPSTREAM, "membership_healthy", "upstream_rq_xx", "upstream_rq_time")
     ),
 }
-# The community dashboards users of Prometheus import (README "Deploy on EKS"): what their
-# panels read for the features the mesh uses, in the listener or cluster a mesh reads it in:
-# cluster stats on the upstream clusters, HTTP stats on the ingress listener. Not kept: per
+# The community dashboards users of Prometheus import (docs/eks.md "The community Envoy
+# dashboards"): what their panels read for the features the mesh uses, in the listener or
+# cluster a mesh reads it in: cluster stats on the upstream clusters, HTTP stats on the
+# ingress listener. Not kept: per
 # status code (the class is), HTTP/2 flood, TLS, TCP proxy and per-address listener stats
 # (the mesh speaks HTTP/1.1 in plain text through HTTP connection managers).
 # tests/support/community_dashboards.py holds their panels' selectors, with the sources.
@@ -210,3 +212,13 @@ def essential_stats_matcher(topology: str, kind: str) -> dict:
                 {"safe_regex": {"regex": rf"^{_SCOPE_REGEX[scope]}\.({'|'.join(names)})$"}}
             )
     return {"inclusion_list": {"patterns": patterns}}
+
+
+def cloudwatch_unread_metrics(topology: str = "ecs") -> tuple[str, ...]:
+    """Metric names ``statsProfile: essential`` keeps on ``topology`` for another reader (the
+    local live view, which runs the same bootstrap) that no CloudWatch widget, alarm or SLO
+    reads under any dimensions. The CloudWatch agent drops them before they are published
+    (``drop_original_metrics``), so they are not billed: a name is dropped only if no
+    CloudWatch reader reads it in any scope (the agent matches names, not dimensions)."""
+    read = {stat.metric for stat in READS[CLOUDWATCH]}
+    return tuple(sorted({stat.metric for stat in essential_stats(topology)} - read))

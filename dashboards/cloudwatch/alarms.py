@@ -1,4 +1,9 @@
-"""Per-service CloudWatch alarms: 5xx ratio and p99 latency.
+"""Per-service CloudWatch threshold alarms: 5xx ratio and p99 latency, for the app services
+without an SLO (``slo: false``).
+
+A service with an SLO has burn-rate alarms instead (dashboards/cloudwatch/slo.py): they fire on
+the same 5xx ratio and on the share of slow requests, at thresholds drawn from its error
+budget, and they notify someone; a threshold alarm beside them would add nothing but noise.
 
 Alarms cannot use SEARCH, so each names its metrics with the exact dimensions the agent
 publishes them with (dashboards/cloudwatch/metrics.py); one dimension more or less and the
@@ -7,9 +12,16 @@ alarm would watch a metric that never gets data.
 
 from __future__ import annotations
 
-from components.settings.model import Settings
+from components.settings.model import ServiceSpec, Settings
 from components.settings.naming import metric_namespace
-from dashboards.cloudwatch.metrics import AFTER_5XX, MetricRead, ingress, service_latency
+from dashboards.cloudwatch.metrics import (
+    AFTER_5XX,
+    GAUGE,
+    TIMING,
+    MetricRead,
+    caller_view,
+    ingress,
+)
 
 PERIOD_S = 60
 # A minute-by-minute alarm that needs 3 bad minutes out of 5 rides out a single slow or
@@ -27,11 +39,40 @@ def error_reads(settings: Settings, service: str) -> tuple[MetricRead, MetricRea
     )
 
 
+def threshold_alarm_services(settings: Settings) -> tuple[ServiceSpec, ...]:
+    """The app services that get threshold alarms: those without an SLO."""
+    return tuple(s for s in settings.app_services if settings.slo_for(s) is None)
+
+
+def latency_read(settings: Settings, service: str) -> MetricRead:
+    """A service's request time as its callers see it: its sidecar's ingress, first byte in to
+    last byte out. Not the sidecar-to-app time: a request delayed in the sidecar (an overloaded
+    Envoy, or a game day's injected delay, which Envoy's fault filter applies on the ingress
+    before routing) is as slow for the caller, and the game day showed that an alarm on the
+    app's time alone could not fire on it (docs/gameday.md)."""
+    return ingress(settings.mesh_name, service, "downstream_rq_time", TIMING)
+
+
+def callers(settings: Settings, service: str) -> list[str]:
+    """Every service whose sidecar calls ``service`` (load generators included)."""
+    return [s.name for s in settings.services if service in s.upstreams]
+
+
+def healthy_host_reads(settings: Settings, service: str) -> list[MetricRead]:
+    """Each caller's count of healthy hosts of ``service`` (its upstream cluster's gauge)."""
+    return [
+        caller_view(settings.mesh_name, caller, service, "membership_healthy", GAUGE)
+        for caller in callers(settings, service)
+    ]
+
+
 def alarm_reads(settings: Settings) -> list[MetricRead]:
-    """Every metric the alarms read, with its exact dimensions."""
+    """Every metric the threshold and no-healthy-hosts alarms read, with its exact dimensions."""
     reads: list[MetricRead] = []
+    for svc in threshold_alarm_services(settings):
+        reads += [*error_reads(settings, svc.name), latency_read(settings, svc.name)]
     for svc in settings.app_services:
-        reads += [*error_reads(settings, svc.name), service_latency(settings.mesh_name, svc.name)]
+        reads += healthy_host_reads(settings, svc.name)
     return reads
 
 
@@ -40,12 +81,12 @@ def alarm_metric_names(settings: Settings) -> set[str]:
     return {read.name for read in alarm_reads(settings)}
 
 
-def metric_stat(read: MetricRead, namespace: str, stat: str) -> dict:
+def metric_stat(read: MetricRead, namespace: str, stat: str, period: int = PERIOD_S) -> dict:
     """``metric_queries[].metric`` of an alarm (pulumi_aws MetricAlarmMetricQueryMetricArgs)."""
     return {
         "metric_name": read.name,
         "namespace": namespace,
-        "period": PERIOD_S,
+        "period": period,
         "stat": stat,
         "dimensions": {key: value for key, value in read.dimensions},
     }
@@ -66,7 +107,7 @@ def alarm_specs(settings: Settings) -> list[dict]:
     namespace = metric_namespace(settings.mesh_name)
     within = f"{DATAPOINTS_TO_ALARM} of {EVALUATION_PERIODS} minutes"
     specs: list[dict] = []
-    for svc in settings.app_services:
+    for svc in threshold_alarm_services(settings):
         where = f"{settings.mesh_name}/{svc.name}"
         errors, requests = error_reads(settings, svc.name)
         common = {
@@ -80,8 +121,8 @@ def alarm_specs(settings: Settings) -> list[dict]:
             {
                 "name": f"{svc.name}-5xx-rate",
                 "alarm_description": (
-                    f"{where}: more than {settings.error_rate_alarm_percent:g}% of requests answered "
-                    f"5xx in {within} (ingress listener of its Envoy sidecar)"
+                    f"{where}: more than {settings.error_rate_alarm_percent:g}% of requests "
+                    f"answered 5xx in {within} (ingress listener of its Envoy sidecar)"
                 ),
                 "threshold": float(settings.error_rate_alarm_percent),
                 "metric_queries": [
@@ -105,13 +146,13 @@ def alarm_specs(settings: Settings) -> list[dict]:
                 **common,
             }
         )
-        latency = service_latency(settings.mesh_name, svc.name)
+        latency = latency_read(settings, svc.name)
         specs.append(
             {
                 "name": f"{svc.name}-p99-latency",
                 "alarm_description": (
                     f"{where}: p99 latency above {settings.latency_alarm_ms} ms in {within} "
-                    "(request time from its Envoy sidecar to the app)"
+                    "(request time on the ingress listener of its Envoy sidecar)"
                 ),
                 "namespace": namespace,
                 "metric_name": latency.name,
@@ -123,4 +164,52 @@ def alarm_specs(settings: Settings) -> list[dict]:
                 **common,
             }
         )
+    specs += [
+        no_healthy_hosts_alarm(settings, svc.name)
+        for svc in settings.app_services
+        if callers(settings, svc.name)
+    ]
     return specs
+
+
+def no_healthy_hosts_alarm(settings: Settings, service: str) -> dict:
+    """The alarm that pins an outage on the service that is out: some caller's sidecar sees
+    no healthy host of it. A service whose every replica stopped sends no metric at all, so
+    its own alarms (threshold or SLO) see missing data, not breaching, while its callers' fire:
+    the callers' gauge of its hosts is what names it (the game day's outage scenario,
+    docs/gameday.md). One lost replica of several never fires it. Every app service with a
+    caller has one, SLO or not: an SLO alarm cannot see a service that sends nothing."""
+    namespace = metric_namespace(settings.mesh_name)
+    reads = healthy_host_reads(settings, service)
+    queries = [
+        {
+            "id": f"healthy{i}",
+            "metric": metric_stat(read, namespace, "Minimum"),
+            "return_data": False,
+        }
+        for i, read in enumerate(reads)
+    ]
+    every = ", ".join(str(q["id"]) for q in queries)
+    return {
+        "name": f"{service}-no-healthy-hosts",
+        "alarm_description": (
+            f"{settings.mesh_name}/{service}: a caller's sidecar "
+            f"({', '.join(callers(settings, service))}) sees no healthy host of it in "
+            f"{DATAPOINTS_TO_ALARM} of {EVALUATION_PERIODS} minutes; its requests fail with 503"
+        ),
+        "threshold": 1.0,
+        "metric_queries": [
+            *queries,
+            {
+                "id": "fewest_healthy",
+                "expression": f"MIN([{every}])",
+                "label": f"{service}: fewest healthy hosts a caller sees",
+                "return_data": True,
+            },
+        ],
+        "comparison_operator": "LessThanThreshold",
+        "evaluation_periods": EVALUATION_PERIODS,
+        "datapoints_to_alarm": DATAPOINTS_TO_ALARM,
+        "treat_missing_data": "notBreaching",
+        "tags": {"mesh": settings.mesh_name, "service": service},
+    }

@@ -13,7 +13,13 @@ import re
 
 from components.settings.model import Settings
 from components.settings.naming import metric_namespace
-from dashboards.cloudwatch.alarms import PERIOD_S, error_rate_expression, error_reads
+from dashboards.burn_rates import BURN_RATE_ALERTS, DAY, PAGE, TICKET, alerts_of, window_label
+from dashboards.cloudwatch.alarms import (
+    PERIOD_S,
+    error_rate_expression,
+    error_reads,
+    threshold_alarm_services,
+)
 from dashboards.cloudwatch.logs_insights import query_by_title, sampling_note
 from dashboards.cloudwatch.metrics import (
     AFTER_4XX,
@@ -28,6 +34,13 @@ from dashboards.cloudwatch.metrics import (
     service_latency,
     upstream,
 )
+from dashboards.cloudwatch.slo import (
+    SLOS,
+    budget_number,
+    burn_queries,
+    objective_text,
+    slo_reads,
+)
 
 GRID_WIDTH = 24
 HALF = GRID_WIDTH // 2
@@ -41,6 +54,8 @@ ALB_NAMESPACE = "AWS/ApplicationELB"
 _PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9]+$")
 # A dynamic label: the line's `service` dimension.
 SERVICE_LABEL = "${PROP('Dim.service')}"
+# The fastest page (14.4x over 1h and 5m): the SLO rows graph the burn rate over its windows.
+FASTEST = BURN_RATE_ALERTS[0]
 
 
 def _quote(token: str) -> str:
@@ -107,6 +122,7 @@ class _Widgets:
         *,
         label: str,
         threshold: float | None = None,
+        threshold_label: str = "alarm threshold",
     ) -> None:
         properties: dict = {
             "title": title,
@@ -120,9 +136,12 @@ class _Widgets:
         }
         if threshold is not None:
             properties["annotations"] = {
-                "horizontal": [{"label": "alarm threshold", "value": threshold}]
+                "horizontal": [{"label": threshold_label, "value": threshold}]
             }
-        self._place("metric", HALF, GRAPH_HEIGHT, properties)
+        self.half("metric", GRAPH_HEIGHT, properties)
+
+    def half(self, widget_type: str, height: int, properties: dict) -> None:
+        self._place(widget_type, HALF, height, properties)
 
     def search_graph(
         self,
@@ -201,7 +220,7 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
         service_latency(mesh, None),
         "p99",
         "ms",
-        threshold=float(settings.latency_alarm_ms),
+        threshold=float(settings.latency_alarm_ms) if threshold_alarm_services(settings) else None,
     )
     # Upstream views: without a label each line is named by its service and cluster.
     one(
@@ -270,6 +289,8 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
                 "query": f"{sources} | {errors['query_string']}",
             },
         )
+    # Last, so that a new service adds rows rather than moving the graphs above.
+    _slo_rows(w)
     return w
 
 
@@ -328,7 +349,9 @@ def _error_rate_graph(w: _Widgets) -> None:
         metrics,
         "Sum",
         label="%",
-        threshold=float(w.settings.error_rate_alarm_percent),
+        threshold=float(w.settings.error_rate_alarm_percent)
+        if threshold_alarm_services(w.settings)
+        else None,
     )
 
 
@@ -377,14 +400,123 @@ def _alb_graphs(w: _Widgets, load_balancer: str, target_group: str | None) -> No
         )
 
 
+def _slo_rows(w: _Widgets) -> None:
+    """Per service with an SLO: its SLIs and the error budget left over the SLO window, and its
+    burn rates per 5 minutes and per hour, the windows of the fastest page (the same metric
+    math as its alarms, dashboards/cloudwatch/slo.py)."""
+    services = w.settings.service_slos
+    if not services:
+        return
+    w.full_row("text", 2, {"markdown": _slo_note()})
+    for svc, slo in services:
+        window = slo.window_days * DAY
+        summary: list[list] = []
+        burns: list[list] = []
+        for kind in SLOS:
+            w.reads += list(slo_reads(w.settings, svc.name)[kind])
+            over_window = burn_queries(w.settings, svc.name, kind, slo, window, f"{kind[0]}_")
+            summary += _query_lines(w.namespace, over_window)
+            burn = over_window[-1]["id"]
+            summary += [
+                [
+                    {
+                        "expression": f"100 - {burn} * {budget_number(slo, kind)}",
+                        "id": f"{kind[0]}_sli",
+                        "label": f"{kind} SLI % ({objective_text(slo, kind)})",
+                    }
+                ],
+                [
+                    {
+                        "expression": f"100 * (1 - {burn})",
+                        "id": f"{kind[0]}_left",
+                        "label": f"{kind} budget left %",
+                    }
+                ],
+            ]
+            for period in FASTEST.windows:
+                label = window_label(period)
+                queries = burn_queries(
+                    w.settings, svc.name, kind, slo, period, f"{kind[0]}{label}_"
+                )
+                burns += _query_lines(w.namespace, queries)
+                burns[-1][0].update(visible=True, label=f"{kind} per {label}")
+        w.half(
+            "metric",
+            GRAPH_HEIGHT,
+            {
+                "title": f"{svc.name}: SLIs and error budget left over {slo.window_days} days",
+                "view": "singleValue",
+                "region": w.settings.region,
+                "stat": "Sum",
+                "period": window,
+                "start": f"-P{slo.window_days}D",
+                "setPeriodToTimeRange": True,
+                "metrics": summary,
+            },
+        )
+        w.graph(
+            f"{svc.name}: burn rate (x the error budget)",
+            burns,
+            "Sum",
+            label="burn rate",
+            threshold=FASTEST.factor,
+            threshold_label=(
+                f"page: {FASTEST.factor:g}x over {' and '.join(map(window_label, FASTEST.windows))}"
+            ),
+        )
+
+
+def _query_lines(namespace: str, queries: list[dict]) -> list[list]:
+    """Alarm metric queries as hidden lines of a metric widget (its ids kept)."""
+    lines: list[list] = []
+    for query in queries:
+        if "metric" in query:
+            m = query["metric"]
+            dims = [part for pair in m["dimensions"].items() for part in pair]
+            options = {
+                "id": query["id"],
+                "stat": m["stat"],
+                "period": m["period"],
+                "visible": False,
+            }
+            lines.append([namespace, m["metric_name"], *dims, options])
+        else:
+            lines.append([{"expression": query["expression"], "id": query["id"], "visible": False}])
+    return lines
+
+
+def _slo_note() -> str:
+    def pairs(severity: str) -> str:
+        return " or ".join(
+            f"{a.factor:g}x ({' and '.join(map(window_label, a.windows))})"
+            for a in alerts_of(severity)
+        )
+
+    return (
+        "## SLOs\n"
+        "Burn rate: how fast a service spends its error budget (at 1x it lasts exactly the SLO "
+        f"window). A page fires when both windows of a pair burn faster than {pairs(PAGE)}, a "
+        f"ticket at {pairs(TICKET)}; both go to the mesh's SNS topic (stack output "
+        "`alertTopicArn`, docs/slo-cloudwatch.md)."
+    )
+
+
 def _header(settings: Settings) -> str:
+    alarms = (
+        "SLO burn-rate alarms page or open a ticket for the services with an SLO (rows at "
+        "the bottom)"
+    )
+    if threshold_alarm_services(settings):
+        alarms += (
+            "; threshold alarms fire on the 5xx rate "
+            f"(> {settings.error_rate_alarm_percent:g}%) and p99 latency "
+            f"(> {settings.latency_alarm_ms} ms) of the others"
+        )
     return (
         f"# {settings.mesh_name} mesh\n"
         f"Envoy sidecar metrics in namespace `{metric_namespace(settings.mesh_name)}`, sent "
         "over DogStatsD to each task's CloudWatch agent. Latency is the request time from a "
-        "service's sidecar to its app; alarms fire on the 5xx rate "
-        f"(> {settings.error_rate_alarm_percent:g}%) and p99 latency "
-        f"(> {settings.latency_alarm_ms} ms) of each service."
+        f"service's sidecar to its app. {alarms}."
     )
 
 

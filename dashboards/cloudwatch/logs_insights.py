@@ -61,7 +61,8 @@ _QUERIES = (
         "\n| ".join(
             (
                 "filter ispresent(response_code) and response_code = 503",
-                "stats count(*) as responses by service, listener, response_flags, upstream_cluster",
+                "stats count(*) as responses by service, listener, response_flags, "
+                "upstream_cluster",
                 "sort responses desc",
             )
         ),
@@ -70,8 +71,8 @@ _QUERIES = (
         "5xx responses",
         "\n| ".join(
             (
-                "fields @timestamp, service, listener, method, path, response_code, response_flags, "
-                "upstream_cluster, upstream_host, duration_ms, request_id",
+                "fields @timestamp, service, listener, method, path, response_code, "
+                "response_flags, upstream_cluster, upstream_host, duration_ms, request_id",
                 "filter ispresent(response_code) and response_code >= 500",
                 "sort @timestamp desc",
                 f"limit {RESULT_LIMIT}",
@@ -96,7 +97,8 @@ _QUERIES = (
             (
                 f'filter ispresent(response_code) and listener != "{INGRESS_PREFIX}" '
                 'and (response_code >= 500 or response_flags != "-")',
-                "stats count(*) as calls by service, upstream_cluster, response_code, response_flags",
+                "stats count(*) as calls by service, upstream_cluster, response_code, "
+                "response_flags",
                 "sort calls desc",
             )
         ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.sidecar.names import ADMIN_CLUSTER, INGRESS_PREFIX, LOCAL_APP_CLUSTER
+from components.sidecar.names import INGRESS_PREFIX, LOCAL_APP_CLUSTER, SIDECAR_CLUSTERS
 
 # The agent's statsd input joins the dot-separated parts of a bucket name with this separator
 # (its default; the agent's config sets it explicitly from here, so the mapping the dashboards
@@ -118,8 +118,13 @@ def service_latency(mesh: str, service: str | None) -> MetricRead:
     )
 
 
+def caller_view(mesh: str, caller: str, upstream: str, stat: str, metric_type: str) -> MetricRead:
+    """A stat of ``caller``'s upstream cluster towards ``upstream`` (``cluster.<stat>``)."""
+    return _read(f"cluster.{stat}", metric_type, {MESH: mesh, SERVICE: caller, CLUSTER: upstream})
+
+
 # The sidecar's own clusters, left out of "upstream" views.
-_NOT_UPSTREAM = ((CLUSTER, LOCAL_APP_CLUSTER), (CLUSTER, ADMIN_CLUSTER))
+_NOT_UPSTREAM = tuple((CLUSTER, name) for name in SIDECAR_CLUSTERS)
 
 
 def upstream(mesh: str, stat: str, metric_type: str, when: str | None = None) -> MetricRead:

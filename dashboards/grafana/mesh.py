@@ -1,7 +1,7 @@
 """The Grafana mesh overview: the golden signals of every service, from its sidecar.
 
-Every number comes from ``dashboards.prometheus.promql``, the same expressions the alert rules and the
-local mesh's live view use.
+Every number comes from ``dashboards.prometheus.promql``, the same expressions the alert rules
+and the local mesh's live view use.
 """
 
 from __future__ import annotations

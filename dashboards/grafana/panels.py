@@ -54,6 +54,7 @@ def time_series(
     unit: str,
     queries: list[Query],
     description: str,
+    *,
     width: int = 12,
     max_value: float | None = None,
 ) -> TimeSeries:

@@ -8,13 +8,7 @@ default tags (``envoy_cluster_name``, ``envoy_http_conn_manager_prefix``,
 
 from __future__ import annotations
 
-from components.sidecar.names import (
-    ADMIN_CLUSTER,
-    INGRESS_PREFIX,
-    LOCAL_APP_CLUSTER,
-    TRACE_COLLECTOR_CLUSTER,
-    egress_prefix,
-)
+from components.sidecar.names import INGRESS_PREFIX, SIDECAR_CLUSTERS, egress_prefix
 
 DEFAULT_WINDOW = "1m"
 
@@ -25,10 +19,7 @@ def _ingress(mesh: str) -> str:
 
 def _upstreams(mesh: str) -> str:
     # Other services only: not the sidecar's own plumbing (its app, admin, trace collector).
-    return (
-        f'mesh="{mesh}",'
-        f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}|{TRACE_COLLECTOR_CLUSTER}"'
-    )
+    return f'mesh="{mesh}",envoy_cluster_name!~"{"|".join(SIDECAR_CLUSTERS)}"'
 
 
 def _outbound(mesh: str) -> str:
@@ -71,6 +62,12 @@ def latency_quantile(mesh: str, quantile: float, window: str = DEFAULT_WINDOW) -
 def active_connections(mesh: str) -> str:
     """Open downstream connections on each service's ingress listener."""
     return f"sum by (service) (envoy_http_downstream_cx_active{{{_ingress(mesh)}}})"
+
+
+def sidecars_up(mesh: str, job: str) -> str:
+    """Sidecars of each service that answered their last scrape by ``job`` (``up``: 0 for a
+    target that did not answer, so a service whose sidecars all stopped counts 0)."""
+    return f'sum by (service) (up{{job="{job}",mesh="{mesh}"}})'
 
 
 def healthy_upstream_hosts(mesh: str) -> str:

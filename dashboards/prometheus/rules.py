@@ -12,6 +12,7 @@ from __future__ import annotations
 from components.settings.model import Settings
 from dashboards.prometheus import promql
 from dashboards.prometheus.scrape import JOB_NAME
+from dashboards.prometheus.slo import slo_rule_groups
 
 WINDOW = "5m"
 # 5xx answers per second below which the ratio alone is noise (3 errors a minute).
@@ -22,6 +23,10 @@ NO_HEALTHY_HOSTS_FOR = "1m"
 # A sidecar restarting, or its pod being replaced, misses a scrape or two; two minutes of
 # failed scrapes is a sidecar that is not coming back by itself.
 SIDECAR_DOWN_FOR = "2m"
+# One sidecar down is a ticket, not a page: the service's other replicas, its callers' retries
+# and outlier detection cover it (the game day's replica-loss scenario, docs/gameday.md), and
+# a whole service down pages through MeshUpstreamNoHealthyHosts and its callers' SLOs.
+SIDECAR_DOWN_SEVERITY = "warning"
 SIDECARS_ABSENT_FOR = "5m"
 
 UPSTREAM_5XX = "MeshUpstreamHigh5xxRatio"
@@ -93,7 +98,7 @@ def rule_group(settings: Settings) -> dict:
                 SIDECAR_DOWN,
                 f"{up} == 0",
                 SIDECAR_DOWN_FOR,
-                "critical",
+                SIDECAR_DOWN_SEVERITY,
                 mesh,
                 "An Envoy sidecar does not answer its metrics scrape.",
                 "{{ $labels.service }} sidecar {{ $labels.instance }} has not answered "
@@ -114,5 +119,18 @@ def rule_group(settings: Settings) -> dict:
 
 
 def rules_file(settings: Settings) -> dict:
-    """The rule group as a Prometheus rule file (``rule_files``, ``promtool check rules``)."""
-    return {"groups": [rule_group(settings)]}
+    """The rule group and the SLO rule groups (``slo.slo_rule_groups``) as a Prometheus rule
+    file (``rule_files``, ``promtool check rules``)."""
+    return {"groups": [rule_group(settings), *slo_rule_groups(settings)]}
+
+
+def at_global_interval(rules: dict) -> dict:
+    """``rules`` with every group evaluated at Prometheus's global interval: what a run of a
+    few minutes needs (the local mesh), where a group's own slower interval
+    (``slo.WINDOW_GROUP_INTERVAL``) would not have run yet when the run ends."""
+    return {
+        **rules,
+        "groups": [
+            {k: v for k, v in group.items() if k != "interval"} for group in rules["groups"]
+        ],
+    }

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 # The repository's root, where `components/` lives (this file is examples/<name>/__main__.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from components.ecs.service import EcsMeshService, EcsMeshServiceArgs  # noqa: E402
+from components.ecs.service import EcsMeshService, EcsMeshServiceArgs
 
 config = pulumi.Config()
 namespace_name = config.require("namespaceName")

@@ -15,7 +15,9 @@ The mapping follows the agent's statsd input (amazon-cloudwatch-agent
 - timers and histograms are aggregated into one metric per name and dimensions, published as
   values and counts, so CloudWatch can answer percentiles (p50, p99) on it;
 - ``host`` is added unless ``agent.omit_hostname`` is set, and at most 10 dimensions are
-  kept: ``host`` first, then the others in alphabetical order.
+  kept: ``host`` first, then the others in alphabetical order;
+- the statsd section's ``drop_original_metrics`` names are received but never published (the
+  stack's own agent config, components/ecs/agent.py, says which).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import selectors
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
+from components.ecs.agent import cloudwatch_agent_config, dropped_metric_names
 from components.settings.model import Settings
 from components.settings.naming import metric_namespace
 from dashboards.cloudwatch.alarms import alarm_reads
@@ -41,16 +45,19 @@ from dashboards.cloudwatch.metrics import (
     TIMING,
 )
 
+# Re-exported: the runner and the benches price the metrics this receiver counts.
+from dashboards.cloudwatch.prices import metrics_monthly_usd as monthly_cost_usd  # noqa: F401
+from dashboards.cloudwatch.slo import slo_alarm_reads
+
 STATSD_TYPES = {"c": COUNTER, "g": GAUGE, "ms": TIMING, "h": "histogram", "s": "set"}
 # What the agent puts in place of a valueless tag (CloudWatch rejects empty dimension values).
 EMPTY_TAG_VALUE = "<empty>"
 MAX_DIMENSIONS = 10
 HOST = "host"
 MAX_DATAGRAM = 64 * 1024
-
-# CloudWatch custom metrics, USD per metric-month (us-east-1 list prices): each tier's size
-# in metrics and its price; the last tier is open-ended.
-PRICE_TIERS = ((10_000, 0.30), (240_000, 0.10), (750_000, 0.05), (None, 0.02))
+# Timed samples kept per metric for the local alarm evaluation (meshvis/local/alarm_eval.py):
+# a game day's worth at the sidecars' rates; beyond it the oldest go first, so memory is bounded.
+KEPT_SAMPLES_PER_METRIC = 200_000
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,8 @@ def parse_line(line: str) -> list[Sample]:
         rate = 1.0
         if len(fields) > 2 and fields[2].startswith("@"):
             rate = float(fields[2][1:])
-        value: float | str = fields[0] if kind == "s" else float(fields[0])
-        samples.append(Sample(bucket, value, kind, rate, dict(tags)))
+        reading: float | str = fields[0] if kind == "s" else float(fields[0])
+        samples.append(Sample(bucket, reading, kind, rate, dict(tags)))
     return samples
 
 
@@ -149,8 +156,8 @@ def cloudwatch_metric(
         if sep and key:
             tags[key] = value
     tags[METRIC_TYPE] = STATSD_TYPES[sample.type]
-    for key, value in sample.tags.items():
-        tags[key] = EMPTY_TAG_VALUE if value is None else value
+    for key, tag_value in sample.tags.items():
+        tags[key] = EMPTY_TAG_VALUE if tag_value is None else tag_value
     if host:
         tags[HOST] = host
     kept = [(HOST, tags[HOST])] if tags.get(HOST) else []
@@ -161,20 +168,6 @@ def cloudwatch_metric(
     )
 
 
-def monthly_cost_usd(metric_count: int) -> float:
-    """What ``metric_count`` custom metrics cost a month at CloudWatch's tiered list prices
-    (no free tier: that is per account, not per stack)."""
-    cost = 0.0
-    left = metric_count
-    for size, price in PRICE_TIERS:
-        in_tier = left if size is None else min(left, size)
-        cost += in_tier * price
-        left -= in_tier
-        if left <= 0:
-            break
-    return round(cost, 2)
-
-
 def metrics_per_service(metrics: Iterable[CloudWatchMetric]) -> dict[str, int]:
     """Distinct metrics by the ``service`` dimension (the sidecar that sent them)."""
     return dict(sorted(Counter(m.dimension(SERVICE) or "" for m in metrics).items()))
@@ -183,7 +176,7 @@ def metrics_per_service(metrics: Iterable[CloudWatchMetric]) -> dict[str, int]:
 def missing_metrics(
     settings: Settings, metrics: Iterable[CloudWatchMetric], *, include_event_only: bool = False
 ) -> list[str]:
-    """Every metric the dashboard and alarms read that is not among ``metrics``.
+    """Every metric the dashboard, alarms and SLO alarms read that is not among ``metrics``.
 
     Metrics Envoy creates only after an event (a 5xx, a retry, an HTTP/2 client) are left out
     unless ``include_event_only``: a healthy run never has them, and their widgets and alarms
@@ -192,7 +185,7 @@ def missing_metrics(
     namespace = metric_namespace(settings.mesh_name)
     published = {(m.name, m.dimensions) for m in metrics if m.namespace == namespace}
     missing = set()
-    for read in [*dashboard_reads(settings), *alarm_reads(settings)]:
+    for read in [*dashboard_reads(settings), *alarm_reads(settings), *slo_alarm_reads(settings)]:
         if read.when is not None and not include_event_only:
             continue
         if not any(read.matches(name, dims) for name, dims in published):
@@ -213,9 +206,11 @@ class DogStatsdReceiver:
         self, settings: Settings, addresses: Sequence[tuple[str, int]] = (("127.0.0.1", 0),)
     ) -> None:
         self.settings = settings
+        self._dropped = dropped_metric_names(cloudwatch_agent_config(settings))
         self._addresses = list(addresses)
         self._lock = threading.Lock()
         self._metrics: set[CloudWatchMetric] = set()
+        self._timed: dict[CloudWatchMetric, deque[tuple[float, float, float]]] = {}
         self._samples = 0
         self._datagrams = 0
         self._rejected = 0
@@ -242,7 +237,7 @@ class DogStatsdReceiver:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> "DogStatsdReceiver":
+    def start(self) -> DogStatsdReceiver:
         """Bind every address and receive in a background thread (no-op if running)."""
         if self.running:
             return self
@@ -251,8 +246,9 @@ class DogStatsdReceiver:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 self._sockets.append(sock)
                 sock.bind((host, port))
-        except OSError:
+        except OSError as err:
             self._close()
+            err.filename = f"{host}:{port}"  # which of the addresses is taken
             raise
         self._addresses = [s.getsockname() for s in self._sockets]
         self._stopping.clear()
@@ -291,22 +287,38 @@ class DogStatsdReceiver:
             # A short timeout lets the thread notice stop() without closing sockets under it.
             while not self._stopping.is_set():
                 for key, _ in selector.select(timeout=0.2):
-                    self._record(key.fileobj.recv(MAX_DATAGRAM))
+                    # The selector gives back what was registered: one of our sockets.
+                    self._record(cast(socket.socket, key.fileobj).recv(MAX_DATAGRAM))
 
     def _record(self, data: bytes) -> None:
         samples, rejected = _parse(data)
-        metrics = {cloudwatch_metric(s, self.settings) for s in samples}
+        now = time.time()
+        mapped = [(cloudwatch_metric(s, self.settings), s) for s in samples]
+        mapped = [(metric, s) for metric, s in mapped if metric.name not in self._dropped]
         with self._lock:
             self._last_datagram = time.monotonic()
             self._datagrams += 1
             self._samples += len(samples)
             self._rejected += rejected
-            self._metrics |= metrics
+            for metric, sample in mapped:
+                self._metrics.add(metric)
+                if isinstance(sample.value, float):
+                    kept = self._timed.setdefault(metric, deque(maxlen=KEPT_SAMPLES_PER_METRIC))
+                    kept.append((now, sample.value, 1.0 / sample.sample_rate))
 
     def metrics(self) -> set[CloudWatchMetric]:
         """Distinct CloudWatch metrics seen so far."""
         with self._lock:
             return set(self._metrics)
+
+    def timed_samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], list]:
+        """(metric name, dimension pairs) -> every numeric sample received for it, as
+        ``(unix time received, value, weight)``: a counter's increment or one timing value,
+        weighted by ``1/sample_rate`` as the agent counts it. The agent folds these into one
+        datum per aggregation interval (values and counts, so percentiles stay available);
+        meshvis/local/alarm_eval.py folds them per alarm period the same way."""
+        with self._lock:
+            return {(m.name, m.dimensions): list(kept) for m, kept in self._timed.items()}
 
     def names(self) -> set[str]:
         """Distinct CloudWatch metric names seen so far."""
@@ -330,8 +342,8 @@ class DogStatsdReceiver:
         with self._lock:
             return self._rejected
 
-    def __enter__(self) -> "DogStatsdReceiver":
+    def __enter__(self) -> DogStatsdReceiver:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

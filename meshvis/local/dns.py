@@ -9,9 +9,10 @@ loopback address) answers every app service's deployed name (``Settings.upstream
 
 Envoy's STRICT_DNS clusters resolve these names for real (the localized bootstraps point
 Envoy's resolver here). ``HealthWatch`` plays Cloud Map's health status or the endpoints
-controller: it checks every replica as the deployed health check or readiness probes do, at
-their interval, and takes a replica out of DNS after as many consecutive failures as they
-allow (back in after one success); dnsmasq rereads its hosts file on SIGHUP.
+controller: it checks every replica at exactly the endpoints the deployed health checks
+(ecs: every container's ``healthCheck`` in the task definition) or readiness probes (eks)
+ask for, at their interval, and takes a replica out of DNS after as many consecutive failures
+as they allow (back in after one success); dnsmasq rereads its hosts file on SIGHUP.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.ecs.containers import ENVOY, container_definitions
+from components.ecs.containers import ENVOY, container_definitions, health_probes
 from components.ecs.discovery import DNS_TTL, MAX_ANSWERS
 from components.eks.objects import deployment
-from components.settings.model import Settings
-from components.settings.ports import ADMIN_PORT
+from components.settings.model import ServiceSpec, Settings
 from components.sidecar.demo_app import demo_app_source
 from meshvis.local.plan import LocalPlan, LocalReplica
 from meshvis.local.processes import Child, ProcessGroup
@@ -45,8 +45,6 @@ DNSMASQ = Path("/usr/sbin/dnsmasq")
 # seconds"; coredns/coredns plugin/kubernetes/README.md @12cdb0c8e144); EKS's Corefile
 # leaves it so.
 COREDNS_TTL = 5
-APP_HEALTH_PATH = "/health"
-READY_PATH = "/ready"
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ def discovery_rules(settings: Settings) -> DiscoveryRules:
         return DiscoveryRules(
             DNS_TTL, MAX_ANSWERS, check["interval"], check["timeout"], check["retries"]
         )
-    pod = deployment(settings, service, demo_app_source())["spec"]["template"]["spec"]
+    pod = _pod_spec(settings, service)
     probes = [
         c["readinessProbe"]
         for c in [*pod.get("initContainers", []), *pod["containers"]]
@@ -88,6 +86,27 @@ def discovery_rules(settings: Settings) -> DiscoveryRules:
         max(p["periodSeconds"] for p in probes),
         max(p["timeoutSeconds"] for p in probes),
         max(p["failureThreshold"] for p in probes),
+    )
+
+
+def _pod_spec(settings: Settings, service: ServiceSpec) -> dict:
+    return deployment(settings, service, demo_app_source())["spec"]["template"]["spec"]
+
+
+def health_endpoints(settings: Settings, service: ServiceSpec) -> tuple[tuple[int, str], ...]:
+    """(port, path) of every check that decides whether a replica of ``service`` is in DNS:
+    ecs, the health checks of its task definition's containers (any essential container
+    UNHEALTHY makes the task UNHEALTHY, and ECS reports that to Cloud Map); eks, the readiness
+    probes of its pod's containers (one failing takes the pod out of the Service)."""
+    if settings.topology == "ecs":
+        return tuple((probe.port, probe.path) for probe in health_probes(service))
+    pod = _pod_spec(settings, service)
+    containers = [*pod.get("initContainers", []), *pod["containers"]]
+    ports = {p["name"]: p["containerPort"] for c in containers for p in c.get("ports", [])}
+    return tuple(
+        (ports.get(get["port"], get["port"]), get["path"])
+        for c in containers
+        if (get := c.get("readinessProbe", {}).get("httpGet"))
     )
 
 
@@ -156,6 +175,8 @@ class LocalDns:
         self.healthy = {r.instance for r in plan.replicas if not r.service.is_load}
         # (seconds since start, instance, "removed" | "added"): what DNS did during the run.
         self.events: list[tuple[float, str, str]] = []
+        # Seconds since start at which the server did not answer a check (``answering``).
+        self.unanswered: list[float] = []
         self._started = time.monotonic()
         self._lock = threading.Lock()
 
@@ -191,6 +212,17 @@ class LocalDns:
                 )
             time.sleep(0.05)
 
+    def answering(self, timeout: float = 1.0) -> bool:
+        """Whether the server answers a query for the first name now; a silence (a stopped
+        or hung dnsmasq: its process still exists) is recorded in ``unanswered``."""
+        name = next(iter(self.records()))
+        try:
+            query_a(name, self.plan.dns_server, timeout=timeout)
+            return True
+        except OSError:
+            self.unanswered.append(round(time.monotonic() - self._started, 1))
+            return False
+
     def publish(self, instance: str, healthy: bool) -> None:
         """Add ``instance`` to DNS or take it out; dnsmasq rereads the file on SIGHUP."""
         with self._lock:
@@ -213,12 +245,9 @@ class LocalDns:
                 os.kill(self.child.pid, signal.SIGHUP)
 
 
-def replica_healthy(replica: LocalReplica, timeout: float) -> bool:
-    """What the deployed checks see: the sidecar ready (``/ready`` on its admin port, as the
-    ECS health check and the readiness probe ask) and the app answering its health path."""
-    urls = [replica.url(ADMIN_PORT, READY_PATH)]
-    if replica.app_port is not None:
-        urls.append(replica.url(replica.app_port, APP_HEALTH_PATH))
+def replica_healthy(replica: LocalReplica, timeout: float, settings: Settings) -> bool:
+    """What the deployed checks see: every endpoint of ``health_endpoints`` answers 200."""
+    urls = [replica.url(port, path) for port, path in health_endpoints(settings, replica.service)]
     try:
         for url in urls:
             with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -234,16 +263,17 @@ class HealthWatch:
     (a background thread; ``stop`` ends it)."""
 
     def __init__(
-        self, dns: LocalDns, check: Callable[[LocalReplica, float], bool] = replica_healthy
+        self, dns: LocalDns, check: Callable[[LocalReplica, float], bool] | None = None
     ) -> None:
         self.dns = dns
-        self.check = check
+        settings = dns.plan.settings
+        self.check = check or (lambda replica, timeout: replica_healthy(replica, timeout, settings))
         self.replicas = [r for r in dns.plan.replicas if not r.service.is_load]
         self.failures = {r.instance: 0 for r in self.replicas}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dns-health", daemon=True)
 
-    def start(self) -> "HealthWatch":
+    def start(self) -> HealthWatch:
         self._thread.start()
         return self
 
@@ -256,7 +286,7 @@ class HealthWatch:
         """One round of checks, and what it changes in DNS."""
         rules = self.dns.rules
         results = pool.map(lambda r: self.check(r, rules.timeout), self.replicas)
-        for replica, ok in zip(self.replicas, results):
+        for replica, ok in zip(self.replicas, results, strict=True):
             self.failures[replica.instance] = 0 if ok else self.failures[replica.instance] + 1
             if ok:
                 self.dns.publish(replica.instance, True)

@@ -8,6 +8,7 @@ port 15000). It is a thread of the runner, not a process, and stops with it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import threading
@@ -77,8 +78,6 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         pass
     finally:
         for sock in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         source.close()

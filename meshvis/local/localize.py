@@ -23,7 +23,8 @@ def localize(bootstrap: Mapping, address: str, resolver: tuple[str, int]) -> dic
     """A copy of ``bootstrap`` for the replica at ``address`` whose DNS server is ``resolver``
     (host, port): every socket address on the task's loopback or on all interfaces moves to
     ``address``; everything else is left as deployed."""
-    local = _readdress(copy.deepcopy(dict(bootstrap)), address)
+    local = copy.deepcopy(dict(bootstrap))
+    _readdress(local, address)
     local[RESOLVER_KEY] = dns_resolver(*resolver)
     return local
 
@@ -42,7 +43,8 @@ def dns_resolver(host: str, port: int) -> dict:
     }
 
 
-def _readdress(node: object, address: str) -> object:
+def _readdress(node: object, address: str) -> None:
+    """Move, in place, every task-local socket address under ``node`` to ``address``."""
     if isinstance(node, dict):
         if node.get("address") in TASK_ADDRESSES and "port_value" in node:
             node["address"] = address
@@ -51,4 +53,3 @@ def _readdress(node: object, address: str) -> object:
     elif isinstance(node, list):
         for value in node:
             _readdress(value, address)
-    return node

@@ -22,21 +22,24 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from components.settings.model import Settings
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT
 from components.sidecar.demo_app import DEMO_APP
-from dashboards.prometheus.rules import rules_file
+from dashboards.prometheus.rules import at_global_interval, rules_file
 from meshvis.local.cloudwatch_agent import DogStatsdReceiver
 from meshvis.local.dns import HealthWatch, LocalDns
-from meshvis.local.entry import EntryBalancer
+from meshvis.local.entry import EntryBalancer, PortInUse
 from meshvis.local.plan import LocalReplica, claim_block, plan_mesh
 from meshvis.local.processes import Child, ChildExited, ProcessGroup, wait_http
-from meshvis.local.prometheus import Prometheus
+from meshvis.local.prometheus import Prometheus, RulesNotLoaded
 from meshvis.local.traces import OtlpReceiver
 
 STARTUP_TIMEOUT = 30.0
+_Bound = TypeVar("_Bound")
 
 
 class StartupFailed(RuntimeError):
@@ -57,8 +60,17 @@ class LocalMesh:
     or started.
     """
 
-    def __init__(self, settings: Settings, run_dir: Path, entry_port: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        run_dir: Path,
+        entry_port: int | None = None,
+        rules: dict | None = None,
+    ) -> None:
+        """``rules``: the rule file Prometheus evaluates (default: the stack's generated one,
+        every group at the global interval; a game day gives it time-scaled)."""
         self.settings = settings
+        self.rules = rules if rules is not None else at_global_interval(rules_file(settings))
         block, self._block_lock = claim_block()
         try:
             self.plan = plan_mesh(settings, block)
@@ -73,6 +85,8 @@ class LocalMesh:
         except BaseException:
             self._block_lock.close()
             raise
+        # Absolute: every path a child gets must mean the same in its own working folder.
+        run_dir = run_dir.absolute()
         self.run_dir = run_dir
         self.logs = run_dir / "logs"
         self.group = ProcessGroup()
@@ -90,14 +104,20 @@ class LocalMesh:
         then every entry replica's ingress."""
         return ([self.balancer.url] if self.balancer else []) + self.plan.entry_urls
 
-    def __enter__(self) -> "LocalMesh":
-        _clear(self.logs)
-        self.prometheus = Prometheus(
-            self.run_dir, self.plan.scrape_targets(), rules_file(self.settings)
-        )
-        self.receiver.start()
-        self.traces = OtlpReceiver(*self.plan.trace_collector)
-        self.traces.start()
+    def __enter__(self) -> LocalMesh:
+        """Write the run's files and open the receivers' ports. Raises ``PortInUse`` (one
+        line) when another program holds one of them, e.g. on all interfaces."""
+        try:
+            _clear(self.logs)
+            self.prometheus = Prometheus(self.run_dir, self.plan.scrape_targets(), self.rules)
+            _bind("udp", "DogStatsD, the CloudWatch agent's", self.receiver.start)
+            self.traces = _bind(
+                "tcp", "OTLP, the trace collector's", lambda: _otlp(*self.plan.trace_collector)
+            )
+            self.traces.start()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -147,7 +167,7 @@ class LocalMesh:
                 self.balancer.start()
         except ChildExited:
             raise StartupFailed(death_report(self.group, "while starting", tail=False)) from None
-        except TimeoutError as err:
+        except (TimeoutError, RulesNotLoaded) as err:
             raise StartupFailed(f"{err}; logs in {self.logs}") from None
 
     def start_load(self, stop: threading.Event | None = None) -> list[Child]:
@@ -193,6 +213,26 @@ class LocalMesh:
         )
 
 
+def _otlp(host: str, port: int) -> OtlpReceiver:
+    try:
+        return OtlpReceiver(host, port)
+    except OSError as err:
+        err.filename = f"{host}:{port}"
+        raise
+
+
+def _bind(protocol: str, role: str, bind: Callable[[], _Bound]) -> _Bound:
+    """``bind()``, with a port another program holds as one line naming port and role."""
+    try:
+        return bind()
+    except OSError as err:
+        where = err.filename or "a port"
+        raise PortInUse(
+            f"{where}/{protocol} ({role} port) is taken by another program "
+            f"({err.strerror}), possibly on all interfaces: stop it and run again"
+        ) from None
+
+
 def death_report(group: ProcessGroup, when: str, tail: bool = True) -> str:
     """Which child died, how and why: one line, then (``tail``) the end of its log."""
     child: Child = group.dead()[0]
@@ -210,7 +250,8 @@ def _key_line(tail: str) -> str:
     """The line of a log tail that most likely says why the process stopped."""
     lines = [line for line in tail.splitlines() if line.strip()]
     for line in reversed(lines):
-        if re.search(r"critical|error|Error|cannot bind|Traceback", line):
+        # dnsmasq says "dnsmasq: failed to create listening socket for ...: Address in use".
+        if re.search(r"critical|error|Error|cannot bind|failed|Traceback", line):
             # Envoy repeats its whole --config-yaml in some errors; keep the end that matters.
             return line if len(line) <= 300 else "..." + line[-300:]
     return ""

@@ -25,15 +25,17 @@ from components.sidecar.demo_app import demo_app_environment
 from meshvis.local.localize import localize
 from meshvis.local.traces import with_collector
 
-# A run's block is 127.<block>.0.0/16: 127.<block>.0.1 is the run's own (its DNS server and
-# the lock below), replicas count from 127.<block>.1.1. Block 0 (127.0.0.1) stays the
+# A run's block is 127.<block>.0.0/16: 127.<block>.0.1 is the run's own (its DNS server, its
+# receivers), replicas count from 127.<block>.1.1. Block 0 (127.0.0.1) stays the
 # machine's; a run takes the first free one of the rest.
 BLOCKS = range(1, 255)
 HOSTS_PER_OCTET = 254
-# The lock that claims a block: a TCP socket bound, never listening, on this port of the
-# block's first address. Bound without SO_REUSEADDR, no one else can bind it; the kernel frees
-# it when the run ends, however it ends.
-LOCK_PORT = 10000
+# The lock that claims a block: a Unix socket bound to this name in the abstract namespace
+# (unix(7)), one per network namespace as loopback addresses are. Only one socket can hold a
+# name; the kernel frees it when the run ends, however it ends. (A TCP port on the block's
+# first address, as before, was refused for every block while any program listened on that
+# port on all interfaces.)
+LOCK_NAME = "\0meshvis-loopback-block-{block}"
 # The local DNS server's port on the block's first address (high: no privileges needed).
 DNS_PORT = 10053
 
@@ -133,9 +135,14 @@ class LocalPlan:
         return env
 
     def scrape_targets(self) -> list[tuple[str, dict[str, str]]]:
-        """Every sidecar's metrics listener with its target labels (service, replica)."""
+        """Every sidecar's metrics listener with its target labels (mesh, service, replica:
+        ``up`` carries only target labels, and EKS's scrape job gives it the first two)."""
+        mesh = self.settings.mesh_name
         return [
-            (f"{r.address}:{METRICS_PORT}", {"service": r.service.name, "replica": r.instance})
+            (
+                f"{r.address}:{METRICS_PORT}",
+                {"mesh": mesh, "service": r.service.name, "replica": r.instance},
+            )
             for r in self.replicas
         ]
 
@@ -178,9 +185,9 @@ def claim_block() -> tuple[int, socket.socket]:
     """The first loopback block no other run holds, and the lock that holds it (close it to
     give the block back)."""
     for block in BLOCKS:
-        lock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            lock.bind((block_address(block, 0), LOCK_PORT))
+            lock.bind(LOCK_NAME.format(block=block))
         except OSError:
             lock.close()
             continue

@@ -3,13 +3,15 @@ app service locally (those with their own ``image`` too), would not call itself 
 that this machine has the memory for the run.
 
 The memory estimate counts each process's whole resident set as measured: an Envoy sidecar
-64-67 MiB (README "Sidecar overhead", ``bench/sidecar_overhead.py``), the demo app 21 MiB and
-an idle Prometheus 41 MiB (``VmRSS`` from /proc after start-up and a few requests, on this
-project's test machine). Envoys share their binary's pages, so the estimate errs high.
+64-67 MiB (docs/measurements.md "Sidecar overhead", ``bench/sidecar_overhead.py``), the demo
+app 21 MiB and an idle Prometheus 41 MiB (``VmRSS`` from /proc after start-up and a few
+requests, on this project's test machine). Envoys share their binary's pages, so the estimate
+errs high.
 """
 
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,10 @@ PROMETHEUS_MIB = 100
 # Leave a quarter of what is available to everything else on the machine.
 USABLE_SHARE = 0.75
 MEMINFO = Path("/proc/meminfo")
+# Descriptors the runner holds for the whole run: per replica its two children's logs and a
+# DogStatsD socket; plus the runner's own (Python, Prometheus queries, health checks, threads).
+FDS_PER_REPLICA = 3
+FDS_BASE = 256
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ def check_local_run(settings: Settings, force: bool = False) -> None:
             "locally the demo app plays every service (its own image too) and "
             "would recurse forever, so this stack cannot run locally",
         )
+    check_open_files(settings)
     if force:
         return
     need, available = estimate(settings), available_mib()
@@ -83,3 +90,21 @@ def check_local_run(settings: Settings, force: bool = False) -> None:
             f"{USABLE_SHARE:.0%} of the {available} MiB this machine has available; fewer "
             "replicas, or --force to run anyway"
         )
+
+
+def check_open_files(settings: Settings) -> None:
+    """Raise the soft open-file limit (RLIMIT_NOFILE) to what the run needs when the hard
+    limit allows, else raise ``UsageError``: without it the run fails half-way with "Too many
+    open files"."""
+    need = FDS_BASE + FDS_PER_REPLICA * sum(s.replicas for s in settings.services)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        return
+    raise UsageError(
+        f"a local run of this stack holds about {need} open files, more than this shell's "
+        f"limit of {hard} (ulimit -n): raise it (ulimit -n {need}, as allowed) or run fewer "
+        "replicas"
+    )

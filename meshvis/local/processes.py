@@ -10,6 +10,7 @@ removes the group's scratch folder.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -23,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from components.sidecar.command import envoy_command
@@ -91,7 +92,7 @@ def _bound_probe(candidates: range | None) -> socket.socket:
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     for _ in range(PICK_ATTEMPTS if candidates else 0):
         try:
-            probe.bind(("127.0.0.1", random.choice(candidates)))
+            probe.bind(("127.0.0.1", random.choice(candidates or ())))
             return probe
         except OSError:
             continue  # taken; another
@@ -116,7 +117,8 @@ class Child:
         self.env = dict(env or {})
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "ab")
+        # Open for the child's whole life (it writes there); `finish` closes it.
+        self._log = open(log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             self.argv,
             stdout=self._log,
@@ -171,13 +173,11 @@ class Child:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
-def _die_with_parent():
+def _die_with_parent() -> Callable[[], None]:
     """A ``preexec_fn`` making the kernel SIGKILL the child when the runner dies.
 
     PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so children are
@@ -242,13 +242,7 @@ class ProcessGroup:
     ) -> Child:
         """Start a real Envoy from a bootstrap dict, with the deployed sidecars' flags (its
         log quieter, its drain shorter: a local run stops in seconds)."""
-        argv = envoy_command(
-            binary=str(binary),
-            config_yaml=json.dumps(bootstrap),
-            log_level="warn",
-            extra=["--drain-time-s", "1", "--service-node", name],
-        )
-        return self.start(name, argv, log_path)
+        return self.start(name, envoy_argv(name, bootstrap, log_path, binary), log_path)
 
     def child(self, name: str) -> Child:
         """The child named ``name``."""
@@ -290,15 +284,32 @@ class ProcessGroup:
         self.children.clear()
         shutil.rmtree(self._scratch, ignore_errors=True)
         if self._reaper is not None:
-            self._reaper.stdin.close()  # it finds nothing left, and exits
+            if self._reaper.stdin is not None:  # always: it is started with stdin=PIPE
+                self._reaper.stdin.close()  # it finds nothing left, and exits
             self._reaper.wait()
             self._reaper = None
 
-    def __enter__(self) -> "ProcessGroup":
+    def __enter__(self) -> ProcessGroup:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop_all()
+
+
+def envoy_argv(name: str, bootstrap: Mapping, log_path: Path, binary: Path = ENVOY) -> list[str]:
+    """A local sidecar's command line, its bootstrap written beside its log
+    (``<log name>.bootstrap.json``, absolute) and passed as a file: inline, a sidecar with
+    many upstreams passes Linux's 128 KiB limit for one argument (MAX_ARG_STRLEN; "Argument
+    list too long"). The deployed task definitions keep ``--config-yaml``."""
+    config = log_path.absolute().with_name(f"{log_path.name.removesuffix('.log')}.bootstrap.json")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps(bootstrap))
+    return envoy_command(
+        binary=str(binary),
+        config_path=str(config),
+        log_level="warn",
+        extra=["--drain-time-s", "1", "--service-node", name],
+    )
 
 
 def wait_http(

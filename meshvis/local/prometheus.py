@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 import urllib.parse
@@ -19,6 +20,22 @@ PROMETHEUS = Path("/usr/bin/prometheus")
 RETENTION = "2h"
 
 
+class RulesNotLoaded(RuntimeError):
+    """Prometheus runs without exactly the rules it was given; the message is one line."""
+
+
+def rule_names(groups: list[dict]) -> list[tuple[str, list[str]]]:
+    """``[(group, [rule names])]`` of a rule file's groups or of ``/api/v1/rules``' answer
+    (a rule file names a rule by ``alert`` or ``record``, the API by ``name``)."""
+    return [
+        (
+            group["name"],
+            [r.get("name") or r.get("alert") or r.get("record") for r in group["rules"]],
+        )
+        for group in groups
+    ]
+
+
 class Prometheus:
     """Prometheus on 127.0.0.1:<free port> with its data in its process group's scratch folder.
 
@@ -29,8 +46,13 @@ class Prometheus:
         self, run_dir: Path, targets: list[tuple[str, dict[str, str]]], rules: dict | None = None
     ) -> None:
         """``rules``: a rule file document (``{"groups": [...]}``) to evaluate, if any."""
+        # Absolute: Prometheus resolves a relative rule file against its configuration's
+        # folder (prometheus/prometheus config/config.go SetDirectory), not the working one.
+        run_dir = run_dir.absolute()
         self.run_dir = run_dir
         self.config_path = run_dir / "prometheus.yml"
+        self.rules = rules or {"groups": []}
+        self.rules_loaded = 0
         rule_files = []
         if rules:
             rules_path = run_dir / "prometheus-rules.yml"
@@ -67,6 +89,22 @@ class Prometheus:
             log_path,
         )
         wait_http(f"{self.url}/-/ready", group, timeout=timeout)
+        self.check_rules()
+
+    def check_rules(self) -> None:
+        """Raise ``RulesNotLoaded`` unless Prometheus evaluates exactly the generated rules
+        (groups, and rule names in their order); else count them in ``rules_loaded``."""
+        # Sorted: the API lists a file's groups in an order of its own.
+        loaded = sorted(rule_names(self._get("/api/v1/rules")["groups"]))
+        expected = sorted(rule_names(self.rules["groups"]))
+        if loaded != expected:
+            count = sum(len(names) for _, names in loaded)
+            raise RulesNotLoaded(
+                f"Prometheus loaded {count} rules in {len(loaded)} groups, not the "
+                f"{sum(len(n) for _, n in expected)} rules in {len(expected)} groups of "
+                f"{self.run_dir / 'prometheus-rules.yml'}; see {self.config_path}"
+            )
+        self.rules_loaded = sum(len(names) for _, names in loaded)
 
     def close(self) -> None:
         """Remove the TSDB (call after the process has stopped)."""
@@ -90,7 +128,7 @@ class Prometheus:
         result = {}
         for series in self._get("/api/v1/query", params)["result"]:
             value = float(series["value"][1])
-            if value == value:
+            if not math.isnan(value):
                 result[series["metric"].get("service", "")] = value
         return result
 
@@ -98,18 +136,36 @@ class Prometheus:
         self, expr: str, start: float, end: float, step: float
     ) -> dict[str, list[tuple[float, float]]]:
         """A range query summed ``by (service)``: service -> [(unix time, value), ...]."""
-        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         return {
-            series["metric"].get("service", ""): [(float(t), float(v)) for t, v in series["values"]]
-            for series in self._get("/api/v1/query_range", params)["result"]
+            labels.get("service", ""): points
+            for labels, points in self.query_range_series(expr, start, end, step)
         }
 
-    def query_series(self, expr: str) -> list[tuple[dict[str, str], float]]:
-        """An instant query with every series' labels."""
+    def query_series(
+        self, expr: str, at: float | None = None
+    ) -> list[tuple[dict[str, str], float]]:
+        """An instant query (now, or at unix time ``at``) with every series' labels."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
         return [
             (series["metric"], float(series["value"][1]))
-            for series in self._get("/api/v1/query", {"query": expr})["result"]
+            for series in self._get("/api/v1/query", params)["result"]
         ]
+
+    def query_range_series(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """A range query with every series' labels: [(labels, [(unix time, value), ...])]."""
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        return [
+            (series["metric"], [(float(t), float(v)) for t, v in series["values"]])
+            for series in self._get("/api/v1/query_range", params)["result"]
+        ]
+
+    def alerts(self) -> list[dict]:
+        """Every pending and firing alert (``/api/v1/alerts``: labels, state, activeAt)."""
+        return self._get("/api/v1/alerts")["alerts"]
 
     def rule_errors(self) -> list[str]:
         """Loaded rules whose last evaluation failed: ``"<rule>: <error>"``."""

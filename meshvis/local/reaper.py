@@ -15,6 +15,7 @@ Standard library only: it runs by path, with nothing of the project importable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -59,10 +60,8 @@ def reap(tag: str) -> int:
         if not pids:
             break
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         killed.update(pids)
         time.sleep(0.05)
     shutil.rmtree(scratch_folder(tag), ignore_errors=True)

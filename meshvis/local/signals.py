@@ -1,4 +1,5 @@
-"""The golden signals the live view shows, as the Prometheus queries of dashboards/prometheus/promql.py.
+"""The golden signals the live view shows, as the Prometheus queries of
+dashboards/prometheus/promql.py.
 
 An app service is measured where it serves (its ingress listener); a load generator where it
 calls (its egress listeners: what a client gets back end to end, after retries). Each signal
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 
 from components.settings.model import Settings
 from dashboards.prometheus import promql
+from dashboards.prometheus.scrape import JOB_NAME
+from meshvis.local.health import assess, observed_live
+from meshvis.local.service_map import QuerySeries, service_map
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,10 @@ class _Column:
     needs_upstreams: bool = False
 
 
+def _sidecars_up(mesh: str) -> str:
+    return promql.sidecars_up(mesh, JOB_NAME)
+
+
 # Short enough that the view settles within seconds of traffic starting (rate() divides by
 # the whole window, so a 1m window under-reads for a minute), long enough for 4 scrapes.
 WINDOW = "20s"
@@ -60,6 +68,8 @@ COLUMNS = (
     _Column("p50_ms", "p50 ms", lambda m: promql.latency_quantile(m, 0.5, WINDOW), None),
     _Column("p99_ms", "p99 ms", lambda m: promql.latency_quantile(m, 0.99, WINDOW), None),
     _Column("active_connections", "active conns", promql.active_connections, None),
+    # Every service's (load generators' too): the health model's "sidecars answering".
+    _Column("sidecars_up", "sidecars up", _sidecars_up, _sidecars_up),
     _Column(
         "healthy_upstream_hosts",
         "healthy hosts",
@@ -72,7 +82,7 @@ COLUMNS = (
 
 def live_signals(settings: Settings) -> list[Signal]:
     """Every query of the live view with the services it must return a value for."""
-    signals = []
+    signals: list[Signal] = []
     for column in COLUMNS:
         for is_load, query in ((False, column.app), (True, column.load)):
             services = tuple(
@@ -120,3 +130,10 @@ def without_data(signals: list[Signal], values: Values) -> list[str]:
         if absent:
             missing.append(f"{signal.key} ({', '.join(absent)}): {signal.expr}")
     return missing
+
+
+def live_health(settings: Settings, values: Values, query_series: QuerySeries) -> dict[str, dict]:
+    """Each app service's health over the live window: ``values`` (from ``read_signals``)
+    and the service map's edges over the same window."""
+    edges = service_map(settings, query_series, WINDOW, {})["edges"]
+    return assess(settings, observed_live(values), edges)

@@ -7,17 +7,18 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from components.settings.model import Settings
+from dashboards.cloudwatch.prices import logs_usd_per_million
 from dashboards.prometheus import promql
+from dashboards.prometheus.scrape import JOB_NAME
 from meshvis.local.discovery import discovery_lines
+from meshvis.local.health import assess, causes, observed_run
 from meshvis.local.prometheus import Prometheus
+from meshvis.local.slo import slo_lines, slo_queries, slo_summary
 
 FIVE_XX = "5"
-# CloudWatch Logs standard-class ingestion, $ per GB (2^30 bytes) (aws.amazon.com/cloudwatch/
-# pricing, as copied by third parties: /tmp/research facts Q5; check the price list).
-LOGS_USD_PER_GB = 0.50
-GB = 2**30
 
 
 def _counts(prometheus: Prometheus, mesh: str, outbound: bool) -> dict[str, tuple[int, int]]:
@@ -36,23 +37,29 @@ def _rate(total: int, errors: int) -> float | None:
 
 
 def traffic_summary(prometheus: Prometheus, settings: Settings, seconds: float) -> dict:
-    """``services`` (what each app served over the run) and ``end_to_end`` (what each load
-    generator got back), from Prometheus while the mesh still runs."""
+    """``services`` (what each app served over the run), ``end_to_end`` (what each load
+    generator got back) and ``slo`` (meshvis/local/slo.py), from Prometheus while the mesh
+    still runs."""
     mesh = settings.mesh_name
     # The whole run as the window, so the quantiles cover every request.
     window = f"{max(10, int(seconds) + 5)}s"
     served = _counts(prometheus, mesh, outbound=False)
     p50 = prometheus.query(promql.latency_quantile(mesh, 0.5, window))
     p99 = prometheus.query(promql.latency_quantile(mesh, 0.99, window))
+    up = prometheus.query(promql.sidecars_up(mesh, JOB_NAME))
     services = {}
     for svc in settings.app_services:
-        total, errors = served.get(svc.name, (0, 0))
+        # No series: its sidecars stopped answering (a failed scrape marks every series of
+        # the target stale), which is "no figure", not 0 requests or 100 % success.
+        counts = served.get(svc.name)
         services[svc.name] = {
-            "requests": total,
-            "errors_5xx": errors,
-            "success_rate": _rate(total, errors),
+            "requests": None if counts is None else counts[0],
+            "errors_5xx": None if counts is None else counts[1],
+            "success_rate": None if counts is None else _rate(*counts),
             "p50_ms": round(p50[svc.name], 2) if svc.name in p50 else None,
             "p99_ms": round(p99[svc.name], 2) if svc.name in p99 else None,
+            "sidecars_up": round(up[svc.name]) if svc.name in up else None,
+            "replicas": svc.replicas,
         }
     received = _counts(prometheus, mesh, outbound=True)
     end_to_end = {}
@@ -64,7 +71,21 @@ def traffic_summary(prometheus: Prometheus, settings: Settings, seconds: float) 
                 "errors_5xx": errors,
                 "success_rate": _rate(total, errors),
             }
-    return {"services": services, "end_to_end": end_to_end}
+    slo_results = {name: prometheus.query_series(q) for name, q in slo_queries(mesh).items()}
+    slos = slo_summary(settings, slo_results, prometheus.query_series("ALERTS"), seconds)
+    return {"services": services, "end_to_end": end_to_end, "slo": slos}
+
+
+def add_health(settings: Settings, report: dict) -> None:
+    """Each app service's ``health`` over the run (its row in ``services`` and its node in
+    ``service_map``): its figures over the run, the map's edges, its sidecars at the end."""
+    health = assess(settings, observed_run(report["services"]), report["service_map"]["edges"])
+    for name, verdict in health.items():
+        report["services"][name]["health"] = verdict
+    for node in report["service_map"]["nodes"]:
+        if node["id"] in health:
+            node["health"] = health[node["id"]]["state"]
+            node["cause"] = node["id"] in causes(health)
 
 
 def access_log_lines(logs: Path) -> list[str]:
@@ -95,84 +116,91 @@ def access_log_summary(logs: Path, end_to_end_requests: int) -> dict:
         "bytes_per_request": None if per_request is None else round(per_request, 1),
         "usd_per_million_requests": None
         if per_request is None
-        else round(ingest_usd_per_million(per_request), 4),
+        else round(logs_usd_per_million(per_request), 4),
     }
 
 
-def ingest_usd_per_million(bytes_per_request: float) -> float:
-    """CloudWatch Logs ingestion, in $, of a million requests at ``bytes_per_request``."""
-    return bytes_per_request * 1e6 / GB * LOGS_USD_PER_GB
+def summary_json(summary: dict) -> str:
+    """The summary file's text (the runner writes it atomically: meshvis/local/outputs.py)."""
+    return json.dumps(summary, indent=2) + "\n"
 
 
-def write_summary(summary: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+def mark_partial(report: dict, partial: dict[str, str]) -> None:
+    """Give every service row (served and end to end) whose figures miss the end of the run
+    a ``partial`` reason, so a short or interrupted run does not pass for a quiet one."""
+    for section in ("services", "end_to_end"):
+        for name, row in report.get(section, {}).items():
+            if name in partial:
+                row["partial"] = partial[name]
+
+
+def partial_lines(summary: dict) -> list[str]:
+    """``partial: <service>: <why>`` for every row with partial figures."""
+    return [
+        f"partial: {name}: {row['partial']}"
+        for section in ("services", "end_to_end")
+        for name, row in summary.get(section, {}).items()
+        if row.get("partial")
+    ]
+
+
+ABSENT = "—"
+HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "down": "bold red"}
 
 
 def _pct(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate * 100:.2f}"
+    return ABSENT if rate is None else f"{rate * 100:.2f}"
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    return ABSENT if value is None else f"{value:.1f}"
+
+
+def _count(value: int | None) -> str:
+    return ABSENT if value is None else str(value)
+
+
+def health_text(health: dict | None) -> Text:
+    """A health state in its colour (red ``down``, yellow ``degraded``, green ``ok``)."""
+    if not health:
+        return Text("")
+    return Text(health["state"], style=HEALTH_STYLE[health["state"]])
+
+
+def health_lines(health: dict[str, dict]) -> list[str]:
+    """``name: down: <reason>; <reason>`` for each service of ``health`` that is not ``ok``."""
+    return [
+        f"{name}: {verdict['state']}: {'; '.join(verdict['reasons'])}"
+        for name, verdict in health.items()
+        if verdict["state"] != "ok"
+    ]
 
 
 def print_summary(console: Console, summary: dict) -> None:
     """The summary as a table and a few lines: traffic, CloudWatch, Prometheus, files."""
-    table = Table(
-        title=f"run summary: stack {summary['stack']}, "
-        f"{summary['run']['traffic_seconds']:.0f} s of traffic",
-        title_justify="left",
-    )
-    for header in ("service", "requests", "5xx", "success %", "p50 ms", "p99 ms"):
-        table.add_column(header, justify="left" if header == "service" else "right")
-    for name, row in summary.get("services", {}).items():
-        table.add_row(
-            name,
-            str(row["requests"]),
-            str(row["errors_5xx"]),
-            _pct(row["success_rate"]),
-            _ms(row["p50_ms"]),
-            _ms(row["p99_ms"]),
-        )
-    for name, row in summary.get("end_to_end", {}).items():
-        table.add_row(
-            f"{name} (end to end)",
-            str(row["requests"]),
-            str(row["errors_5xx"]),
-            _pct(row["success_rate"]),
-            "-",
-            "-",
-        )
-    console.print(table)
+    console.print(_summary_table(summary))
+    services = summary.get("services", {})
+    for line in [
+        *partial_lines(summary),
+        *(
+            f"health: {line}"
+            for line in health_lines(
+                {n: row["health"] for n, row in services.items() if "health" in row}
+            )
+        ),
+        *slo_lines(summary.get("slo", {})),
+    ]:
+        console.print(line, highlight=False, soft_wrap=True)
     cloudwatch = summary.get("cloudwatch")
     if cloudwatch:
-        missing = cloudwatch["missing_dashboard_metrics"]
-        # An eks stack publishes nothing to CloudWatch: the figure is what its sidecars send
-        # to the local receiver (with the eks stats matcher).
-        where = (
-            "via DogStatsD"
-            if summary["run"]["topology"] == "ecs"
-            else "not used on eks; what these sidecars send via DogStatsD"
-        )
-        console.print(
-            f"CloudWatch ({where}): {cloudwatch['metrics']} metrics, about "
-            f"${cloudwatch['monthly_usd']:.2f}/month; dashboard and alarm metrics missing: "
-            f"{', '.join(missing) if missing else 'none'}",
-            highlight=False,
-        )
+        console.print(_cloudwatch_line(cloudwatch, summary["run"]["topology"]), highlight=False)
     if "discovery" in summary:
         for line in discovery_lines(summary["discovery"]):
             console.print(line, highlight=False, soft_wrap=True)
     logs = summary.get("logs")
     if logs and logs["bytes_per_request"] is not None:
         console.print(
-            f"Access logs (accessLog: {summary['run'].get('access_log', '?')}): "
-            f"{logs['access_log_lines']} lines, {logs['access_log_bytes']} bytes, "
-            f"{logs['bytes_per_request']:.1f} bytes per end-to-end request, about "
-            f"${logs['usd_per_million_requests']:.4f} of CloudWatch Logs ingestion per "
-            "million requests",
-            highlight=False,
+            _access_log_line(logs, summary["run"].get("access_log", "?")), highlight=False
         )
     prometheus = summary.get("prometheus")
     if prometheus:
@@ -187,3 +215,70 @@ def print_summary(console: Console, summary: dict) -> None:
     for label, key in (("logs", "logs"), ("summary", "summary_file"), ("chart", "snapshot_file")):
         if summary["run"].get(key):
             console.print(f"{label}: {summary['run'][key]}", highlight=False, soft_wrap=True)
+
+
+def _summary_table(summary: dict) -> Table:
+    """One row per app service (what it served) and per load generator (end to end)."""
+    table = Table(
+        title=f"run summary: stack {summary['stack']}, "
+        f"{summary['run']['traffic_seconds']:.0f} s of traffic",
+        title_justify="left",
+    )
+    headers = ("service", "health", "sidecars up", "requests", "5xx", "success %", "p50 ms")
+    for header in (*headers, "p99 ms"):
+        table.add_column(header, justify="left" if header in headers[:2] else "right")
+    for name, row in summary.get("services", {}).items():
+        health = row.get("health")
+        table.add_row(
+            name,
+            health_text(health),
+            f"{_count(row.get('sidecars_up'))}/{row.get('replicas', ABSENT)}",
+            _count(row["requests"]),
+            _count(row["errors_5xx"]),
+            _pct(row["success_rate"]),
+            _ms(row["p50_ms"]),
+            _ms(row["p99_ms"]),
+            style="red" if health and health["state"] == "down" else None,
+        )
+    for name, row in summary.get("end_to_end", {}).items():
+        table.add_row(
+            f"{name} (end to end)",
+            "",
+            "",
+            _count(row["requests"]),
+            _count(row["errors_5xx"]),
+            _pct(row["success_rate"]),
+            ABSENT,
+            ABSENT,
+        )
+    return table
+
+
+def _cloudwatch_line(cloudwatch: dict, topology: str) -> str:
+    """The metrics the local CloudWatch agent received, their cost and what is missing."""
+    missing = cloudwatch["missing_dashboard_metrics"]
+    # An eks stack publishes nothing to CloudWatch: the figure is what its sidecars send
+    # to the local receiver (with the eks stats matcher).
+    where = (
+        "via DogStatsD"
+        if topology == "ecs"
+        else "not used on eks; what these sidecars send via DogStatsD"
+    )
+    return (
+        f"CloudWatch ({where}): {cloudwatch['metrics']} metrics, about "
+        f"${cloudwatch['monthly_usd']:.2f}/month (alarms "
+        f"${cloudwatch.get('alarms_monthly_usd', 0):.2f}); dashboard and alarm metrics "
+        "missing: "
+        f"{', '.join(missing) if missing else 'none'}"
+    )
+
+
+def _access_log_line(logs: dict, access_log: str) -> str:
+    """The access logs' volume per end-to-end request and its ingestion cost."""
+    return (
+        f"Access logs (accessLog: {access_log}): "
+        f"{logs['access_log_lines']} lines, {logs['access_log_bytes']} bytes, "
+        f"{logs['bytes_per_request']:.1f} bytes per end-to-end request, about "
+        f"${logs['usd_per_million_requests']:.4f} of CloudWatch Logs ingestion per "
+        "million requests"
+    )

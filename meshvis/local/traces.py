@@ -80,14 +80,14 @@ class OtlpReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self._body()
                 if self.path != OTLP_TRACES_PATH:
                     self._answer(404, b"")
                     return
                 try:
                     spans = decode_spans(body)
-                except Exception:  # noqa: BLE001 - any undecodable body is the sender's error
+                except Exception:
                     self._answer(400, b"")
                     return
                 receiver._add(spans)
@@ -111,7 +111,7 @@ class OtlpReceiver:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self._server = ThreadingHTTPServer((host, port), Handler)

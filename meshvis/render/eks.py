@@ -1,12 +1,10 @@
 """The documents of an ``eks`` stack, as ``meshvis render`` writes them.
 
 ``k8s/`` holds every Kubernetes object the stack creates besides the cluster and the Helm
-release, numbered in apply order: with the release installed (``helm install kps
-prometheus-community/kube-prometheus-stack --version <CHART_VERSION> -n monitoring -f
-monitoring-values.yaml``), ``kubectl apply -f k8s/`` deploys the mesh on any cluster.
-With ``tracing``, ``tempo-values.yaml`` are the values of the Tempo release (``helm install
-tempo grafana-community/tempo --version <tempo CHART_VERSION> -n monitoring -f
-tempo-values.yaml``). ``prometheus.yml`` with ``prometheus-rules.yaml`` is a Prometheus configuration with the same
+releases, numbered in apply order; ``monitoring-values.yaml`` and (with ``tracing``)
+``tempo-values.yaml`` are the values of the kube-prometheus-stack and Tempo releases.
+``install_commands`` deploys them on a cluster in order (docs/eks.md "Without Pulumi").
+``prometheus.yml`` with ``prometheus-rules.yaml`` is a Prometheus configuration with the same
 scrape job and alert rules, for a Prometheus outside the operator.
 """
 
@@ -16,8 +14,11 @@ import json
 
 import yaml
 
+from components.eks import monitoring, tempo
+from components.eks.alerting import config_secret
 from components.eks.monitoring import dashboard_config_maps, monitoring_values, prometheus_rule
-from components.eks.objects import mesh_objects
+from components.eks.objects import MONITORING_NAMESPACE, mesh_objects
+from components.eks.storage import storage_class
 from components.eks.tempo import tempo_network_policy, tempo_values
 from components.settings.model import Settings
 from components.sidecar.demo_app import demo_app_source
@@ -26,6 +27,8 @@ from dashboards.prometheus.rules import rules_file
 from dashboards.prometheus.scrape import kubernetes_scrape_job, prometheus_config
 
 RULES_FILE = "prometheus-rules.yaml"
+MONITORING_VALUES = "monitoring-values.yaml"
+TEMPO_VALUES = "tempo-values.yaml"
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -51,12 +54,16 @@ def to_yaml(document: object) -> str:
 
 def kubernetes_objects(settings: Settings, app_source: str) -> list[dict]:
     """Every Kubernetes object of the stack besides the cluster and the Helm release, in
-    apply order (the PrometheusRule last: its kind comes with the release)."""
+    apply order (the StorageClass first: the releases' volumes are claimed from it, through
+    the EBS CSI driver; the PrometheusRule last: its kind comes with the release)."""
     tracing = [tempo_network_policy(settings)] if settings.tracing else []
     return [
+        storage_class(),
         *mesh_objects(settings, app_source),
         *dashboard_config_maps(settings),
         *tracing,
+        # Alertmanager's configuration (the webhook URL only ever as a placeholder here).
+        config_secret(settings),
         prometheus_rule(settings),
     ]
 
@@ -69,17 +76,46 @@ def standalone_prometheus_config(settings: Settings) -> dict:
     )
 
 
+def object_path(index: int, obj: dict) -> str:
+    """Where the render writes the ``index``-th Kubernetes object (``k8s/NN-kind-name.yaml``)."""
+    return f"k8s/{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
 def eks_documents(settings: Settings) -> dict[str, str]:
     """Every generated document of an ``eks`` stack: relative path -> file text."""
     documents: dict[str, str] = {}
     for index, obj in enumerate(kubernetes_objects(settings, demo_app_source())):
-        name = f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}"
-        documents[f"k8s/{name}.yaml"] = to_yaml(obj)
-    documents["monitoring-values.yaml"] = to_yaml(monitoring_values(settings))
+        documents[object_path(index, obj)] = to_yaml(obj)
+    documents[MONITORING_VALUES] = to_yaml(monitoring_values(settings))
     if settings.tracing:
-        documents["tempo-values.yaml"] = to_yaml(tempo_values())
+        documents[TEMPO_VALUES] = to_yaml(tempo_values())
     for filename, dashboard in grafana_dashboards(settings).items():
         documents[f"grafana/{filename}"] = json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
     documents[RULES_FILE] = to_yaml(rules_file(settings))
     documents["prometheus.yml"] = to_yaml(standalone_prometheus_config(settings))
     return documents
+
+
+def install_commands(settings: Settings, out: str) -> list[str]:
+    """The commands that deploy a render in ``out`` on a cluster without Pulumi, in order:
+    the StorageClass the releases' volumes need, one Helm release per values file, then every
+    object (docs/eks.md "Without Pulumi" lists them; a test keeps the two equal)."""
+    kps = (
+        f"helm upgrade --install {monitoring.RELEASE_NAME} "
+        f"prometheus-community/{monitoring.CHART} --version {monitoring.CHART_VERSION} "
+        f"--namespace {MONITORING_NAMESPACE} --create-namespace -f {out}/{MONITORING_VALUES}"
+    )
+    commands = [
+        f"helm repo add prometheus-community {monitoring.CHART_REPOSITORY}",
+        # kubernetes_objects puts it first.
+        f"kubectl apply -f {out}/{object_path(0, storage_class())}",
+        kps,
+    ]
+    if settings.tracing:
+        commands[1:1] = [f"helm repo add grafana-community {tempo.CHART_REPOSITORY}"]
+        commands.append(
+            f"helm upgrade --install {tempo.RELEASE_NAME} grafana-community/{tempo.CHART} "
+            f"--version {tempo.CHART_VERSION} --namespace {MONITORING_NAMESPACE} "
+            f"-f {out}/{TEMPO_VALUES}"
+        )
+    return [*commands, f"kubectl apply -f {out}/k8s/"]

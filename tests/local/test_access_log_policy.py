@@ -94,7 +94,12 @@ def _stalled(mesh: LocalMesh, service: str, seconds: float) -> threading.Timer:
     pids = [mesh.child(f"{r.instance} app").pid for r in mesh.plan.of(service)]
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
-    timer = threading.Timer(seconds, lambda: [os.kill(pid, signal.SIGCONT) for pid in pids])
+
+    def resume() -> None:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+    timer = threading.Timer(seconds, resume)
     timer.start()
     return timer
 

@@ -100,7 +100,7 @@ class _Counter(BaseHTTPRequestHandler):
     hits = 0
     lock = threading.Lock()
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         with _Counter.lock:
             _Counter.hits += 1
         self.send_response(200)

@@ -95,6 +95,7 @@ class Observer:
     """Reads the running mesh: the client's outcomes, Prometheus, the receiver."""
 
     def __init__(self, mesh: LocalMesh) -> None:
+        assert mesh.prometheus is not None, "the mesh is running"
         self.mesh = mesh
         self.prometheus = mesh.prometheus
         self.clients = mesh.plan.of(CALLER)
@@ -209,7 +210,7 @@ def _statsd_phase(mesh: LocalMesh, see: Observer) -> dict:
         ),
         timeout=40,
     )
-    record = {
+    record: dict[str, object] = {
         "alive_while_down": [c.name for c in mesh.group.dead()] == [],
         "received_while_down": receiver.samples_received() - stopped_at,
     }
@@ -233,7 +234,7 @@ def _outage_phase(mesh: LocalMesh, see: Observer) -> dict:
     # Telemetry keeps flowing from the sidecars that still run.
     up = {
         labels["replica"]: value
-        for labels, value in mesh.prometheus.query_series(f'up{{service="{CALLER}"}}')
+        for labels, value in see.prometheus.query_series(f'up{{service="{CALLER}"}}')
     }
     record["caller_scraped"] = up
     record["statsd_samples"] = _until(
@@ -320,8 +321,9 @@ def test_a_stopped_dogstatsd_receiver_fails_no_request_and_metrics_resume(faults
 def test_a_stopped_upstream_fires_the_no_healthy_upstream_rule(faults):
     """The alert's own expression matches load-generator -> nginx in the live Prometheus, and
     Prometheus has the loaded rule active for it. It is ``pending``: the rule's ``for: 1m``
-    turns it ``firing`` after a minute of that, which tests/unit/dashboards/test_prometheus_rules.py proves
-    with ``promtool test rules`` rather than this run waiting a minute."""
+    turns it ``firing`` after a minute of that, which
+    tests/unit/dashboards/test_prometheus_rules.py proves with ``promtool test rules`` rather
+    than this run waiting a minute."""
     outage = faults["outage"]
     assert outage["rule_matches"], outage
     assert outage["alert_state"] in ("pending", "firing"), outage
@@ -347,7 +349,7 @@ def test_callers_get_fast_503s_flagged_in_the_access_log(faults):
     # Mostly UF (connection refused) or UH (every host ejected); a request whose last retry
     # met a 503 from a host that was itself going down carries only URX (retries exhausted).
     assert any(f & {"UH", "UF"} for f in flags), failed
-    for entry, entry_flags in zip(failed, flags):
+    for entry, entry_flags in zip(failed, flags, strict=True):
         assert entry_flags & {"UH", "UF", "URX"}, entry
         # Refused connections, not a timeout: well under one try's timeout.
         assert entry["duration_ms"] < float(PER_TRY_TIMEOUT.rstrip("s")) * 1000, entry

@@ -7,10 +7,13 @@ fixture's finalizer, stop it even when a test fails).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +34,7 @@ from demoapp.app import DEFAULT_WORDS
 from meshvis.local import mesh as mesh_module
 from meshvis.local import reaper, runner
 from meshvis.local.reaper import scratch_folder
+from meshvis.local.run_lock import run_folder
 from meshvis.local.summary import access_log_lines
 from tests.conftest import ROOT
 
@@ -56,15 +60,41 @@ def pid_of(tag: str, variable: str) -> int:
     raise LookupError(variable)
 
 
+def project_stack_turn(args: list[str], timeout: float = 600) -> int | None:
+    """A run holds its stack file (meshvis/local/run_lock.py): a run of one of the project's
+    own stack files (no ``--root``) first takes its turn among the tests (a blocking
+    ``flock`` on a lock file of the suite's, held until ``MeshRun`` ends), then waits while
+    a run from outside the suite (a ``make demo``) holds the stack file. None otherwise."""
+    stack = args[args.index("--stack") + 1] if "--stack" in args else "dev"
+    if "--root" in args or "/" in stack:
+        return None
+    turn = os.open(f"/tmp/meshvis-tests-{stack}.turn", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(turn, fcntl.LOCK_EX)
+    stack_file = os.open(ROOT / f"Pulumi.{stack}.yaml", os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(stack_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return turn
+            except BlockingIOError:
+                assert time.monotonic() < deadline, f"Pulumi.{stack}.yaml stayed in use"
+                time.sleep(1)
+    finally:
+        os.close(stack_file)  # free again for the run this turn is for
+
+
 class MeshRun:
     """`python -m meshvis run ...` in ``cwd``, its output read as it comes."""
 
-    def __init__(self, cwd: Path, args: list[str]) -> None:
+    def __init__(self, cwd: Path, args: list[str], command: list[str] | None = None) -> None:
+        """``command``: what runs ``meshvis run`` (default this interpreter's ``-m``)."""
         self.cwd = cwd
+        self._turn = project_stack_turn(args)
         self.tag = uuid.uuid4().hex
         env = {**os.environ, "PYTHONPATH": str(ROOT), TAG: self.tag}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "meshvis", "run", *args],
+            [*(command or [sys.executable, "-m", "meshvis", "run"]), *args],
             cwd=cwd,
             env=env,
             text=True,
@@ -110,7 +140,13 @@ class MeshRun:
         code = self.process.wait(timeout)
         for reader in self._readers:
             reader.join(5)
+        self._end_turn()
         return code
+
+    def _end_turn(self) -> None:
+        if self._turn is not None:
+            os.close(self._turn)
+            self._turn = None
 
     def output(self) -> str:
         return "\n".join(["--- stdout", *self.stdout, "--- stderr", *self.stderr])
@@ -128,18 +164,24 @@ class MeshRun:
                 self.process.kill()
                 self.process.wait(5)
         for pid in self.leftovers():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        self._end_turn()
 
 
 @pytest.fixture
 def mesh(tmp_path):
+    """Start ``meshvis run ARGS`` in ``tmp_path``; a project stack (``--stack dev``) runs from
+    a copy there, since a run holds its stack file and anyone may be running the project's."""
     runs: list[MeshRun] = []
 
     def start(*args: str) -> MeshRun:
-        run = MeshRun(tmp_path, list(args))
+        argv = list(args)
+        if "--root" not in argv:
+            stack = argv[argv.index("--stack") + 1]
+            shutil.copy(ROOT / f"Pulumi.{stack}.yaml", tmp_path)
+            argv += ["--root", str(tmp_path)]
+        run = MeshRun(tmp_path, argv)
         runs.append(run)
         return run
 
@@ -166,7 +208,7 @@ def test_dev_stack_runs_locally_and_proves_both_telemetry_paths(mesh, tmp_path):
     assert re.fullmatch(rf"From greeter-1: ({greeting}) ({name})\n", body), body
 
     assert run.finish(timeout=120) == 0, run.output()
-    run_dir = tmp_path / "out" / "run-dev"
+    run_dir = run_dir_of(tmp_path, "dev")
     nothing_left(run, run_dir)
     summary = json.loads((tmp_path / "summary.json").read_text())
     for process in summary["run"]["processes"]:
@@ -240,7 +282,7 @@ def test_eks_stack_resolves_the_headless_service_through_the_load_balancers_port
             served.add(response.headers["x-envoy-upstream-service-time"] is not None)
     assert served == {True}
     assert run.finish(timeout=120) == 0, run.output()
-    nothing_left(run, tmp_path / "out" / "run-dev-eks")
+    nothing_left(run, run_dir_of(tmp_path, "dev-eks"))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["run"]["entry_url"] == f"http://127.0.0.1:{port}/"
     assert summary["end_to_end"]["load-generator"]["success_rate"] >= 0.99, summary
@@ -252,7 +294,7 @@ def test_sigterm_stops_the_run_with_a_summary(mesh, tmp_path):
     run.wait_for(re.compile(r"^Prometheus: http://"), 60)
     run.process.send_signal(signal.SIGTERM)
     assert run.finish(timeout=60) == 0, run.output()
-    nothing_left(run, tmp_path / "out" / "run-dev")
+    nothing_left(run, run_dir_of(tmp_path, "dev"))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["run"]["exit"] == "interrupted"
 
@@ -280,8 +322,9 @@ def test_a_dying_child_is_named_and_everything_stops(mesh, tmp_path, part):
     errors = run.stderr
     assert errors[0].startswith(f"error: name-1 {part} exited after "), run.output()
     assert "(killed by SIGKILL)" in errors[0]
-    assert any(f"last lines of out/run-dev/logs/name-1.{part}.log" in line for line in errors)
-    nothing_left(run, tmp_path / "out" / "run-dev")
+    log = run_dir_of(tmp_path, "dev") / "logs" / f"name-1.{part}.log"
+    assert any(f"last lines of {log}" in line for line in errors)
+    nothing_left(run, run_dir_of(tmp_path, "dev"))
 
 
 def test_entry_port_in_use_is_one_clear_error(mesh, tmp_path):
@@ -347,7 +390,7 @@ def test_malformed_stack_is_one_clear_error(mesh, tmp_path):
     assert run.finish(timeout=60) == 2
     assert run.stderr == [
         "error: mesh-visibility:services[2].upstreams: unknown service 'gretting' "
-        "(known: greeter, greeting, load-generator, name)"
+        "(did you mean 'greeting'? known: greeter, greeting, load-generator, name)"
     ], run.output()
     assert run.leftovers() == []
     assert not (tmp_path / "out").exists()
@@ -367,6 +410,16 @@ TINY_STACK = {
 STARTED = re.compile(r"^Prometheus: http://")
 
 
+def run_dir_of(folder: Path, stack: str) -> Path:
+    """The run folder of ``folder``'s ``Pulumi.<stack>.yaml`` run in ``folder``."""
+    return folder / "out" / run_folder(stack, folder / f"Pulumi.{stack}.yaml").name
+
+
+def tiny_run_dir(folder: Path) -> Path:
+    """The run folder of ``tiny_stack(folder)`` run with ``folder`` as working folder."""
+    return run_dir_of(folder, "tiny")
+
+
 def tiny_stack(folder: Path) -> list[str]:
     (folder / "Pulumi.tiny.yaml").write_text(yaml.safe_dump(TINY_STACK))
     return ["--stack", "tiny", "--root", str(folder)]
@@ -379,7 +432,7 @@ def test_no_way_of_ending_the_runner_leaves_anything(mesh, tmp_path, sig):
     """A closed terminal, Ctrl-\\, kill and kill -9: no process and no temp data is left."""
     run = mesh(*tiny_stack(tmp_path))
     run.wait_for(STARTED, 60)
-    run_dir = tmp_path / "out" / "run-tiny"
+    run_dir = tiny_run_dir(tmp_path)
     tag = json.loads((run_dir / "runner.pid").read_text())["tag"]
     assert scratch_folder(tag).is_dir()  # Prometheus's TSDB
     run.process.send_signal(sig)
@@ -402,11 +455,11 @@ def test_a_second_run_of_the_same_stack_is_refused_while_the_first_runs(mesh, tm
     second = mesh(*tiny_stack(tmp_path), "--duration", "5")
     assert second.finish(timeout=30) == 1
     assert second.stderr == [
-        f"error: out/run-tiny is in use by another meshvis run (pid "
+        f"error: {tmp_path / 'Pulumi.tiny.yaml'} is being run by another meshvis run (pid "
         f"{first.process.pid}); wait for it to end or stop it first"
     ]
     assert second.leftovers() == []
     assert first.process.poll() is None, first.output()
     first.process.send_signal(signal.SIGINT)
     assert first.finish(timeout=60) == 0, first.output()
-    nothing_left(first, tmp_path / "out" / "run-tiny")
+    nothing_left(first, tiny_run_dir(tmp_path))

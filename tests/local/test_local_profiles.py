@@ -26,6 +26,7 @@ return data: the series exist, at 0.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import urllib.error
@@ -221,7 +222,9 @@ def _wait_for_scrapes(scenarios: list[Scenario], after: float, count: int) -> No
     for scenario in scenarios:
         deadline = time.monotonic() + SCRAPE_SECONDS * (count + 2)
         query = f"min(timestamp(up)) > {after + SCRAPE_SECONDS * (count - 1):.3f}"
-        while not scenario.mesh.prometheus.query_series(query):
+        prometheus = scenario.mesh.prometheus
+        assert prometheus is not None, "the mesh is running"
+        while not prometheus.query_series(query):
             assert time.monotonic() < deadline, "Prometheus stopped scraping"
             time.sleep(0.5)
 
@@ -248,7 +251,7 @@ def scenarios(tmp_path_factory, envoy_binary):
         for run in runs:
             run.restore()
         _wait_for_scrapes(runs, max(r.fault_window[1] for r in runs), SCRAPES_AFTER)
-        yield dict(zip(VARIANTS, runs))
+        yield dict(zip(VARIANTS, runs, strict=True))
         # Ask every process of every mesh to stop at once, so that they wind down in
         # parallel; leaving the ExitStack then reaps them (and kills any that linger).
         for run in runs:
@@ -276,7 +279,9 @@ def test_every_grafana_panel_query_returns_data(scenarios, variant):
     prometheus = run.mesh.prometheus
     settings = run.mesh.settings
     queries = grafana_mesh.panel_queries(settings) + grafana_envoy.panel_queries(settings)
-    empty = [q for q in queries if not [v for _, v in prometheus.query_series(q) if v == v]]
+    empty = [
+        q for q in queries if not [v for _, v in prometheus.query_series(q) if not math.isnan(v)]
+    ]
     assert empty == [], "\n".join(empty)
 
 
@@ -331,11 +336,14 @@ def test_real_envoys_keep_exactly_the_essential_stats(scenarios, variant):
 
 
 def _answered(mesh: LocalMesh, selectors: list[str]) -> set[str]:
-    return {s for s in selectors if mesh.prometheus.query_series(f"group({s})")}
+    prometheus = mesh.prometheus
+    assert prometheus is not None, "the mesh is running"
+    return {s for s in selectors if prometheus.query_series(f"group({s})")}
 
 
 def _series_per_sidecar(mesh: LocalMesh, stats: set | None = None) -> float:
     """Envoy series per sidecar, all of them or those of ``stats`` (on the sidecar's kind)."""
+    assert mesh.prometheus is not None, "the mesh is running"
     series = mesh.prometheus.query_series('{__name__=~"envoy_.+"}')
     kinds = {s.name: s.kind for s in mesh.settings.services}
     if stats is not None:

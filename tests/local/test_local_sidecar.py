@@ -1,4 +1,5 @@
-"""A localized sidecar is the deployed bootstrap at a replica's own address; Envoy accepts and runs it."""
+"""A localized sidecar is the deployed bootstrap at a replica's own address; Envoy accepts and
+runs it."""
 
 from __future__ import annotations
 

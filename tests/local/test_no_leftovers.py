@@ -7,6 +7,7 @@ process handling, not what the processes do; the liveness tests use a real Prome
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import signal
@@ -115,13 +116,15 @@ def test_children_and_grandchildren_die_with_a_killed_runner(tmp_path):
 def test_a_second_run_of_the_same_folder_is_refused(tmp_path):
     with hold_run_dir(tmp_path, "first") as note:
         assert note is None
-        with pytest.raises(
-            RunDirBusy,
-            match=rf"^{tmp_path} is in use by another meshvis run "
-            rf"\(pid {os.getpid()}\)",
+        with (
+            pytest.raises(
+                RunDirBusy,
+                match=rf"^{tmp_path} is in use by another meshvis run "
+                rf"\(pid {os.getpid()}\)",
+            ),
+            hold_run_dir(tmp_path, "second"),
         ):
-            with hold_run_dir(tmp_path, "second"):
-                pass
+            pass
     with hold_run_dir(tmp_path, "third") as note:  # released: free again, nothing stale
         assert note is None
 
@@ -162,7 +165,9 @@ def fake_mesh(monkeypatch):
             group=group,
             prometheus=prometheus,
             receiver=receiver,
-            plan=SimpleNamespace(settings=stack_settings("dev"), entry_service="greeter"),
+            plan=SimpleNamespace(
+                settings=stack_settings("dev"), entry_service="greeter", replicas=()
+            ),
         )
 
     return make
@@ -178,7 +183,7 @@ def test_a_hung_prometheus_fails_the_run_with_the_reason(tmp_path, monkeypatch, 
         run: dict = {}
         started = time.monotonic()
         code, _ = runner._watch(
-            Console(file=open(os.devnull, "w")),
+            Console(file=io.StringIO()),
             fake_mesh(group, prometheus, receiver),
             runner.live_signals(settings),
             120,
@@ -200,7 +205,7 @@ def test_a_silent_receiver_fails_the_run_with_the_reason(tmp_path, monkeypatch, 
         time.sleep(0.6)
         run: dict = {}
         code, _ = runner._watch(
-            Console(file=open(os.devnull, "w")),
+            Console(file=io.StringIO()),
             fake_mesh(group, prometheus, receiver),
             runner.live_signals(settings),
             120,

@@ -21,7 +21,7 @@ PROMETHEUS = Path("/usr/bin/prometheus")
 def test_relabelling_keeps_only_sidecar_metrics_ports_on_a_real_prometheus(tmp_path):
     namespace = "shop-mesh"
     port, *targets = free_ports(6)
-    ports = dict(zip(("frontend", "ingress", "app", "load", "done"), targets))
+    ports = dict(zip(("frontend", "ingress", "app", "load", "done"), targets, strict=True))
     config = {
         "global": {"scrape_interval": "1m"},
         "scrape_configs": [

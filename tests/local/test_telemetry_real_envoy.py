@@ -1,7 +1,8 @@
 """Every metric the CloudWatch dashboard and alarms read arrives from real Envoys.
 
-The dev stack's sidecars run from their deployed bootstraps (localized to their own loopback addresses, resolving each other through the local DNS server) in front
-of stub apps (tests/support/stub_app.py), for both stats profiles at once. Requests go in through the
+The dev stack's sidecars run from their deployed bootstraps (localized to their own loopback
+addresses, resolving each other through the local DNS server) in front of stub apps
+(tests/support/stub_app.py), for both stats profiles at once. Requests go in through the
 load generator's egress listener, as the load generator would send them, including a few 4xx
 and 5xx (which also make the sidecars retry) and one HTTP/2 connection per service, so that
 the metrics Envoy creates only after such events exist too. A ``DogStatsdReceiver`` stands
@@ -33,6 +34,7 @@ from components.sidecar.bootstrap import ACCESS_LOG_FORMAT
 from components.sidecar.stats import essential_stats
 from dashboards.cloudwatch.alarms import alarm_specs
 from dashboards.cloudwatch.logs_insights import query_definitions, query_fields
+from dashboards.cloudwatch.slo import slo_alarm_specs
 from meshvis.local.cloudwatch_agent import (
     CloudWatchMetric,
     DogStatsdReceiver,
@@ -160,7 +162,9 @@ def _settled(meshes: list[LocalMesh]) -> dict[str, set[CloudWatchMetric]]:
     deadline = time.monotonic() + SETTLE_DEADLINE_S
     previous: dict[str, set[CloudWatchMetric]] = {}
     while time.monotonic() < deadline:
-        current = {m.settings.stats_profile: m.receiver.metrics() for m in meshes}
+        current: dict[str, set[CloudWatchMetric]] = {
+            m.settings.stats_profile: m.receiver.metrics() for m in meshes
+        }
         complete = all(
             not missing_metrics(
                 m.settings, current[m.settings.stats_profile], include_event_only=True
@@ -221,10 +225,12 @@ def test_every_dashboard_and_alarm_metric_arrives(observed, profile):
 @pytest.mark.integration
 @pytest.mark.parametrize("profile", ["essential", "full"])
 def test_alarm_dimensions_are_exactly_what_the_agent_publishes(observed, profile):
-    """Independent of the reads: each alarm's metric, as Pulumi would send it, is published."""
+    """Independent of the reads: each alarm's metric (SLO burn-rate alarms included), as Pulumi
+    would send it, is published."""
     settings = observed["meshes"][profile].settings
     published = {(m.name, m.dimensions) for m in observed["metrics"][profile]}
-    for spec in alarm_specs(settings):
+    assert slo_alarm_specs(settings)
+    for spec in [*alarm_specs(settings), *slo_alarm_specs(settings)]:
         queried = [q["metric"] for q in spec.get("metric_queries", []) if "metric" in q]
         if "metric_name" in spec:
             queried.append(spec)

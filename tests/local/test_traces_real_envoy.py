@@ -15,9 +15,10 @@ import urllib.request
 import pytest
 
 from components.settings.model import Settings
+from components.settings.ports import METRICS_PORT
 from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
-from components.sidecar.names import INGRESS_PREFIX, egress_prefix
+from components.sidecar.names import INGRESS_PREFIX, TRACE_SAMPLER_CLUSTER, egress_prefix
 from components.sidecar.tracing import span_name
 from meshvis.local.mesh import LocalMesh
 from meshvis.local.service_map import configured_edges, service_map
@@ -80,7 +81,7 @@ def _check_service_map(settings: Settings, mesh: LocalMesh, url: str) -> None:
 
 
 def test_every_hop_is_one_trace_with_the_right_parents(tmp_path):
-    settings = _settings(traceSampleRate=100)
+    settings = _settings(traceSampleRate=100, traceLimitPerMinute=0)
     requests = 20
     spans, _ = _run(settings, requests, tmp_path)
     report = trace_report(settings, spans)
@@ -117,13 +118,43 @@ def test_every_hop_is_one_trace_with_the_right_parents(tmp_path):
 
 def test_sampling_keeps_about_the_configured_share(tmp_path):
     rate, requests = 20, 250
-    spans, _ = _run(_settings(traceSampleRate=rate), requests, tmp_path)
-    report = trace_report(_settings(traceSampleRate=rate), spans)
+    settings = _settings(traceSampleRate=rate, traceLimitPerMinute=0)
+    spans, _ = _run(settings, requests, tmp_path)
+    report = trace_report(settings, spans)
     # Binomial(250, 0.2): mean 50, sd 6.3; 4 sd either side fails by chance once in 15,000.
     mean, sd = requests * rate / 100, math.sqrt(requests * rate / 100 * (1 - rate / 100))
     assert mean - 4 * sd <= report["received"] <= mean + 4 * sd, report["received"]
     # The decision is made once, at the entry: a sampled request is traced on every hop.
     assert report["complete_share"] == 1.0
+
+
+def test_the_ceiling_caps_root_traces_and_keeps_them_complete(tmp_path):
+    """Every request sampled by the share, 6 root traces a minute at most: the sampler keeps a
+    few (all of its warm-up, then about its ceiling), every one of them complete, and it reads
+    its ceiling from the sidecar's own metrics listener without a word in the logs."""
+    settings = _settings(traceSampleRate=100, traceLimitPerMinute=6)
+    requests = 60
+    with LocalMesh(settings, tmp_path) as mesh:
+        mesh.start()
+        started = time.monotonic()
+        [load] = mesh.plan.of("load-generator")
+        for _ in range(requests):
+            urllib.request.urlopen(load.egress_url("greeter"), timeout=10).close()
+        # The sampler asks for its configuration 10 s after start.
+        time.sleep(max(0.0, started + 12 - time.monotonic()))
+        assert mesh.traces is not None
+        mesh.traces.wait_quiet(QUIET, WAIT)
+        report = trace_report(settings, mesh.traces.spans())
+        with urllib.request.urlopen(load.admin_url("/clusters"), timeout=5) as response:
+            clusters = response.read().decode()
+    assert 1 <= report["entry_traces"] <= requests // 2, report["entry_traces"]
+    # Every trace received starts at the load generator (the entry's ceiling keeps its
+    # caller's decision) and holds every hop.
+    assert report["received"] == report["entry_traces"]
+    assert report["complete_share"] == 1.0
+    assert f"{TRACE_SAMPLER_CLUSTER}::{load.address}:{METRICS_PORT}::rq_success::1" in clusters
+    for log in mesh.logs.glob("*.envoy.log"):
+        assert "Dynatrace" not in log.read_text() and "SamplerConfig" not in log.read_text()
 
 
 def test_tracing_off_sends_nothing(tmp_path):

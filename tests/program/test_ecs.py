@@ -24,9 +24,11 @@ from components.settings.naming import (
 from components.settings.stack_files import stack_config, stack_names
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
+from components.sidecar.names import LB_HEALTH_PATH
 from dashboards.cloudwatch.alarms import alarm_specs
 from dashboards.cloudwatch.dashboard import dashboard_body
 from dashboards.cloudwatch.logs_insights import query_definitions
+from dashboards.cloudwatch.slo import slo_alarm_specs
 from tests.support.pulumi_harness import ProgramRun, Registered, run_program
 from tests.support.shop_graphs import shop_config
 
@@ -95,7 +97,9 @@ def test_one_task_service_and_log_groups_per_service(stack):
     assert sorted(g.inputs["name"] for g in groups) == expected_groups
     assert {g.inputs["retentionInDays"] for g in groups} == {settings.log_retention_days}
     assert len(run.of_type("aws:cloudwatch/dashboard:Dashboard")) == 1
-    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == len(alarm_specs(settings))
+    assert len(run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")) == len(
+        alarm_specs(settings)
+    ) + len(slo_alarm_specs(settings))
     assert len(run.of_type("aws:cloudwatch/queryDefinition:QueryDefinition")) == len(
         query_definitions(settings)
     )
@@ -217,7 +221,8 @@ def test_load_balancer_forwards_port_80_to_envoy_ingress(stack):
     target_group = run.one(TARGET_GROUP, f"{mesh}-tg").inputs
     assert (target_group["port"], target_group["targetType"]) == (15000, "ip")
     entry = settings.service(settings.entry_service)
-    assert target_group["healthCheck"]["path"] == entry.health_path
+    # One fixed path, which the entry's sidecar routes to its healthPath.
+    assert target_group["healthCheck"]["path"] == LB_HEALTH_PATH != entry.health_path
     listener = run.one(LISTENER, f"{mesh}-http").inputs
     assert (listener["port"], listener["protocol"]) == (80, "HTTP")
     assert listener["defaultActions"][0]["type"] == "forward"
@@ -233,7 +238,9 @@ def test_visibility_resources(stack):
     assert json.loads(dashboard["dashboardBody"]) == dashboard_body(settings, *suffixes)
     assert dashboard["dashboardName"] == f"mesh-visibility-{mesh}"
     alarms = {a.name for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert alarms == {f"{mesh}-{spec['name']}" for spec in alarm_specs(settings)}
+    assert alarms == {f"{mesh}-{spec['name']}" for spec in alarm_specs(settings)} | {
+        f"{mesh}-{spec['resource_name']}" for spec in slo_alarm_specs(settings)
+    }
     groups = {g.inputs["name"] for g in run.of_type(LOG_GROUP)}
     queries = {
         q.inputs["name"]: q.inputs
@@ -257,6 +264,7 @@ def test_stack_outputs(stack):
     )
     assert sorted(outputs["logGroups"]) == sorted(g.inputs["name"] for g in run.of_type(LOG_GROUP))
     assert outputs["clusterName"] == cluster_name(mesh) == f"mesh-visibility-{mesh}"
+    assert outputs["alertTopicArn"] == _arn(run.one("aws:sns/topic:Topic", f"{mesh}-alerts"))
     if settings.entry_service:
         assert outputs["url"] == f"http://{mesh}-alb.us-west-2.elb.amazonaws.com"
     else:
@@ -283,8 +291,16 @@ def test_stack_outputs(stack):
             ),
             "mesh-visibility:services[20].upstreams: the ECS task definition of 'hub' would be",
         ),
+        (
+            shop_config(alertEmail="oncall"),
+            "mesh-visibility:alertEmail: not an email address: 'oncall'",
+        ),
+        (
+            {**stack_config("dev-eks"), "mesh-visibility:alertEmail": "oncall@example.com"},
+            "mesh-visibility:alertEmail: only the ecs topology mails its alarms",
+        ),
     ],
-    ids=["settings", "task-definition-size"],
+    ids=["settings", "task-definition-size", "alert-email", "alert-email-on-eks"],
 )
 def test_bad_config_registers_nothing(config, message):
     run = ProgramRun()
@@ -356,7 +372,7 @@ def test_fargate_spot_runs_every_service_on_fargate_spot_capacity():
 
 def test_more_replicas_than_cloud_map_answers_is_allowed():
     """Cloud Map's MULTIVALUE answers name at most eight healthy tasks. A service may still have
-    more replicas (README "Limits"): ECS runs them all, and each caller's Envoy re-resolves
+    more replicas (docs/limits.md): ECS runs them all, and each caller's Envoy re-resolves
     the name (every 5 s; answers cached for the 10 s TTL), so callers spread over all tasks
     over time while each balances over at most eight at once."""
     config = shop_config()
@@ -368,3 +384,71 @@ def test_more_replicas_than_cloud_map_answers_is_allowed():
     [discovery] = [r for r in run.of_type(DISCOVERY) if r.inputs["name"] == name]
     assert discovery.inputs["dnsConfig"]["routingPolicy"] == "MULTIVALUE"
     assert discovery.inputs["dnsConfig"]["dnsRecords"] == [{"type": "A", "ttl": DNS_TTL}]
+
+
+def _depends_on(run: ProgramRun, key: tuple[str, str]) -> set[tuple[str, str]]:
+    """Every resource ``key`` depends on, transitively (depends_on and input Outputs)."""
+    found: set[tuple[str, str]] = set()
+    todo = [key]
+    while todo:
+        for dep in run.options[todo.pop()].dependencies - found:
+            found.add(dep)
+            todo.append(dep)
+    return found
+
+
+def test_every_ecs_service_waits_for_every_rule_of_the_groups_its_traffic_uses(stack):
+    """Issue 20 item 1. Every security group of the program revokes AWS's default egress at
+    creation (hashicorp/terraform-provider-aws internal/service/ec2/vpc_security_group.go
+    @01606926, resourceSecurityGroupCreate: "revoke the default egress rule" unless it is
+    declared), so a task started before one of its rules exists cannot pull its images, reach
+    CloudWatch or be health-checked, and the circuit breaker rolls the deployment back. Every
+    rule of every group the tasks or their load balancer use must exist first."""
+    _, run = stack
+    rules = [r for r in run.resources if r.typ in (INGRESS, EGRESS)]
+    groups_of_alb = {
+        _arn(t): t.name for t in run.of_type(TARGET_GROUP)
+    }  # target group -> its load balancer's groups, below
+    alb_groups = {g for alb in run.of_type(ALB) for g in alb.inputs["securityGroups"]}
+    for service in run.of_type(ECS_SERVICE):
+        groups = set(service.inputs["networkConfiguration"]["securityGroups"])
+        if any(
+            lb["targetGroupArn"] in groups_of_alb for lb in service.inputs.get("loadBalancers", [])
+        ):
+            groups |= alb_groups
+        needed = {(r.typ, r.name) for r in rules if r.inputs["securityGroupId"] in groups}
+        assert needed, service.name
+        missing = needed - _depends_on(run, (ECS_SERVICE, service.name))
+        assert not missing, f"{service.name} may start before {sorted(n for _, n in missing)}"
+
+
+def _lb_health_rewrite(containers: list[dict]) -> str:
+    envoy = next(c for c in containers if c["name"] == ENVOY)
+    bootstrap = json.loads(envoy["command"][envoy["command"].index("--config-yaml") + 1])
+    (ingress,) = [l for l in bootstrap["static_resources"]["listeners"] if l["name"] == "ingress"]
+    hcm = ingress["filter_chains"][0]["filters"][0]["typed_config"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    (probe,) = [r for r in routes if r["match"].get("path") == LB_HEALTH_PATH]
+    return probe["route"]["prefix_rewrite"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"healthPath": "/"},  # the demo app, whose own path is /health whatever healthPath says
+        {"image": "public.ecr.aws/nginx/nginx-unprivileged:1.30-alpine", "healthPath": "/ok"},
+    ],
+)
+def test_the_load_balancer_and_ecs_check_the_same_app_path(entry):
+    """The entry's sidecar sends the ALB's health check to the very path the app container's
+    ECS health check asks, so a task the load balancer finds healthy is one ECS keeps."""
+    config = stack_config("dev")
+    greeter = next(s for s in config["mesh-visibility:services"] if s["name"] == "greeter")
+    greeter.update(entry)
+    settings = settings_from_config(config)
+    containers = container_definitions(settings, settings.service("greeter"))
+    app = next(c for c in containers if c["name"] == "app")
+    checked = app["healthCheck"]["command"][-1]
+    rewrite = _lb_health_rewrite(containers)
+    assert f"127.0.0.1:{settings.service('greeter').app_port}{rewrite}" in checked
+    assert rewrite == ("/health" if "image" not in entry else "/ok")

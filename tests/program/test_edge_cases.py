@@ -77,7 +77,7 @@ def test_unreadable_stack_files_are_one_line(text, reason, tmp_path, capsys, mon
     monkeypatch.chdir(tmp_path)
     (tmp_path / "Pulumi.bad.yaml").write_bytes(text)
     for code, err in _run_and_render(tmp_path, "bad", capsys):
-        assert (code, err) == (2, f"error: {P}:stack: {reason}\n")
+        assert (code, err) == (2, f"error: --stack: {reason}\n")
     assert [p.name for p in tmp_path.iterdir()] == ["Pulumi.bad.yaml"]
 
 

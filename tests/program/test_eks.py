@@ -9,7 +9,7 @@ import json
 import pulumi
 import pytest
 
-from components.eks import tempo
+from components.eks import storage, tempo
 from components.eks.monitoring import (
     CHART,
     CHART_REPOSITORY,
@@ -107,6 +107,21 @@ def test_cluster_uses_access_entries_and_a_managed_node_group(stack):
     assert nodes.inputs["cluster"]["vpc_id"] == f"{vpc.name}-id"
 
 
+# pulumi-eks Cluster inputs whose absence changes what the component does beyond the AWS
+# default: with endpointPublicAccess unset the component skips its wait for the API server's
+# /healthz (nodejs/eks/cluster/cluster.ts @7bf0c1b17993), so every one is set explicitly.
+EXPLICIT_CLUSTER_INPUTS = ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs")
+
+
+def test_the_api_endpoints_are_set_explicitly(stack):
+    [cluster] = stack.run.of_type("eks:index:Cluster")
+    unset = [k for k in EXPLICIT_CLUSTER_INPUTS if cluster.inputs.get(k) is None]
+    assert not unset, f"left to pulumi-eks's defaults: {unset}"
+    assert cluster.inputs["endpointPublicAccess"] is True
+    assert cluster.inputs["endpointPrivateAccess"] is True
+    assert cluster.inputs["publicAccessCidrs"] == list(stack.settings.api_access_cidrs)
+
+
 def test_every_kubernetes_resource_goes_through_the_clusters_provider(stack):
     [provider] = stack.run.of_type(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == '{"apiVersion": "v1", "kind": "Config"}'
@@ -176,7 +191,7 @@ def test_dashboards_and_alert_rules(stack):
     config_maps = _k8s(stack, "ConfigMap")
     dashboards = grafana_dashboards(stack.settings)
     shipped = {}
-    for name, inputs in config_maps.items():
+    for inputs in config_maps.values():
         if inputs["metadata"].get("labels", {}).get("grafana_dashboard") == "1":
             assert inputs["metadata"]["namespace"] == MONITORING_NAMESPACE
             [(filename, text)] = inputs["data"].items()
@@ -238,3 +253,96 @@ def test_a_reserved_namespace_stops_the_program_before_any_resource(namespace):
         f"mesh-visibility:kubernetesNamespace: {namespace!r} is reserved"
     )
     assert run.resources == []
+
+
+def test_prometheus_and_tempo_keep_their_data_on_ebs_volumes(stack):
+    """The EBS CSI add-on on a role only its controller's service account may assume (IRSA),
+    the gp3 StorageClass the pure generator makes, and both releases after it."""
+    run, mesh = stack.run, stack.mesh
+    [cluster] = run.of_type("eks:index:Cluster")
+    assert cluster.inputs["createOidcProvider"] is True
+    role = run.one("aws:iam/role:Role", f"{mesh}-ebs-csi-role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    issuer = f"oidc.eks.us-west-2.amazonaws.com/id/{cluster.name.upper()}"
+    assert statement["Principal"] == {
+        "Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"
+    }
+    assert statement["Condition"]["StringEquals"] == {
+        f"{issuer}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }
+    policy = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"{mesh}-ebs-csi-policy")
+    assert policy.inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"
+    )
+    addon = run.one("eks:index:Addon", f"{mesh}-ebs-csi")
+    assert addon.inputs["addonName"] == "aws-ebs-csi-driver"
+    assert (
+        addon.inputs["serviceAccountRoleArn"]
+        == f"arn:aws:mock:us-west-2:123456789012:role/{role.name}"
+    )
+    [storage_class] = _k8s(stack, "StorageClass").values()
+    expected = storage.storage_class()
+    assert {k: storage_class.get(k) for k in expected if k not in ("apiVersion", "kind")} == {
+        k: v for k, v in expected.items() if k not in ("apiVersion", "kind")
+    }
+    key = ("kubernetes:storage.k8s.io/v1:StorageClass", f"{mesh}-storage-class")
+    assert ("eks:index:Addon", addon.name) in run.options[key].dependencies
+    for release in run.of_type("kubernetes:helm.sh/v3:Release"):
+        assert key in run.options[(release.typ, release.name)].dependencies, release.name
+
+
+def _depends_on(run: ProgramRun, key: tuple[str, str], target: tuple[str, str]) -> bool:
+    """Whether ``key`` depends on ``target``, directly or through its dependencies (what
+    orders ``pulumi destroy``: dependents are deleted first)."""
+    seen, todo = set(), [key]
+    while todo:
+        current = todo.pop()
+        for dep in run.options[current].dependencies:
+            if dep == target:
+                return True
+            if dep not in seen and dep in run.options:
+                seen.add(dep)
+                todo.append(dep)
+    return False
+
+
+def test_destroy_deletes_every_claim_before_the_ebs_driver_and_the_storage_class(stack):
+    """The namespaces whose pods claim volumes depend on the add-on and the StorageClass, so
+    `pulumi destroy` deletes them (and waits for their claims) first; the claims of Tempo's
+    StatefulSet go with it (persistentVolumeClaimRetentionPolicy Delete)."""
+    run, mesh = stack.run, stack.mesh
+    addon = ("eks:index:Addon", f"{mesh}-ebs-csi")
+    storage_class = ("kubernetes:storage.k8s.io/v1:StorageClass", f"{mesh}-storage-class")
+    claims = {
+        "Prometheus": monitoring_values(stack.settings)["prometheus"]["prometheusSpec"],
+        "Alertmanager": monitoring_values(stack.settings)["alertmanager"]["alertmanagerSpec"],
+    }
+    assert claims["Prometheus"]["storageSpec"]["volumeClaimTemplate"]
+    assert claims["Alertmanager"]["storage"]["volumeClaimTemplate"]
+    assert MONITORING_NAMESPACE in storage.CLAIM_NAMESPACES
+    for namespace in run.of_type("kubernetes:core/v1:Namespace"):
+        key = (namespace.typ, namespace.name)
+        holds_claims = namespace.inputs["metadata"]["name"] in storage.CLAIM_NAMESPACES
+        for target in (addon, storage_class):
+            assert _depends_on(run, key, target) == holds_claims, (namespace.name, target)
+    assert tempo.tempo_values()["persistence"]["enableStatefulSetAutoDeletePVC"] is True
+
+
+def test_the_kubernetes_provider_updates_secrets_in_place(stack):
+    """Without enableSecretMutable every change of the Alertmanager Secret's data would be a
+    delete-then-create (pulumi-kubernetes provider/pkg/provider/diff.go @94977969d641)."""
+    [provider] = stack.run.of_type(K8S_PROVIDER)
+    assert provider.inputs["enableSecretMutable"] in (True, "true")
+
+
+def test_a_tempo_persistence_change_replaces_the_release_delete_first(stack):
+    """An update of the StatefulSet's volumeClaimTemplates is forbidden: the release is
+    replaced, under the same name, so the old one goes first."""
+    if not stack.settings.tracing:
+        pytest.skip("no Tempo without tracing")
+    release = _release(stack, tempo.RELEASE_NAME)
+    options = stack.run.options[(release.typ, release.name)]
+    assert options.replace_on_changes == tempo.REPLACE_ON_CHANGES == ("values.persistence",)
+    assert options.delete_before_replace is True
+    assert set(release.inputs["values"]["persistence"]) >= {"enabled", "size", "storageClassName"}

@@ -1,12 +1,12 @@
 """The mesh-service components on their own (issue 15): the package schema Pulumi infers, each
 component built from its own arguments in a program that owns its network (no stack settings),
-the hosted construct path with what a YAML program sends, the examples, and the README's tables.
+the hosted construct path with what a YAML program sends, the examples, and docs/components.md's
+tables.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import runpy
 import subprocess
 import sys
@@ -19,16 +19,24 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.runtime import rpc
 
 from components.ecs.service import EcsMeshService, EcsMeshServiceArgs
 from components.eks.service import EksMeshService, EksMeshServiceArgs
 from components.settings.model import ServiceSpec, Settings
 from components.settings.service_args import MeshArgs, ServiceArgs
 from components.settings.stack_files import PROJECT_ROOT, stack_config
+from meshvis.offline.programs import program_config, run_folder
 from provider.__main__ import COMPONENTS, PACKAGE
-from provider.docs import README, generated_section, package_schema
+from provider.construct import MeshComponentProvider
+from provider.docs import PAGE, generated_section, package_schema
 from tests.support.pulumi_cli_rules import load_yaml, validate_stack_config
-from tests.support.pulumi_harness import ProgramRun, RecordingMocks, run_program, run_under_mocks
+from tests.support.pulumi_harness import (
+    ExistingResources,
+    ProgramRun,
+    run_program,
+    run_under_mocks,
+)
 
 ECS_COMPONENT = "meshvis:ecs:MeshService"
 EKS_COMPONENT = "meshvis:eks:MeshService"
@@ -48,7 +56,14 @@ TOPOLOGY_FIELDS = {
     "eks_version",
     "node_instance_type",
     "node_count",
+    "api_access_cidrs",
+    # SLOs are mesh-level documents (rules, alarms, receivers) the topology builds.
+    "slo",
+    "alert_webhook_url",
+    "alert_email",
 }
+# ServiceSpec fields a mesh-service component has no use for (its SLO is the topology's).
+TOPOLOGY_SERVICE_FIELDS = {"slo"}
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +135,9 @@ def test_pulumis_analyzer_infers_the_package_schema(schema):
         schema["types"]["meshvis:index:MeshArgs"],
     )
     assert service["required"] == ["name"] and mesh["required"] == ["meshName"]
-    assert set(service["properties"]) == {camel(f) for f in ServiceSpec.model_fields}
+    assert set(service["properties"]) == {
+        camel(f) for f in ServiceSpec.model_fields if f not in TOPOLOGY_SERVICE_FIELDS
+    }
     assert (service["properties"]["port"]["type"], service["properties"]["rate"]["type"]) == (
         "integer",
         "number",
@@ -151,13 +168,16 @@ def test_every_setting_is_an_argument_or_the_topologys():
     }
     assert per_service | TOPOLOGY_FIELDS == set(Settings.model_fields)
     assert not per_service & TOPOLOGY_FIELDS
-    assert set(ServiceArgs.__annotations__) == set(ServiceSpec.model_fields)
+    assert (
+        set(ServiceArgs.__annotations__) == set(ServiceSpec.model_fields) - TOPOLOGY_SERVICE_FIELDS
+    )
 
 
-def test_the_readme_tables_are_the_schemas(schema):
-    readme = README.read_text()
-    assert generated_section(schema) in readme, (
-        "README's component tables differ from the schema: run `.venv/bin/python -m provider.docs`"
+def test_the_component_tables_are_the_schemas(schema):
+    page = PAGE.read_text()
+    assert generated_section(schema) in page, (
+        "docs/components.md's tables differ from the schema: "
+        "run `.venv/bin/python -m provider.docs`"
     )
 
 
@@ -414,29 +434,6 @@ def test_a_bad_argument_stops_the_eks_component_naming_it(args, message):
 # --- the examples and the hosted construct path ------------------------------------------------
 
 
-class ExistingResources(RecordingMocks):
-    """Mocks that also answer the examples' look-ups of the existing cluster and namespace."""
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "aws:ecs/getCluster:getCluster":
-            name = args.args["clusterName"]
-            return {
-                "arn": f"arn:aws:ecs:us-west-2:123456789012:cluster/{name}",
-                "clusterName": name,
-                "id": name,
-            }
-        if args.token == "aws:servicediscovery/getDnsNamespace:getDnsNamespace":
-            return {
-                "id": "ns-existing",
-                "name": args.args["name"],
-                "type": "DNS_PRIVATE",
-                "arn": "arn:aws:servicediscovery:us-west-2:123456789012:namespace/ns-existing",
-                "hostedZone": "Z0123",
-                "description": "",
-            }
-        return super().call(args)
-
-
 EXAMPLE_CONFIG = {
     "aws:region": "us-west-2",
     "clusterName": "platform",
@@ -492,36 +489,12 @@ def test_the_python_example_adds_two_services_to_the_existing_cluster():
     )
 
 
-def _yaml_values(value: Any, values: dict[str, Any]) -> Any:
-    """A YAML program's property with its ``${...}`` replaced and every number a float, as the
-    engine hands it to the provider (protobuf's Struct has doubles only)."""
-    if isinstance(value, dict):
-        return {k: _yaml_values(v, values) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_yaml_values(v, values) for v in value]
-    if isinstance(value, str) and (ref := re.fullmatch(r"\$\{(.+)\}", value)):
-        return values[ref.group(1)]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
 def test_the_yaml_example_constructs_through_the_package_as_the_python_one():
     """Its properties fit the schema, and the plugin's construct path (what the engine calls
     for a YAML, TypeScript, Go or .NET program) registers what the Python example does."""
     document = yaml.safe_load(YAML_EXAMPLE.read_text())
     schema = package_schema()
     assert document["packages"] == {PACKAGE: "../../provider"}
-    values = {
-        "meshName": "shop",
-        "region": "us-west-2",
-        "vpcId": "vpc-0123",
-        "clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/platform",
-        "subnetIds": ["subnet-a", "subnet-b"],
-        "mesh.id": "mesh-id",
-        "namespaceId": "ns-existing",
-        "namespaceName": "shop.local",
-    }
     mesh_services = {
         name: res
         for name, res in document["resources"].items()
@@ -532,18 +505,11 @@ def test_the_yaml_example_constructs_through_the_package_as_the_python_one():
         assert set(resource["properties"]) <= set(spec["inputProperties"])
         assert set(spec["requiredInputs"]) <= set(resource["properties"])
 
-    def main() -> dict[str, Any]:
-        provider = ComponentProvider(COMPONENTS, PACKAGE)
-        for name, resource in mesh_services.items():
-            provider.construct(
-                name,
-                resource["type"],
-                _yaml_values(resource["properties"], values),
-                pulumi.ResourceOptions(),
-            )
-        return {}
-
-    hosted = run_under_mocks(main, {"aws:region": "us-west-2"}, project="ecs-existing-cluster-yaml")
+    # What `meshvis offline` runs: the components constructed through the package with the
+    # program's ${...} resolved (config, its look-ups, the ids the mocks give).
+    given = {k: v if isinstance(v, str) else json.dumps(v) for k, v in EXAMPLE_CONFIG.items()}
+    hosted, declared = run_folder(YAML_EXAMPLE.parent, program_config(document, given)[0], document)
+    assert set(declared) == set(document["resources"]) - set(mesh_services)
     python = run_python_example()
     for name in mesh_services:
         assert children(hosted, ECS_COMPONENT, name) == children(python, ECS_COMPONENT, name)
@@ -568,3 +534,96 @@ def test_the_provider_runs_from_its_own_folder():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "meshvis ['EcsMeshService', 'EksMeshService']"
+
+
+# --- arguments that arrive as Outputs -------------------------------------------------------
+
+# What the engine's Construct sends for an EcsMeshService, in schema names: the SDK wraps a
+# top-level input in an Output when it is a secret or depends on another resource
+# (pulumi/provider/server.py _select_value), as `${mesh.id}` and a load balancer built in the
+# same program do.
+LOAD_BALANCER = {
+    "targetGroupArn": "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/tg/1",
+    "securityGroupId": "sg-alb",
+}
+
+
+def _ecs_inputs(**changes: Any) -> dict[str, Any]:
+    inputs = {
+        "service": {"name": "greeter", "port": 3000.0},
+        "mesh": {"meshName": "shop"},
+        "region": "us-west-2",
+        "clusterArn": pulumi.Output.from_input("arn:aws:ecs:us-west-2:123456789012:cluster/c"),
+        "vpcId": "vpc-0123",
+        "subnetIds": pulumi.Output.from_input(["subnet-a", "subnet-b"]),
+        "meshSecurityGroupId": pulumi.Output.secret("sg-mesh"),
+        "namespaceId": "ns-existing",
+        "dnsNamespace": "shop.local",
+        "loadBalancer": pulumi.Output.from_input(LOAD_BALANCER),
+    }
+    return {**inputs, **changes}
+
+
+def _construct(inputs: dict[str, Any], provider_type: type = MeshComponentProvider) -> ProgramRun:
+    def main() -> dict[str, Any]:
+        provider_type(COMPONENTS, PACKAGE).construct(
+            "greeter", f"{PACKAGE}:index:EcsMeshService", inputs, pulumi.ResourceOptions()
+        )
+        return {}
+
+    return run_under_mocks(main, {"aws:region": "us-west-2"}, project="construct")
+
+
+def test_inputs_that_may_be_outputs_construct_when_they_are():
+    """A load balancer and the Input-typed ids given as Outputs reach the resources."""
+    run = _construct(_ecs_inputs())
+    [service] = run.of_type(ECS_SERVICE)
+    assert service.inputs["loadBalancers"][0]["targetGroupArn"] == LOAD_BALANCER["targetGroupArn"]
+    # The secret security group id keeps the block it is in secret.
+    network = service.inputs["networkConfiguration"]
+    assert rpc.is_rpc_secret(network)
+    assert rpc.unwrap_rpc_secret(network)["subnets"] == ["subnet-a", "subnet-b"]
+    assert service.inputs["cluster"] == "arn:aws:ecs:us-west-2:123456789012:cluster/c"
+    # The SDK's own mapper reads the load balancer Output as {}: the error this replaces.
+    with pytest.raises(Exception, match=r"Missing required input 'loadBalancer\.targetGroupArn'"):
+        _construct(_ecs_inputs(), ComponentProvider)
+
+
+@pytest.mark.parametrize(
+    "changes, path",
+    [
+        (
+            {"service": pulumi.Output.secret({"name": "greeter", "port": 3000.0})},
+            "service",
+        ),
+        (
+            {"service": {"name": "greeter", "env": {"TOKEN": pulumi.Output.secret("s3cret")}}},
+            "service.env",
+        ),
+        ({"logRetentionDays": pulumi.Output.from_input(14.0)}, "log_retention_days"),
+        ({"region": pulumi.Output.from_input("us-west-2")}, "region"),
+    ],
+)
+def test_an_output_where_a_plain_value_is_needed_is_one_line_naming_it(changes, path):
+    with pytest.raises(pulumi.InputPropertyError) as raised:
+        _construct(_ecs_inputs(**changes))
+    assert raised.value.reason == (
+        f"EcsMeshService greeter: args.{path}: must be a plain value known at preview, not "
+        "an Output (a secret, or another resource's output)"
+    )
+
+
+@pytest.mark.parametrize(
+    "resource_type, reason",
+    [
+        (f"{PACKAGE}:index:EcsMeshServce", "unknown component 'EcsMeshServce'"),
+        ("other:index:EcsMeshService", f"invalid provider: other, expected {PACKAGE}"),
+        (f"{PACKAGE}:EcsMeshService", "invalid resource type"),
+    ],
+)
+def test_a_wrong_type_token_is_a_clean_error_before_any_lookup(resource_type, reason):
+    """Not a bare KeyError from the provider's component table."""
+    with pytest.raises(ValueError, match=reason):
+        MeshComponentProvider(COMPONENTS, PACKAGE).construct(
+            "greeter", resource_type, _ecs_inputs(), pulumi.ResourceOptions()
+        )

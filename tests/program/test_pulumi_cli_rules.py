@@ -157,7 +157,8 @@ def test_project_values_and_defaults_reach_the_stack():
         (
             "name: test\nruntime: dotnet\nconfig:\n  aws:region:\n    type: string\n    value:\n"
             "      region: us-west-1\n",
-            "Configuration key 'aws:region' is not namespaced by the project and should not define a type",
+            "Configuration key 'aws:region' is not namespaced by the project and should not "
+            "define a type",
         ),
         (
             "name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: string\n"
@@ -172,14 +173,15 @@ def test_project_values_and_defaults_reach_the_stack():
         ),
         (
             "name: test\nruntime: dotnet\nconfig:\n  aws:region:\n    default: us-west-1\n",
-            "Configuration key 'aws:region' is not namespaced by the project and should not define a "
-            "default value. Did you mean to use the 'value' attribute instead of 'default'?",
+            "Configuration key 'aws:region' is not namespaced by the project and should not "
+            "define a default value. Did you mean to use the 'value' attribute instead of "
+            "'default'?",
         ),
         (
             "name: test\nruntime: dotnet\nconfig:\n  instanceSize:\n    type: integer\n"
             "    default: hello\n",
-            "The default value specified for configuration key 'instanceSize' is not of the expected "
-            "type 'integer'",
+            "The default value specified for configuration key 'instanceSize' is not of the "
+            "expected type 'integer'",
         ),
     ],
     ids=[

@@ -1,7 +1,7 @@
 """Least privilege and exposure, asserted on the whole resource graph of both topologies.
 
-Each graph is the whole Pulumi program run under mocks (tests/support/pulumi_harness.py): every stack
-file, the larger ``shop`` graphs (tests/support/shop_graphs.py), the ECS graph
+Each graph is the whole Pulumi program run under mocks (tests/support/pulumi_harness.py): every
+stack file, the larger ``shop`` graphs (tests/support/shop_graphs.py), the ECS graph
 without a load balancer and with an HTTPS certificate. The assertions read what is
 registered (IAM documents, security group rules, listeners, task definitions, Kubernetes
 objects, stack outputs), not the generators, so nothing reaches AWS that they did not see.
@@ -23,6 +23,7 @@ from components.ecs.containers import AGENT, APP, ENVOY
 from components.eks.iam import NODE_POLICIES
 from components.eks.monitoring import CHART_VERSION
 from components.eks.objects import MONITORING_NAMESPACE, network_policy
+from components.eks.storage import EBS_CSI_POLICY, EBS_CSI_SERVICE_ACCOUNT
 from components.eks.tempo import CHART_VERSION as TEMPO_CHART_VERSION
 from components.eks.tempo import NETWORK_POLICY as TEMPO_NETWORK_POLICY
 from components.settings.model import Settings
@@ -30,6 +31,7 @@ from components.settings.naming import log_group_name, metric_namespace
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.settings.stack_files import stack_config, stack_names
 from components.settings.validate import IMAGE_REF, settings_from_config
+from tests.support.fault_cases import config_with_faults
 from tests.support.pulumi_harness import ProgramRun, Registered, run_program
 from tests.support.shop_graphs import ECS_PRIVATE_IMAGE as PRIVATE_IMAGE
 from tests.support.shop_graphs import shop_config, shop_eks_config
@@ -41,6 +43,8 @@ GRAPHS = {
     "shop-no-alb": shop_config(entryService=None),
     "shop-https": shop_config(certificateArn=CERTIFICATE),
     "shop-eks": shop_eks_config(),
+    # A staging game-day stack: the one service with `faults` can be entered with ECS Exec.
+    "dev-faults": config_with_faults("dev", "name", {})[0],
 }
 
 ROLE = "aws:iam/role:Role"
@@ -51,6 +55,7 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LISTENER = "aws:lb/listener:Listener"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ECS_SERVICE = "aws:ecs/service:Service"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ACCOUNT = "123456789012"
 ANYWHERE = "0.0.0.0/0"
@@ -60,6 +65,12 @@ RESOURCELESS = {
     "ecr:GetAuthorizationToken",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
+    # ECS Exec's Session Manager channels, granted to the task role of a service with `faults`
+    # only (test_ecs_exec_only_where_faults_are_set).
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 }
 # Who assumes each kind of role (by the suffix of the role's resource name).
 TRUSTED = {
@@ -67,6 +78,8 @@ TRUSTED = {
     "-exec": "ecs-tasks.amazonaws.com",
     "-node-role": "ec2.amazonaws.com",
 }
+# The one role assumed through the cluster's OIDC provider (the EBS CSI driver's controller).
+IRSA_SUFFIX = "-ebs-csi-role"
 SECRET_NAME = re.compile(
     r"secret|passw|token|api_?key|access_?key|private_?key|credential", re.IGNORECASE
 )
@@ -226,8 +239,11 @@ def test_roles_trust_only_the_services_that_assume_them(graph):
     roles = graph.run.of_type(ROLE)
     assert roles
     for role in roles:
-        [suffix] = [s for s in TRUSTED if role.name.endswith(s)]
         [trust] = _statements(role, "assumeRolePolicy")
+        if role.name.endswith(IRSA_SUFFIX):
+            _assert_trusts_only_the_ebs_csi_controller(trust, role.name)
+            continue
+        [suffix] = [s for s in TRUSTED if role.name.endswith(s)]
         assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole", role.name
         assert trust["Principal"] == {"Service": TRUSTED[suffix]}, role.name
         if suffix == "-task":
@@ -243,13 +259,30 @@ def test_roles_trust_only_the_services_that_assume_them(graph):
             for suffix in ("-task", "-exec")
         }
         if graph.settings.topology == "ecs"
-        else {f"{graph.mesh}-node-role"}
+        else {f"{graph.mesh}-node-role", f"{graph.mesh}{IRSA_SUFFIX}"}
     )
     assert {r.name for r in roles} == expected
 
 
+def _assert_trusts_only_the_ebs_csi_controller(trust: dict, role: str) -> None:
+    """IAM roles for service accounts: only the EBS CSI controller's service account, through
+    the cluster's OIDC provider, for STS (not any pod or any audience)."""
+    namespace, account = EBS_CSI_SERVICE_ACCOUNT
+    assert trust["Effect"] == "Allow", role
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity", role
+    assert set(trust["Principal"]) == {"Federated"}, role
+    [conditions] = trust["Condition"].values()
+    assert list(trust["Condition"]) == ["StringEquals"], role
+    by_claim = {key.rsplit(":", 1)[1]: value for key, value in conditions.items()}
+    assert by_claim == {
+        "sub": f"system:serviceaccount:{namespace}:{account}",
+        "aud": "sts.amazonaws.com",
+    }, role
+
+
 def test_managed_policies_are_only_the_eks_node_policies(graph):
-    """The only AWS managed policies are the EKS nodes' own, which AWS requires of every node:
+    """The only AWS managed policies are the EKS nodes' own and the EBS CSI driver's
+    (AmazonEBSCSIDriverPolicyV2, on its controller's IRSA role). The nodes' AWS requires:
     AmazonEKSWorkerNodePolicy (join the cluster: describe the cluster and EC2 resources),
     AmazonEKS_CNI_Policy (the VPC CNI assigns pod addresses from the node's network
     interfaces) and AmazonEC2ContainerRegistryReadOnly (pull images, among them the EKS
@@ -259,9 +292,45 @@ def test_managed_policies_are_only_the_eks_node_policies(graph):
     if graph.settings.topology == "ecs":
         assert attached == []
     else:
-        assert attached == sorted(f"arn:aws:iam::aws:policy/{p}" for p in NODE_POLICIES)
-        role = graph.run.one(ROLE, f"{graph.mesh}-node-role")
-        assert {r.inputs["role"] for r in graph.run.of_type(ATTACHMENT)} == {role.name}
+        node = sorted(f"arn:aws:iam::aws:policy/{p}" for p in NODE_POLICIES)
+        ebs = f"arn:aws:iam::aws:policy/{EBS_CSI_POLICY}"
+        # V2: the driver may touch only volumes tagged ebs.csi.aws.com/cluster=true, which it
+        # tags itself (kubernetes-sigs/aws-ebs-csi-driver docs/install.md @429e202e).
+        assert ebs == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"
+        assert attached == sorted([*node, ebs])
+        node_role = graph.run.one(ROLE, f"{graph.mesh}-node-role")
+        ebs_role = graph.run.one(ROLE, f"{graph.mesh}{IRSA_SUFFIX}")
+        by_role = {(r.inputs["role"], r.inputs["policyArn"]) for r in graph.run.of_type(ATTACHMENT)}
+        assert by_role == {(node_role.name, arn) for arn in node} | {(ebs_role.name, ebs)}
+
+
+def test_ecs_exec_only_where_faults_are_set(ecs_graph):
+    """ECS Exec (a shell in a running task) is on, and its task role may open Session Manager
+    channels, for a service with `faults` (a staging game-day service) and for no other."""
+    graph = ecs_graph
+    policies = _permissions(graph)
+    for service in graph.settings.services:
+        exec_on = service.faults is not None
+        ecs_service = graph.run.one(ECS_SERVICE, f"{graph.mesh}-{service.name}-service")
+        assert ecs_service.inputs["enableExecuteCommand"] is exec_on, service.name
+        channels = sorted(
+            a
+            for statement in policies[f"{graph.mesh}-{service.name}-task"]
+            for a in _as_list(statement["Action"])
+            if a.startswith("ssm")
+        )
+        expected = sorted(a for a in RESOURCELESS if a.startswith("ssmmessages:"))
+        assert channels == (expected if exec_on else []), service.name
+    assert not [
+        a
+        for name, statements in policies.items()
+        if not name.endswith("-task")
+        for s in statements
+        for a in _as_list(s["Action"])
+        if a.startswith("ssm")
+    ]
+    if graph.name == "dev-faults":
+        assert [s.name for s in graph.settings.services if s.faults is not None] == ["name"]
 
 
 # --- network exposure ------------------------------------------------------------------------
@@ -542,9 +611,12 @@ def test_containers_run_as_non_root(graph):
 
 
 def test_envoy_and_the_demo_app_have_read_only_root_filesystems(graph):
+    """Everywhere but in the envoy container of an ECS service with `faults`, which ECS Exec
+    enters (its SSM agent needs a writable root file system)."""
     if graph.settings.topology == "ecs":
         for service, containers in _ecs_containers(graph).items():
-            assert containers[ENVOY]["readonlyRootFilesystem"] is True, service
+            exec_on = graph.settings.service(service).faults is not None
+            assert containers[ENVOY]["readonlyRootFilesystem"] is not exec_on, service
             if graph.settings.service(service).uses_demo_app:
                 assert containers[APP]["readonlyRootFilesystem"] is True, service
         return

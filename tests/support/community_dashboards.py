@@ -9,10 +9,12 @@ or ``$pod`` select everything; histograms are read through ``_bucket``). Read fr
 - adinhodovic/envoy-mixin @ d72489297d7834f21e2b3a3675b5148ed1ded85a (2026-03-04),
   dashboards_out/envoy-overview.json, envoy-upstream.json, envoy-downstream.json;
 - Grafana 11021 "Envoy Clusters" as Envoy Gateway ships it: envoyproxy/gateway
-  charts/gateway-addons-helm/dashboards/envoy-clusters.json @ fc0be32b10444f4ebcfa4ec4c6f6e6c994db6135
+  charts/gateway-addons-helm/dashboards/envoy-clusters.json
+  @ fc0be32b10444f4ebcfa4ec4c6f6e6c994db6135
   (``"gnetId": 11021``; later commits filter clusters by Envoy Gateway's route names);
 - Grafana 11022 "Envoy Global": envoyproxy/gateway
-  charts/gateway-addons-helm/dashboards/envoy-proxy-global.json @ d32f28294245e454d20f81d323d626a90e660c1e
+  charts/gateway-addons-helm/dashboards/envoy-proxy-global.json
+  @ d32f28294245e454d20f81d323d626a90e660c1e
   (``"gnetId": 11022``).
 
 Grafana 6693 "Envoy Proxy" was not found in any stored public repository, so it is not listed.
@@ -132,7 +134,9 @@ _METRIC = re.compile(r"^(envoy_[a-z0-9_]+?)(_bucket)?(\{.*\})?$")
 
 def metric(selector: str) -> str:
     """The stat's metric name a selector reads (``_bucket`` dropped)."""
-    return _METRIC.fullmatch(selector).group(1)
+    match = _METRIC.fullmatch(selector)
+    assert match, f"not a stat selector: {selector}"
+    return match.group(1)
 
 
 def all_selectors() -> list[str]:

@@ -31,10 +31,12 @@ grafana's values.yaml are byte-identical to the upstream commits its README name
   ``app: kube-prometheus-stack.name`` + ``kube-prometheus-stack.labels`` + ``defaultRules.labels``).
   The helpers are ``REF/.../templates/_helpers.tpl`` lines 3-5 (name), 70-73 (chartref), 75-87
   (labels, incl. ``commonLabels``), 138-144 (namespace); ``values.yaml`` lines 27 and 224.
-* Selector semantics, ``selects`` / ``loads_rule``: kubernetes/kubernetes@d68e3f8f2285888c69be33127a862070984cb2e5
+* Selector semantics, ``selects`` / ``loads_rule``:
+  kubernetes/kubernetes@d68e3f8f2285888c69be33127a862070984cb2e5
   ``staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/helpers.go`` lines 34-40
   (``LabelSelectorAsSelector``: nil -> ``labels.Nothing()``, no requirements ->
-  ``labels.Everything()``); prometheus-operator/prometheus-operator@6adcebc5076c34f4f55f8f5f7b1e528929373ac7
+  ``labels.Everything()``);
+  prometheus-operator/prometheus-operator@6adcebc5076c34f4f55f8f5f7b1e528929373ac7
   ``pkg/apis/monitoring/v1/prometheus_types.go`` lines 1261-1270 ("An empty label selector
   matches all objects. A null label selector matches no objects."; a null
   ``ruleNamespaceSelector`` "matches the current namespace only"), ``pkg/operator/rules.go``
@@ -45,7 +47,8 @@ grafana's values.yaml are byte-identical to the upstream commits its README name
   ``REF/kube-prometheus-stack-88.5.3/crds/crd-prometheusrules.yaml`` lines 22-265 (version ``v1``,
   served and stored; operator 0.93.1).
 
-* Keys the values files do not hold but templates read: grafana-community/helm-charts@864f7794683680e5100a38670e103c4fa6e37e29
+* Keys the values files do not hold but templates read:
+  grafana-community/helm-charts@864f7794683680e5100a38670e103c4fa6e37e29
   ``charts/grafana/templates/_helpers.tpl`` line 15 reads ``.Values.fullnameOverride`` and
   ``_config.tpl`` line 175 ``.Values.adminPassword`` (values.yaml:572 shows it commented out).
   ``unknown_or_mistyped_keys`` reports the first as ``unknown`` (a test may allow it with
@@ -59,7 +62,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -247,13 +250,14 @@ class KeyFinding(str):
     def __repr__(self) -> str:
         return f"{self.path}: {self.kind} ({self.detail})"
 
-    def __reduce__(self):  # keeps kind/detail through pickling (pytest-xdist)
+    def __reduce__(self) -> tuple:  # keeps kind/detail through pickling (pytest-xdist)
         return (KeyFinding, (self.path, self.kind, self.detail))
 
 
 def format_path(path: Iterable[Any]) -> str:
-    """``("prometheus", "prometheusSpec", "retentionSize")`` -> ``prometheus.prometheusSpec.retentionSize``;
-    keys with dots or spaces are written ``["app.kubernetes.io/name"]``."""
+    """``("prometheus", "prometheusSpec", "retentionSize")`` ->
+    ``prometheus.prometheusSpec.retentionSize``; keys with dots or spaces are written
+    ``["app.kubernetes.io/name"]``."""
     out = ""
     for key in path:
         key = str(key)
@@ -310,9 +314,9 @@ def unknown_or_mistyped_keys(
                     own,
                     path,
                     sub_commented,
-                    UNVERIFIABLE,
-                    f"the values of dependency '{key}' are not available",
-                    findings,
+                    missing=UNVERIFIABLE,
+                    missing_detail=f"the values of dependency '{key}' are not available",
+                    findings=findings,
                 )
             else:
                 sub_commented = {
@@ -324,12 +328,20 @@ def unknown_or_mistyped_keys(
                     merged_values(sub, own),
                     path,
                     sub_commented,
-                    UNKNOWN,
-                    f"not in the values of subchart '{key}'",
-                    findings,
+                    missing=UNKNOWN,
+                    missing_detail=f"not in the values of subchart '{key}'",
+                    findings=findings,
                 )
             continue
-        _walk({key: value}, chart, (), commented, UNKNOWN, "not in the chart's values", findings)
+        _walk(
+            {key: value},
+            chart,
+            (),
+            commented,
+            missing=UNKNOWN,
+            missing_detail="not in the chart's values",
+            findings=findings,
+        )
     return findings
 
 
@@ -354,6 +366,7 @@ def _walk(
     chart: Any,
     path: tuple,
     commented: Mapping[tuple, str],
+    *,
     missing: str,
     missing_detail: str,
     findings: list[KeyFinding],
@@ -361,7 +374,7 @@ def _walk(
     if not isinstance(ours, Mapping):
         return
     for key, value in ours.items():
-        here = path + (key,)
+        here = (*path, key)
         where = format_path(here)
         if not isinstance(chart, Mapping) or key not in chart:
             line = _lookup_commented(commented, here)
@@ -375,7 +388,15 @@ def _walk(
         if problem:
             findings.append(KeyFinding(where, MISTYPED, problem))
         elif isinstance(value, Mapping) and isinstance(default, Mapping) and default:
-            _walk(value, default, here, commented, missing, missing_detail, findings)
+            _walk(
+                value,
+                default,
+                here,
+                commented,
+                missing=missing,
+                missing_detail=missing_detail,
+                findings=findings,
+            )
 
 
 def _lookup_commented(commented: Mapping[tuple, str], path: tuple) -> str | None:
@@ -384,7 +405,7 @@ def _lookup_commented(commented: Mapping[tuple, str], path: tuple) -> str | None
 
 def _incompatible(ours: Any, default: Any) -> str | None:
     mine, theirs = _kind(ours), _kind(default)
-    if mine == "null" or theirs == "null" or mine == theirs:
+    if "null" in (mine, theirs) or mine == theirs:
         return None
     if theirs in ("map", "list") or mine in ("map", "list"):
         return f"chart default is a {theirs} ({_short(default)}), ours is a {mine}"
@@ -685,25 +706,35 @@ def _go_pattern(pattern: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(pattern: str) -> re.Pattern:
     return re.compile(_go_pattern(pattern))
 
 
-def _k8s_pattern(validator, pattern, instance, schema):
+def _k8s_pattern(
+    validator: Any, pattern: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
     if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _k8s_int_or_string(validator, value, instance, schema):
+def _k8s_int_or_string(
+    validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
     # Structural schemas pair this with anyOf [integer, string] (as this CRD does); check it
     # here only when they do not.
-    if value and "anyOf" not in schema and "type" not in schema:
-        if isinstance(instance, bool) or not isinstance(instance, (int, str)):
-            yield jsonschema.ValidationError(f"{instance!r} is neither an integer nor a string")
+    if (
+        value
+        and "anyOf" not in schema
+        and "type" not in schema
+        and (isinstance(instance, bool) or not isinstance(instance, (int, str)))
+    ):
+        yield jsonschema.ValidationError(f"{instance!r} is neither an integer nor a string")
 
 
-def _k8s_list_type(validator, value, instance, schema):
+def _k8s_list_type(
+    validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
     if not validator.is_type(instance, "array"):
         return
     if value == "map":

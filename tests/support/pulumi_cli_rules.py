@@ -9,7 +9,8 @@ Source read (a snapshot of github.com/pulumi/pulumi):
     commit 1b5949891b3cefcb9974752b24a5ecef0acc86c8 (2026-08-21, "Add l2-large-map test (#24361)")
     pkg/workspace/config.go                      stack config rules (lines 30-378)
     pkg/workspace/config_project_test.go         expected messages (lines 77-735)
-    sdk/go/common/workspace/project.go           config declarations, ValidateProject, Validate (lines 49-889)
+    sdk/go/common/workspace/project.go           config declarations, ValidateProject, Validate
+                                                 (lines 49-889)
     sdk/go/common/workspace/project.json         JSON schema of Pulumi.yaml (lines 1-400)
     sdk/go/common/workspace/loaders.go           load order, stack key namespacing (lines 61-233)
     sdk/go/common/resource/config/{key,object,map}.go  keys, how stack values are stored
@@ -34,7 +35,8 @@ import decimal
 import json
 import math
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote as _urlquote
 
 import yaml
@@ -56,7 +58,7 @@ class PulumiConfigError(Exception):
     ``validating stack config: ...`` or ``could not validate 'Pulumi.yaml': ...``).
     """
 
-    def __init__(self, message: str, cli_text: Optional[str] = None):
+    def __init__(self, message: str, cli_text: str | None = None):
         super().__init__(message)
         self.message = message
         self.cli_text = cli_text if cli_text is not None else message
@@ -97,9 +99,7 @@ class GoTime:
         off = w.utcoffset() or _dt.timedelta(0)
         mins = int(off.total_seconds()) // 60
         zone = f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}{abs(mins) % 60:02d}"
-        name = (
-            "UTC" if w.tzinfo is _dt.timezone.utc else zone
-        )  # FixedZone("", off) prints the offset
+        name = "UTC" if w.tzinfo is _dt.UTC else zone  # FixedZone("", off) prints the offset
         return w.strftime("%Y-%m-%d %H:%M:%S") + f"{frac} {zone} {name}"
 
     def rfc3339(self) -> str:
@@ -107,7 +107,7 @@ class GoTime:
         w = self.when
         frac = f".{w.microsecond:06d}".rstrip("0") if w.microsecond else ""
         off = w.utcoffset() or _dt.timedelta(0)
-        if w.tzinfo is _dt.timezone.utc:
+        if w.tzinfo is _dt.UTC:
             zone = "Z"
         else:
             mins = int(off.total_seconds()) // 60
@@ -127,7 +127,7 @@ _TS_FORMATS = (  # yaml.v3 resolve.go:294-299 allowedTimestampFormats
 )
 
 
-def _parse_timestamp(s: str) -> Optional[GoTime]:
+def _parse_timestamp(s: str) -> GoTime | None:
     # resolve.go:306-325: quick check "YYYY-", then time.Parse with each format.
     if not re.match(r"\d{4}-", s):
         return None
@@ -136,7 +136,7 @@ def _parse_timestamp(s: str) -> Optional[GoTime]:
         if not m:
             continue
         y, mo, d, h, mi, sec, frac, zone = m.groups()
-        tz = _dt.timezone.utc
+        tz = _dt.UTC
         if zone and zone != "Z":
             sign = 1 if zone[0] == "+" else -1
             tz = _dt.timezone(sign * _dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
@@ -157,7 +157,7 @@ def _parse_timestamp(s: str) -> Optional[GoTime]:
     return None
 
 
-def _go_parse_int(s: str, base: int, signed: bool) -> Optional[int]:
+def _go_parse_int(s: str, base: int, signed: bool) -> int | None:
     """strconv.ParseInt/ParseUint(s, base, 64); None on error.  Underscores already removed."""
     neg = False
     if signed and s and s[0] in "+-":
@@ -226,12 +226,12 @@ def _go_quote(s: str) -> str:
 class _GoYAMLLoader(yaml.SafeLoader):
     """PyYAML loader that resolves plain scalars as yaml.v3 does and rejects duplicate keys."""
 
-    def resolve(self, kind, value, implicit):  # noqa: D401 - PyYAML hook
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN
         return super().resolve(kind, value, implicit)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         # yaml.v3 decode.go:767-783: uniqueKeys is on by default.
         seen: dict = {}
         errs = []
@@ -242,7 +242,8 @@ class _GoYAMLLoader(yaml.SafeLoader):
             )
             if k in seen:
                 errs.append(
-                    f"line {key_node.start_mark.line + 1}: mapping key {_go_quote(str(key_node.value))} "
+                    f"line {key_node.start_mark.line + 1}: "
+                    f"mapping key {_go_quote(str(key_node.value))} "
                     f"already defined at line {seen[k]}"
                 )
             else:
@@ -266,7 +267,7 @@ def load_yaml(path_or_text: str) -> Any:
     if "\n" not in path_or_text:
         with open(path_or_text, encoding="utf-8-sig") as f:  # readFileStripUTF8BOM
             text = f.read()
-    return yaml.load(text, Loader=_GoYAMLLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(text, Loader=_GoYAMLLoader)
 
 
 # --------------------------------------------------------------------------------------
@@ -277,10 +278,10 @@ def load_yaml(path_or_text: str) -> Any:
 def _to_go(v: Any) -> Any:
     """Accept yaml.safe_load output too: dates/datetimes become GoTime."""
     if isinstance(v, _dt.datetime):
-        when = v if v.tzinfo else v.replace(tzinfo=_dt.timezone.utc)
+        when = v if v.tzinfo else v.replace(tzinfo=_dt.UTC)
         return GoTime(v.isoformat(), when)
     if isinstance(v, _dt.date):
-        return GoTime(v.isoformat(), _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.timezone.utc))
+        return GoTime(v.isoformat(), _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.UTC))
     if isinstance(v, dict):
         return {k: _to_go(x) for k, x in v.items()}
     if isinstance(v, list):
@@ -310,6 +311,7 @@ def _go_type_name(v: Any) -> str:
 def _shortest(f: float) -> tuple:
     """Shortest decimal digits of |f| and Go's decimal point position (value = 0.DIGITS x 10^dp)."""
     _, digits, exp = decimal.Decimal(repr(abs(f))).as_tuple()
+    assert isinstance(exp, int), f"{f} is not finite"
     ds = "".join(map(str, digits))
     dp = len(ds) + exp
     ds = ds.rstrip("0") or "0"
@@ -589,10 +591,10 @@ _PROJECT_SCHEMA: dict = {
 class _VErr:
     """jsonschema.ValidationError: instance location, message, causes (errors.go:70-92)."""
 
-    def __init__(self, loc: str, msg: str, causes: Optional[list] = None):
+    def __init__(self, loc: str, msg: str, causes: list | None = None):
         self.loc, self.msg, self.causes = loc, msg, list(causes or [])
 
-    def wrap_causes(self, err: "_VErr") -> "_VErr":  # errors.go ValidationError.causes
+    def wrap_causes(self, err: _VErr) -> _VErr:  # errors.go ValidationError.causes
         if err.msg == "":
             self.causes = list(err.causes)
         else:
@@ -623,7 +625,7 @@ def _json_equals(a: Any, b: Any) -> bool:
     if ta != tb:
         return False
     if ta == "array":
-        return len(a) == len(b) and all(_json_equals(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_json_equals(x, y) for x, y in zip(a, b, strict=True))
     if ta == "object":
         return a.keys() == b.keys() and all(_json_equals(a[k], b[k]) for k in a)
     return a == b
@@ -639,7 +641,7 @@ def _resolve_ref(ref: str) -> dict:
     return _PROJECT_SCHEMA["$defs"][ref.rsplit("/", 1)[1]]
 
 
-def _schema_validate(s: dict, v: Any, vloc: str) -> Optional[_VErr]:
+def _schema_validate(s: dict, v: Any, vloc: str) -> _VErr | None:
     """schema.go:168-709 Schema.validate, for the keywords project.json uses, in the same order."""
     types = s.get("type")
     if types is not None:
@@ -738,7 +740,8 @@ def _schema_validate(s: dict, v: Any, vloc: str) -> Optional[_VErr]:
 
 
 def _quote_js(s: str) -> str:
-    """jsonschema errors.go:135 quote(): single quotes, backslash escaped (and '"' dropped, as in Go)."""
+    """jsonschema errors.go:135 quote(): single quotes, backslash escaped (and '"' dropped, as
+    in Go)."""
     return (
         "'"
         + s.replace("\\", "\\\\").replace('"', "").replace("\n", "\\n").replace("\t", "\\t")
@@ -756,7 +759,7 @@ def _levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
-def _find_closest_key(needle: str, haystack, max_distance: int = 2) -> str:
+def _find_closest_key(needle: str, haystack: Iterable[str], max_distance: int = 2) -> str:
     """project.go:659-689 findClosestKey (case-insensitive Levenshtein, ties -> alphabetical)."""
     match, closest = "", max_distance + 1
     for key in sorted(haystack):
@@ -768,7 +771,7 @@ def _find_closest_key(needle: str, haystack, max_distance: int = 2) -> str:
     return match
 
 
-def _schema_path_attributes(path: str) -> Optional[dict]:
+def _schema_path_attributes(path: str) -> dict | None:
     """project.go:694-758 getSchemaPathAttributes.  additionalProperties in project.json is never a
     map of schemas, so the walk stops (returns None) below a config key or package name."""
     curr = _PROJECT_SCHEMA
@@ -808,7 +811,8 @@ def _schema_messages(err: _VErr) -> list:
                 elif len(attrs) > 0:
                     valid = sorted(f"'{k}'" for k in attrs)
                     if len(valid) > 1:
-                        msg = f"{msg}; the allowed attributes are {', '.join(valid[:-1])} and {valid[-1]}"
+                        allowed = f"{', '.join(valid[:-1])} and {valid[-1]}"
+                        msg = f"{msg}; the allowed attributes are {allowed}"
                     else:
                         msg = f"{msg}; the only allowed attribute is {valid[0]}"
             out.append(f"#{e.loc}: {msg}")
@@ -833,7 +837,7 @@ def _multierror(points: list) -> str:
 _MISSING = object()
 
 
-def _infer_full_type_name(type_name: str, items: Optional[dict]) -> str:
+def _infer_full_type_name(type_name: str, items: dict | None) -> str:
     """project.go:760-766 InferFullTypeName: array<...> whenever items is set."""
     if items is not None:
         return f"array<{_infer_full_type_name(items.get('type', ''), items.get('items'))}>"
@@ -845,8 +849,9 @@ def _go_atoi(s: str) -> bool:
     return bool(re.fullmatch(r"[+-]?[0-9]+", s)) and _INT64_MIN <= int(s) <= _INT64_MAX
 
 
-def _validate_config_value(type_name: str, items: Optional[dict], value: Any) -> bool:
-    """project.go:771-831 ValidateConfigValue, on the Go value (yaml.v3 or encoding/json decoded)."""
+def _validate_config_value(type_name: str, items: dict | None, value: Any) -> bool:
+    """project.go:771-831 ValidateConfigValue, on the Go value (yaml.v3 or encoding/json
+    decoded)."""
     if type_name == _STRING:
         return isinstance(value, str)
     if type_name == _INTEGER:
@@ -877,7 +882,7 @@ def _is_namespaced_by_project(project_name: str, key: str) -> bool:
     return ":" not in key or key.startswith(project_name + ":")
 
 
-def _items_struct(raw: Any) -> Optional[dict]:
+def _items_struct(raw: Any) -> dict | None:
     """Unmarshal into *ProjectConfigItemsType{Type string; Items *ProjectConfigItemsType}."""
     if raw is None:
         return None
@@ -904,7 +909,8 @@ def _decl_struct(key: str, raw: Any) -> dict:
         "type": raw.get("type"),  # *string: nil when absent
         "description": raw.get("description", ""),
         "items": _items_struct(raw.get("items")),
-        # `default: null` / `value: null` decode to a nil `any`: treated as absent (config.go:316-317)
+        # `default: null` / `value: null` decode to a nil `any`: treated as absent
+        # (config.go:316-317)
         "default": _MISSING if raw.get("default") is None else raw["default"],
         "value": _MISSING if raw.get("value") is None else raw["value"],
         "secret": bool(raw.get("secret", False)),
@@ -959,7 +965,8 @@ def validate_project(project_yaml: Any, path: str = "Pulumi.yaml") -> dict:
             )
         project["stackConfigDir"], config = config, None
 
-    # project.go:486-517 RewriteShorthandConfigValues: string/int/bool/list only (not float, not null)
+    # project.go:486-517 RewriteShorthandConfigValues: string/int/bool/list only (not float,
+    # not null)
     name = project["name"]
     decls: dict = {}
     if isinstance(config, dict):
@@ -995,13 +1002,15 @@ def validate_project(project_yaml: Any, path: str = "Pulumi.yaml") -> dict:
                 and not _validate_config_value(type_name, d["items"], d["default"])
             ):
                 fail(
-                    f"The default value specified for configuration key '{key}' is not of the expected type "
+                    f"The default value specified for configuration key '{key}' is not of the "
+                    "expected type "
                     f"'{_infer_full_type_name(type_name, d['items'])}'"
                 )
         else:
             if d["type"] is not None:
                 fail(
-                    f"Configuration key '{key}' is not namespaced by the project and should not define a type"
+                    f"Configuration key '{key}' is not namespaced by the project and should not "
+                    "define a type"
                 )
             if has_default:
                 fail(
@@ -1042,7 +1051,7 @@ class _Value:
         self.text, self.secure, self.object = text, secure, obj
 
     @classmethod
-    def from_yaml(cls, v: Any) -> "_Value":
+    def from_yaml(cls, v: Any) -> _Value:
         if isinstance(v, dict) and len(v) == 1 and isinstance(v.get("secure"), str):
             return cls(v["secure"], True, False)  # isSecureValue: whole value is a secret
         if isinstance(v, GoTime):
@@ -1054,7 +1063,7 @@ class _Value:
         return cls(_go_json(_stack_object(v)), _contains_secure(v), True)  # map, list, null
 
     @classmethod
-    def from_project(cls, v: Any) -> "_Value":
+    def from_project(cls, v: Any) -> _Value:
         """config.go:179-193 createConfigValue (defaults and values from Pulumi.yaml)."""
         if isinstance(v, (str, bool, int)):  # isPrimitiveValue (config.go:170-177)
             return cls(_go_fmt_v(v), False, False)  # fmt.Sprintf("%v")
@@ -1114,7 +1123,7 @@ def validate_stack_config(
     project_yaml: Any,
     stack_yaml: Any,
     stack_name: str,
-    decrypt: Optional[Callable[[str], str]] = None,
+    decrypt: Callable[[str], str] | None = None,
 ) -> dict:
     """What ``pulumi up/preview`` checks before running: ValidateStackConfigAndApplyProjectConfig.
 
@@ -1145,7 +1154,7 @@ def validate_stack_config(
     stack_map: dict = {}
     if stack_yaml is not None:
         stack = _simplify_project(_to_go(stack_yaml))
-        if "environment" in stack and stack["environment"]:
+        if stack.get("environment"):
             raise NotImplementedError(
                 "Pulumi ESC environments are merged by the CLI (config.go:267-293); "
                 "this re-implementation does not evaluate them"
@@ -1189,7 +1198,8 @@ def validate_stack_config(
     # config.go:351-355
     if missing:
         fail(
-            f"Stack '{stack_name}' is missing configuration {'values' if len(missing) > 1 else 'value'} "
+            f"Stack '{stack_name}' is missing configuration "
+            f"{'values' if len(missing) > 1 else 'value'} "
             f"{_format_missing_keys(missing)}"
         )
 
@@ -1200,7 +1210,8 @@ def validate_stack_config(
         value, raw = stack_map.get(full_key, (_Value("", False, False), None))
         if d["secret"] and not value.secure:
             fail(
-                f"Stack '{stack_name}' with configuration key '{decl_key}' must be encrypted as it's secret"
+                f"Stack '{stack_name}' with configuration key '{decl_key}' must be encrypted as "
+                "it's secret"
             )
         if value.secure:
             if decrypt is None:

@@ -20,14 +20,17 @@ Read from the providers' own sources (file and commit next to each rule):
   namespace). The Helm release: ``helm_release.go:907-932`` (``.name``/``.namespace``,
   never delete first).
 
-``replace_on`` lists input paths (camelCase as registered, ``*`` for list items); ``None``
-means "not read here": any change counts as a replacement, and the day-2 check asserts that
-no change in its list touches such a resource at all.
+``replace_on`` lists input paths (camelCase as registered, ``*`` for list items). Every row is
+read from its provider (``test_rule_rows_are_read_from_the_providers_sources`` refuses a
+``None`` row, which would mean "not read": any change a replacement). On top of each row, every
+regional AWS resource (``region_aware``) is replaced when the provider's region changes: the
+day-2 check injects that region as pulumi-aws does (``day2_plan.provider_inputs``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 TF = "hashicorp/terraform-provider-aws internal/service/"
 K8S_DIFF = "pulumi/pulumi-kubernetes provider/pkg/provider/diff.go @94977969"
@@ -52,13 +55,19 @@ class Rule:
     dropped_when_empty: tuple[str, ...] = ()
     # Carries requests: replacing it delete-first is an outage.
     traffic: bool = False
+    # Inputs of which exactly one is set: switching to another one replaces the resource
+    # (a value changed within the same one updates in place).
+    one_of: tuple[str, ...] = ()
+    # Has the provider's per-resource `region` (every regional AWS resource; not IAM).
+    region_aware: bool = True
+    # (provider input, paths): the paths of ``replace_on`` that update in place when the
+    # resource's provider has that input set (pulumi-kubernetes's enableSecretMutable).
+    mutable_with: tuple[str, tuple[str, ...]] | None = None
 
 
-def _aws(replace_on: tuple[str, ...] | None, source: str, **kw) -> Rule:
+def _aws(replace_on: tuple[str, ...] | None, source: str, **kw: Any) -> Rule:
     return Rule("aws", replace_on, source, **kw)
 
-
-_NOT_READ = "not read: no day-2 change in the list alters its inputs (asserted)"
 
 RULES: dict[str, Rule] = {
     # --- ECS topology -------------------------------------------------------------------
@@ -169,15 +178,18 @@ RULES: dict[str, Rule] = {
         traffic=True,
     ),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _aws(
-        ("securityGroupId", "cidrIpv4", "referencedSecurityGroupId"),
+        ("securityGroupId",),
         TF + "ec2/vpc_security_group_ingress_rule.go @00a32209 (RequiresReplace on "
-        "security_group_id; ModifyPlan replaces when the source kind changes)",
+        "security_group_id only; Update sends a new source or port to ModifySecurityGroupRules; "
+        "ModifyPlan replaces only when the source kind changes)",
+        one_of=("cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"),
         traffic=True,
     ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _aws(
-        ("securityGroupId", "cidrIpv4", "referencedSecurityGroupId"),
+        ("securityGroupId",),
         TF + "ec2/vpc_security_group_egress_rule.go: same base resource as the ingress rule "
         "(vpc_security_group_ingress_rule.go @00a32209)",
+        one_of=("cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"),
         traffic=True,
     ),
     "aws:cloudwatch/logGroup:LogGroup": _aws(
@@ -203,30 +215,150 @@ RULES: dict[str, Rule] = {
         autonamed=("name",),
         unique_names=("name",),
     ),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _aws(
+        ("alarmName", "actionsEnabled"),
+        TF + "cloudwatch/composite_alarm.go @050ac111 (PutCompositeAlarm updates the rule and "
+        "actions); alarm_name treated as the auto-named name, as for the metric alarm",
+        autonamed=("alarmName",),
+        unique_names=("alarmName",),
+    ),
+    "aws:sns/topic:Topic": _aws(
+        ("name", "namePrefix", "fifoTopic"),
+        TF + "sns/topic.go @00a35305 (every other attribute: SetTopicAttributes)",
+        autonamed=("name",),
+        unique_names=("name",),
+    ),
+    "aws:sns/topicPolicy:TopicPolicy": _aws(
+        ("arn",), TF + "sns/topic_policy.go @00a35305 (policy: upsert in place)"
+    ),
+    "aws:sns/topicSubscription:TopicSubscription": _aws(
+        ("endpoint", "protocol", "topic"),
+        TF + "sns/topic_subscription.go @04a2e6e5 (endpoint, protocol, topic_arn ForceNew; "
+        "pulumi-aws names topic_arn `topic`): a new address is a new subscription to confirm",
+    ),
     "aws:iam/rolePolicy:RolePolicy": _aws(
         ("name", "namePrefix", "role"),
         TF + "iam/role_policy.go @02f97af8 (policy updates in place)",
         autonamed=("name",),
+        region_aware=False,
     ),
-    "aws:iam/role:Role": _aws(None, _NOT_READ, autonamed=("name",)),
+    "aws:iam/role:Role": _aws(
+        ("name", "namePrefix", "path"),
+        TF + "iam/role.go @0040ea69 (assume_role_policy, description update in place)",
+        autonamed=("name",),
+        unique_names=("name",),
+        region_aware=False,
+    ),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _aws(
-        None,
-        _NOT_READ + "; pulumi-aws resource_overrides.go @015d3438 DeleteBeforeReplace",
+        ("role", "policyArn"),
+        TF + "iam/role_policy_attachment.go @04c79849 (no Update: both ForceNew); "
+        "pulumi-aws resource_overrides.go @015d3438 DeleteBeforeReplace",
         always_delete_first=True,
+        region_aware=False,
     ),
     # --- the VPC (both topologies) ------------------------------------------------------
-    "aws:ec2/vpc:Vpc": _aws(None, _NOT_READ),
-    "aws:ec2/subnet:Subnet": _aws(None, _NOT_READ),
-    "aws:ec2/internetGateway:InternetGateway": _aws(None, _NOT_READ),
-    "aws:ec2/eip:Eip": _aws(None, _NOT_READ),
-    "aws:ec2/natGateway:NatGateway": _aws(None, _NOT_READ),
-    "aws:ec2/route:Route": _aws(None, _NOT_READ),
-    "aws:ec2/routeTable:RouteTable": _aws(None, _NOT_READ),
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": _aws(None, _NOT_READ),
+    "aws:ec2/vpc:Vpc": _aws(
+        ("cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"),
+        TF + "ec2/vpc_.go @00081ce4 (DNS attributes and tenancy update in place)",
+    ),
+    "aws:ec2/subnet:Subnet": _aws(
+        (
+            "vpcId",
+            "cidrBlock",
+            "availabilityZone",
+            "availabilityZoneId",
+            "ipv4IpamPoolId",
+            "ipv4NetmaskLength",
+            "ipv6IpamPoolId",
+            "ipv6Native",
+            "ipv6NetmaskLength",
+            "outpostArn",
+        ),
+        TF + "ec2/vpc_subnet.go @00cda125",
+    ),
+    "aws:ec2/internetGateway:InternetGateway": _aws(
+        (), TF + "ec2/vpc_internet_gateway.go @08923b68 (vpc_id: detach, then attach)"
+    ),
+    "aws:ec2/eip:Eip": _aws(
+        ("address", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool"),
+        TF + "ec2/ec2_eip.go @01606926",
+    ),
+    "aws:ec2/natGateway:NatGateway": _aws(
+        (
+            "allocationId",
+            "connectivityType",
+            "privateIp",
+            "secondaryPrivateIpAddressCount",
+            "subnetId",
+        ),
+        TF + "ec2/vpc_nat_gateway.go @04088eaa",
+        traffic=True,
+    ),
+    "aws:ec2/route:Route": _aws(
+        (
+            "routeTableId",
+            "destinationCidrBlock",
+            "destinationIpv6CidrBlock",
+            "destinationPrefixListId",
+        ),
+        TF + "ec2/vpc_route.go @0128541e (a new target is ReplaceRoute in place)",
+        traffic=True,
+    ),
+    "aws:ec2/routeTable:RouteTable": _aws(
+        ("vpcId",), TF + "ec2/vpc_route_table.go @02209241", traffic=True
+    ),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _aws(
+        ("subnetId", "gatewayId"),
+        TF + "ec2/vpc_route_table_association.go @0be71beb (route_table_id: "
+        "ReplaceRouteTableAssociation in place)",
+        traffic=True,
+    ),
     # --- EKS topology -------------------------------------------------------------------
-    "eks:index:Cluster": Rule("aws", None, "pulumi-eks remote component; " + _NOT_READ),
-    "eks:index:ManagedNodeGroup": Rule("aws", None, "pulumi-eks remote component; " + _NOT_READ),
-    "pulumi:providers:kubernetes": Rule("aws", None, "provider; " + _NOT_READ),
+    # pulumi-eks components, by the inputs they pass on to the AWS resources they create
+    # (pulumi/pulumi-eks @7bf0c1b17993 nodejs/eks/cluster/cluster.ts, nodes/nodegroup.ts
+    # createManagedNodeGroupInternal) and those resources' ForceNew arguments.
+    "eks:index:Cluster": _aws(
+        # aws_eks_cluster: name, role_arn, kubernetes_network_config.{ip_family,
+        # service_ipv4_cidr} ForceNew; version, vpc_config (endpoint access, public_access_cidrs,
+        # subnet_ids), logging and authentication_mode update in place (UpdateClusterVersion,
+        # UpdateClusterConfig). vpcId: the cluster security group pulumi-eks creates in it
+        # (ec2/vpc_security_group.go vpc_id ForceNew) and the cluster's vpc_config with it.
+        ("name", "serviceRole", "vpcId", "kubernetesServiceIpAddressRange", "ipFamily"),
+        TF + "eks/cluster.go @00555dc5",
+    ),
+    "eks:index:ManagedNodeGroup": _aws(
+        # aws_eks_node_group: instance_types, subnet_ids, node_role_arn, ami_type (pulumi-eks
+        # derives it from operatingSystem), capacity_type, disk_size, cluster_name and the
+        # name ForceNew; scaling_config and version update in place (UpdateNodegroupConfig,
+        # UpdateNodegroupVersion: a rolling replacement of the nodes, PDBs respected). No
+        # name is set, so the bridge replaces it create-before-delete.
+        (
+            "instanceTypes",
+            "subnetIds",
+            "nodeRoleArn",
+            "amiType",
+            "operatingSystem",
+            "capacityType",
+            "diskSize",
+            "clusterName",
+            "nodeGroupName",
+            "nodeGroupNamePrefix",
+        ),
+        TF + "eks/node_group.go @012e0a32",
+    ),
+    "eks:index:Addon": _aws(
+        # aws_eks_addon: addon_name and cluster_name ForceNew; service_account_role_arn,
+        # addon_version and configuration_values update in place (UpdateAddon).
+        ("addonName", "cluster"),
+        TF + "eks/addon.go @00a35305",
+    ),
+    "pulumi:providers:kubernetes": Rule(
+        "kubernetes",
+        ("kubeconfig", "context", "cluster", "clusterIdentifier", "renderYamlToDirectory"),
+        "pulumi/pulumi-kubernetes provider/pkg/provider/provider.go DiffConfig @94977969 "
+        "(a kubeconfig that is computed or names another active cluster replaces the "
+        "provider, and with it every object it manages)",
+    ),
     "kubernetes:helm.sh/v3:Release": Rule(
         "helm",
         ("name", "namespace"),
@@ -239,6 +371,14 @@ RULES: dict[str, Rule] = {
         "kubernetes",
         ("metadata.name", "metadata.namespace", "data", "binaryData"),
         K8S_DIFF + " (ConfigMap data is immutable unless enableConfigMapMutable)",
+    ),
+    "kubernetes:core/v1:Secret": Rule(
+        "kubernetes",
+        ("metadata.name", "metadata.namespace", "type", "stringData", "data"),
+        K8S_DIFF + " (a Secret's .type, .stringData and .data replace it unless "
+        "enableSecretMutable, default false: provider.go:712-725; with it only .type: "
+        "diff.go forceNewProperties lines 28-29, 155-157)",
+        mutable_with=("enableSecretMutable", ("stringData", "data")),
     ),
     "kubernetes:core/v1:Service": Rule(
         "kubernetes",
@@ -259,6 +399,9 @@ RULES: dict[str, Rule] = {
     ),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": Rule(
         "kubernetes", ("metadata.name", "metadata.namespace"), K8S_DIFF, traffic=True
+    ),
+    "kubernetes:storage.k8s.io/v1:StorageClass": Rule(
+        "kubernetes", ("metadata.name", "metadata.namespace", "parameters", "provisioner"), K8S_DIFF
     ),
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": Rule(
         "kubernetes", ("metadata.name", "metadata.namespace"), K8S_DIFF

@@ -16,6 +16,7 @@ from components.sidecar.names import (
     ADMIN_CLUSTER,
     INGRESS_PREFIX,
     LOCAL_APP_CLUSTER,
+    SIDECAR_CLUSTERS,
     egress_prefix,
 )
 from components.sidecar.stats import (
@@ -33,6 +34,7 @@ from components.sidecar.stats import (
 from dashboards.cloudwatch.alarms import alarm_reads
 from dashboards.cloudwatch.dashboard import dashboard_reads
 from dashboards.cloudwatch.metrics import CLUSTER, HCM_PREFIX, MetricRead
+from dashboards.cloudwatch.slo import slo_alarm_reads
 from dashboards.grafana import envoy as grafana_envoy
 from dashboards.grafana import mesh as grafana_mesh
 from dashboards.prometheus import promql
@@ -54,16 +56,22 @@ def _scope(metric: str, hcm_prefix: str | None, cluster: str | None) -> str:
     if metric.startswith("envoy_server_"):
         return SERVER
     if metric.startswith("envoy_http_"):
-        if hcm_prefix == INGRESS_PREFIX:
-            return INGRESS
-        if hcm_prefix and hcm_prefix.startswith(egress_prefix("")):
-            return EGRESS
-        return f"listener {hcm_prefix}"
+        return _listener_scope(hcm_prefix)
     if metric.startswith("envoy_cluster_") and cluster:
         if cluster == LOCAL_APP_CLUSTER:
             return LOCAL_APP
         return "admin cluster" if cluster == ADMIN_CLUSTER else UPSTREAM
     return "other"
+
+
+def _listener_scope(hcm_prefix: str | None) -> str:
+    """The scope of an HTTP connection manager's stat: the ingress, an egress or another
+    listener."""
+    if hcm_prefix == INGRESS_PREFIX:
+        return INGRESS
+    if hcm_prefix and hcm_prefix.startswith(egress_prefix("")):
+        return EGRESS
+    return f"listener {hcm_prefix}"
 
 
 def series_stat(labels: Mapping[str, str]) -> StatKey:
@@ -88,10 +96,11 @@ def read_stat(read: MetricRead) -> StatKey:
     assert CLUSTER in dimensions, read
     if dimensions[CLUSTER] == LOCAL_APP_CLUSTER:
         return LOCAL_APP, read.name
-    assert dimensions[CLUSTER] is None and {v for _, v in read.exclude} == {
-        LOCAL_APP_CLUSTER,
-        ADMIN_CLUSTER,
-    }, read
+    if dimensions[CLUSTER] is not None:
+        # One caller's view of one upstream (an alarm on that edge).
+        assert dimensions[CLUSTER] not in SIDECAR_CLUSTERS, read
+        return UPSTREAM, read.name
+    assert {v for _, v in read.exclude} == set(SIDECAR_CLUSTERS), read
     return UPSTREAM, read.name
 
 
@@ -106,7 +115,7 @@ def promql_stats(expr: str) -> set[StatKey]:
             scope = INGRESS
         elif f'envoy_http_conn_manager_prefix=~"{egress_prefix("")}.+"' in matchers:
             scope = EGRESS
-        elif f'envoy_cluster_name!~"{LOCAL_APP_CLUSTER}|{ADMIN_CLUSTER}|' in matchers:
+        elif f'envoy_cluster_name!~"{"|".join(SIDECAR_CLUSTERS)}"' in matchers:
             scope = UPSTREAM
         elif f'envoy_cluster_name="{LOCAL_APP_CLUSTER}"' in matchers:
             scope = LOCAL_APP
@@ -171,7 +180,10 @@ def reader_stats(settings: Settings) -> dict[str, ByKind]:
             for q in edge_queries(settings, "60s").values()
         ),
     ]
-    cloudwatch = {read_stat(r) for r in [*dashboard_reads(settings), *alarm_reads(settings)]}
+    cloudwatch = {
+        read_stat(r)
+        for r in [*dashboard_reads(settings), *alarm_reads(settings), *slo_alarm_reads(settings)]
+    }
     return {
         CLOUDWATCH: _on_services(cloudwatch, settings),
         GRAFANA: _on_services(set().union(*(promql_stats(q) for q in grafana)), settings),

@@ -1,6 +1,8 @@
-"""A stand-in app behind a test sidecar: ``python tests/support/stub_app.py PORT [UPSTREAM_URL ...]``.
+"""A stand-in app behind a test sidecar:
+``python tests/support/stub_app.py PORT [UPSTREAM_URL ...]``.
 
-Listens on $HOST:PORT (default 127.0.0.1; the local mesh gives each replica its own address). ``GET /status/<code>`` answers ``<code>`` on a leaf; with upstreams
+Listens on $HOST:PORT (default 127.0.0.1; the local mesh gives each replica its own address).
+``GET /status/<code>`` answers ``<code>`` on a leaf; with upstreams
 it forwards the path to each (through the sidecar's egress listeners) and answers 200 if all
 of them did, else the first failing code, so a test can make errors travel the mesh the way a
 real call graph would. Any other path answers 200 (joined upstream answers on a caller).
@@ -22,7 +24,7 @@ def main(argv: list[str]) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             code, parts = 200, []
             if upstreams:
                 for base in upstreams:
@@ -40,7 +42,7 @@ def main(argv: list[str]) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args) -> None:  # the sidecar's access log is the record
+        def log_message(self, *args: object) -> None:  # the sidecar's access log is the record
             pass
 
     ThreadingHTTPServer((os.environ.get("HOST", "127.0.0.1"), port), Handler).serve_forever()

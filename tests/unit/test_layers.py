@@ -43,7 +43,13 @@ PULUMI_MODULES = {
     "components.program",
     # The component package: it hosts the components, and infers its schema from them.
     "provider.__main__",
+    "provider.construct",
     "provider.docs",
+    # `meshvis offline`: a program of the components run under Pulumi's mocks (the harness the
+    # program tests use too). The command line imports it only for that subcommand, so `run`
+    # and `render` never load pulumi (test_the_command_line_runs_without_loading_pulumi).
+    "meshvis.offline.harness",
+    "meshvis.offline.programs",
 }
 
 
@@ -140,9 +146,12 @@ def test_a_back_edge_or_a_stray_pulumi_import_is_caught():
 
 
 def test_the_command_line_runs_without_loading_pulumi():
-    """``meshvis render`` and ``run`` use the pure layers only (no Pulumi engine needed)."""
+    """``meshvis render``, ``run`` and the other local commands use the pure layers only (no
+    Pulumi engine needed); ``meshvis offline``, which runs a Pulumi program under mocks, is the
+    one subcommand that loads pulumi, and only when it is run."""
     probe = (
-        "import sys, meshvis.__main__, meshvis.render, meshvis.local.runner; "
+        "import sys, meshvis.__main__, meshvis.render, meshvis.local.runner, "
+        "meshvis.local.dashboard_outputs, meshvis.local.dns_lookup; "
         "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
     )
     done = subprocess.run(

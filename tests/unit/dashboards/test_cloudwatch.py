@@ -20,7 +20,12 @@ from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import ACCESS_LOG_FORMAT
 from components.stack import stack_settings
-from dashboards.cloudwatch.alarms import alarm_metric_names, alarm_reads, alarm_specs
+from dashboards.cloudwatch.alarms import (
+    alarm_metric_names,
+    alarm_reads,
+    alarm_specs,
+    threshold_alarm_services,
+)
 from dashboards.cloudwatch.dashboard import (
     ALB_NAMESPACE,
     dashboard_body,
@@ -72,7 +77,12 @@ RENDERING_KEYS = {
 }
 EXPRESSION_KEYS = {"expression", "label", "id", "period", "color", "yAxis", "visible", "region"}
 VIEWS = {"timeSeries", "singleValue", "gauge", "bar", "pie", "table"}
-STAT = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|p\d{1,2}(\.\d+)?)$")
+# The statistics the widgets use: the basic ones, percentiles, and percentile rank PR(n:m)
+# with either bound left out ("CloudWatch statistics definitions").
+STAT = re.compile(
+    r"^(SampleCount|Average|Sum|Minimum|Maximum|p\d{1,2}(\.\d+)?"
+    r"|PR\((\d+(\.\d+)?)?:(\d+(\.\d+)?)?\))$"
+)
 METRIC_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 SEARCH = re.compile(
     r"^SEARCH\('\{(?P<schema>[^}]*)\} (?P<terms>[^']*)', '(?P<stat>[^']+)', "
@@ -147,7 +157,7 @@ def test_metric_widgets_are_well_formed(settings, body):
                 ids.append(entry[0]["id"])
                 continue
             *names, options = entry if isinstance(entry[-1], dict) else (*entry, {})
-            namespace, metric_name, *dims = names
+            _, _, *dims = names  # namespace, metric name, dimension pairs
             assert all(isinstance(part, str) and part for part in names), title
             assert len(dims) % 2 == 0 and len(dims) // 2 <= 30, title
             assert set(options) <= RENDERING_KEYS, title
@@ -195,9 +205,9 @@ def test_dashboard_follows_the_service_list(settings):
     ]
     grown = settings_from_config(config)
     before, after = dashboard_body(settings, LB, TG), dashboard_body(grown, LB, TG)
-    changed = [
-        a["properties"].get("title") for b, a in zip(before["widgets"], after["widgets"]) if a != b
-    ]
+    # Not strict: the new service's SLO rows are added after the widgets compared.
+    pairs = zip(before["widgets"], after["widgets"], strict=False)
+    changed = [a["properties"].get("title") for b, a in pairs if a != b]
     assert changed == [
         "5xx rate per service (%, as the alarms see it)",
         f"Latest 5xx responses (Envoy access logs: {sampling_note(settings)})",
@@ -219,8 +229,11 @@ def test_log_queries_and_widget_say_what_is_sampled(settings):
     assert _widgets(dashboard_body(off, LB, TG), "log") == []
 
 
-def test_error_rate_widget_is_the_alarms_math(settings, body):
-    """Per service, the widget divides the very metrics the 5xx alarm divides."""
+def test_error_rate_widget_is_the_alarms_math():
+    """Per service, the widget divides the very metrics the 5xx alarm (of a service without an
+    SLO) divides."""
+    settings = _variant(slo=False)
+    body = dashboard_body(settings, LB, TG)
     widget = next(
         w for w in _widgets(body, "metric") if w["properties"]["title"].startswith("5xx rate")
     )
@@ -230,9 +243,9 @@ def test_error_rate_widget_is_the_alarms_math(settings, body):
         if not isinstance(e[0], dict)
     }
     expressions = [e[0] for e in widget["properties"]["metrics"] if isinstance(e[0], dict)]
-    alarms = [s for s in alarm_specs(settings) if "metric_queries" in s]
+    alarms = [s for s in alarm_specs(settings) if s["name"].endswith("-5xx-rate")]
     assert len(expressions) == len(alarms) == len(settings.app_services)
-    for expression, alarm in zip(expressions, alarms):
+    for expression, alarm in zip(expressions, alarms, strict=True):
         queries = {q["id"]: q for q in alarm["metric_queries"]}
         math = queries["error_rate"]["expression"]
         for alarm_id in ("errors", "requests"):
@@ -305,7 +318,8 @@ def _bind(cls, kwargs: dict) -> None:
 
 def test_alarm_specs_bind_to_the_pulumi_resource(settings):
     specs = alarm_specs(settings)
-    assert len(specs) == 2 * len(settings.app_services)
+    called = {u for s in settings.services for u in s.upstreams}
+    assert len(specs) == 2 * len(threshold_alarm_services(settings)) + len(called)
     assert len({s["name"] for s in specs}) == len(specs)
     for spec in specs:
         _bind(aws.cloudwatch.MetricAlarmArgs, spec)
@@ -387,7 +401,10 @@ def test_alarm_queries_are_consistent(settings):
         for q in queries:
             if "expression" in q:
                 assert _expression_ids(q["expression"]) <= set(ids) - {q["id"]}
-        assert spec["threshold"] == settings.error_rate_alarm_percent
+        if spec["name"].endswith("-no-healthy-hosts"):
+            assert (spec["threshold"], spec["comparison_operator"]) == (1.0, "LessThanThreshold")
+        else:
+            assert spec["threshold"] == settings.error_rate_alarm_percent
 
 
 def test_alarm_metrics_are_in_the_mesh_namespace_with_every_dimension(settings):
@@ -405,8 +422,11 @@ def test_alarm_thresholds_follow_the_settings():
     config = stack_config("dev")
     config["mesh-visibility:latencyAlarmMs"] = 250
     config["mesh-visibility:errorRateAlarmPercent"] = 1.5
+    # Threshold alarms are for the services without an SLO.
+    config["mesh-visibility:slo"] = False
     specs = alarm_specs(settings_from_config(config))
-    assert {s["threshold"] for s in specs} == {250.0, 1.5}
+    thresholds = {s["threshold"] for s in specs if not s["name"].endswith("-no-healthy-hosts")}
+    assert thresholds == {250.0, 1.5}
 
 
 # -- Logs Insights -----------------------------------------------------------------------------

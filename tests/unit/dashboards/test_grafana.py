@@ -25,6 +25,7 @@ from components.sidecar.stats import essential_stats
 from components.stack import stack_settings
 from dashboards.grafana import envoy as grafana_envoy
 from dashboards.grafana import mesh as grafana_mesh
+from dashboards.grafana import slo as grafana_slo
 from dashboards.grafana.dashboards import grafana_dashboards
 from dashboards.grafana.panels import DATASOURCE_VARIABLE
 from tests.support.shop_graphs import shop_eks_config
@@ -33,6 +34,7 @@ SETTINGS = {"dev-eks": stack_settings("dev-eks"), "shop": settings_from_config(s
 MODULES = {
     "mesh": (grafana_mesh, grafana_mesh.mesh_dashboard),
     "envoy": (grafana_envoy, grafana_envoy.envoy_dashboard),
+    "slo": (grafana_slo, grafana_slo.slo_dashboard),
 }
 # Prometheus names of the stats the eks inclusion list keeps (tag-extracted, as the
 # sidecar's /stats/prometheus names them); tests/unit/sidecar/test_stats.py checks the scopes too.
@@ -94,7 +96,7 @@ def test_panel_queries_are_the_dashboards_queries(settings, dashboard_module):
 
 
 def test_every_panel_query_is_valid_promql(settings, promtool, tmp_path):
-    queries = grafana_mesh.panel_queries(settings) + grafana_envoy.panel_queries(settings)
+    queries = [q for module, _ in MODULES.values() for q in module.panel_queries(settings)]
     # promtool parses every recording rule's expression with Prometheus's own PromQL parser.
     rules = {
         "groups": [
@@ -155,7 +157,7 @@ def test_dashboards_ship_as_config_maps_grafana_provisions(settings):
     sidecar = monitoring_values(settings)["grafana"]["sidecar"]["dashboards"]
     config_maps = dashboard_config_maps(settings)
     documents = grafana_dashboards(settings)
-    assert len(config_maps) == len(documents) == 2
+    assert len(config_maps) == len(documents) == len(MODULES)
     for config_map in config_maps:
         labels = config_map["metadata"]["labels"]
         assert labels[sidecar["label"]] == sidecar["labelValue"] == "1"

@@ -8,12 +8,13 @@ import json
 import pytest
 from jsonschema import Draft4Validator
 
-from components.ecs.agent import cloudwatch_agent_config
+from components.ecs.agent import cloudwatch_agent_config, dropped_metric_names
 from components.settings.naming import metric_namespace
 from components.settings.ports import STATSD_PORT
 from components.settings.stack_files import stack_names
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.names import TRACE_COLLECTOR_CLUSTER
+from components.sidecar.stats import cloudwatch_unread_metrics
 from components.stack import stack_settings
 from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
 from tests.conftest import REFERENCE, needs_reference
@@ -135,3 +136,13 @@ def test_the_schema_rejects_a_broken_traces_section(validator):
         "traces_collected/otlp: " in e and "not valid under any" in e
         for e in _errors(validator, config)
     )
+
+
+def test_agent_drops_only_for_the_essential_profile():
+    """``full`` publishes everything a sidecar sends; ``essential`` drops what no CloudWatch
+    reader reads (tests/unit/sidecar/test_stats.py proves that)."""
+    settings = stack_settings("dev")
+    statsd = cloudwatch_agent_config(settings)["metrics"]["metrics_collected"]["statsd"]
+    assert statsd["drop_original_metrics"] == list(cloudwatch_unread_metrics())
+    full = settings.model_copy(update={"stats_profile": "full"})
+    assert dropped_metric_names(cloudwatch_agent_config(full)) == frozenset()

@@ -26,6 +26,7 @@ from components.ecs.containers import (
     container_definitions,
     envoy_health_command,
     fargate_size,
+    health_probes,
     service_placement,
     task_definition,
 )
@@ -38,7 +39,7 @@ from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.demo_app import DEMO_APP
 from components.stack import stack_settings
 from tests.support.shop_graphs import ECS_PRIVATE_IMAGE as PRIVATE_IMAGE
-from tests.support.shop_graphs import shop_config
+from tests.support.shop_graphs import shop_config, shop_eks_config
 
 ROLE = "arn:aws:iam::123456789012:role/{}"
 
@@ -46,7 +47,7 @@ ROLE = "arn:aws:iam::123456789012:role/{}"
 def _ecs_stacks() -> list[tuple[str, Settings]]:
     stacks = [(name, stack_settings(name)) for name in stack_names()]
     stacks = [(n, s) for n, s in stacks if s.topology == "ecs"]
-    return stacks + [("shop", settings_from_config(shop_config()))]
+    return [*stacks, ("shop", settings_from_config(shop_config()))]
 
 
 STACKS = _ecs_stacks()
@@ -183,8 +184,10 @@ def test_custom_image_runs_its_own_command_and_environment():
 def test_too_many_upstreams_for_one_task_definition_is_a_config_error():
     leaves = [{"name": f"leaf-{i}", "port": 3000} for i in range(20)]
     config = shop_config(
-        services=leaves
-        + [{"name": "hub", "port": 3000, "upstreams": [leaf["name"] for leaf in leaves]}],
+        services=[
+            *leaves,
+            {"name": "hub", "port": 3000, "upstreams": [leaf["name"] for leaf in leaves]},
+        ],
         entryService=None,
     )
     settings = settings_from_config(config)
@@ -209,7 +212,7 @@ def test_every_sidecar_command_passes_envoy_validate(envoy_binary):
     tasks = [(settings, service) for _, settings in STACKS for service in settings.services]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda task: _validate(envoy_binary, *task), tasks))
-    for (_, service), result in zip(tasks, results):
+    for (_, service), result in zip(tasks, results, strict=True):
         assert result.returncode == 0, f"{service.name}: {result.stdout}\n{result.stderr}"
         assert "OK" in result.stdout
 
@@ -252,8 +255,8 @@ def test_image_references_accept_docker_hub_short_names_and_mirrors(image):
 
 @pytest.mark.parametrize("architecture", ["ARM64", "X86_64"])
 def test_cpu_architecture_is_the_configured_one(architecture, register_task_definition):
-    """Graviton by default (every default image is multi-architecture: README "What it
-    costs"); X86_64 when the stack asks for it. ECS's model accepts both values."""
+    """Graviton by default (every default image is multi-architecture: docs/measurements.md
+    "What it costs"); X86_64 when the stack asks for it. ECS's model accepts both values."""
     config = {**shop_config(), "mesh-visibility:cpuArchitecture": architecture}
     settings = settings_from_config(config)
     for service in settings.services:
@@ -303,3 +306,60 @@ def test_service_placement_is_a_valid_create_service_request(spot):
     )
     report = ParamValidator().validate({"serviceName": "name", **placement}, shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def _with(config: dict, name: str, **fields) -> dict:
+    for service in config["mesh-visibility:services"]:
+        if service["name"] == name:
+            service.update(fields)
+    return config
+
+
+def _with_cart(config: dict, **fields) -> dict:
+    return _with(config, "cart", **fields)
+
+
+def test_health_check_false_drops_only_the_app_check():
+    """An image without /bin/sh plus curl or wget cannot run the app check: ``healthCheck:
+    false`` leaves its task with the sidecar's check alone (and the local mesh's health watch,
+    which reads the same probes, checks only the sidecar)."""
+    settings = settings_from_config(_with_cart(shop_config(), healthCheck=False))
+    cart = settings.service("cart")
+    containers = _by_name(container_definitions(settings, cart))
+    assert "healthCheck" not in containers[APP]
+    assert containers[ENVOY]["healthCheck"]["command"] == envoy_health_command()
+    assert [p.container for p in health_probes(cart)] == [ENVOY]
+    checked = settings_from_config(shop_config())
+    assert "healthCheck" in _by_name(container_definitions(checked, checked.service("cart")))[APP]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            lambda: _with(shop_config(), "catalog", healthCheck=False),
+            "the demo app is always checked; false is for an image of your own",
+        ),
+        (
+            lambda: _with_cart(shop_config(), healthCheck="no"),
+            "healthCheck: ",
+        ),
+        (
+            lambda: _with_cart(shop_eks_config(), healthCheck=False),
+            "ecs only: the EKS readiness probe needs no tool in the image; remove it",
+        ),
+    ],
+)
+def test_health_check_false_is_refused_where_it_means_nothing(config, message):
+    with pytest.raises(ConfigError) as error:
+        settings_from_config(config())
+    text = str(error.value)
+    assert "\n" not in text and "healthCheck" in text and message in text
+
+
+def test_a_load_generator_refuses_health_check():
+    config = shop_config()
+    load = next(s for s in config["mesh-visibility:services"] if s.get("kind") == "load")
+    load["healthCheck"] = False
+    with pytest.raises(ConfigError, match=r"healthCheck: a load generator has no ingress"):
+        settings_from_config(config)

@@ -59,6 +59,9 @@ TEMPLATE_READ_KEYS = {
     "`.Values.fullnameOverride` names every Grafana object",
     "grafana.adminPassword": "charts/grafana/templates/_config.tpl lines 175-179: empty means "
     "`grafana.password`, a generated one",
+    "alertmanager.alertmanagerSpec.configSecret": "templates/alertmanager/alertmanager.yaml "
+    "(@006497b3acde): `configSecret` names the Secret the operator reads the configuration from "
+    "(values.yaml:1044-1047 documents it, commented out)",
 }
 
 

@@ -15,6 +15,7 @@ from kubernetes_validate.utils import all_versions
 from components.eks.objects import (
     APP_DRAIN_SECONDS,
     DEMO_APP_HEALTH_PATH,
+    DRAIN_PATH,
     ENVOY_CONFIG_DIR,
     ENVOY_CONFIG_KEY,
     MONITORING_NAMESPACE,
@@ -277,7 +278,7 @@ def test_pods_drain_before_they_stop_and_replicated_services_have_a_budget():
         drain = sidecar["lifecycle"]["preStop"]["exec"]["command"]
         # Both hooks run at deletion: the sidecar's drain must never close its listeners
         # while the app still serves and calls through them.
-        assert "drain_listeners?skip_exit" in drain[-1] and "sleep" not in drain[-1]
+        assert DRAIN_PATH in drain[-1] and "sleep" not in drain[-1]
         assert "--drain-time-s" in sidecar["args"]
         # The sidecar stops after the app: the app's drain and its own exit fit the grace.
         assert pod["terminationGracePeriodSeconds"] >= APP_DRAIN_SECONDS + 10

@@ -174,17 +174,15 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
 def test_receiver_records_and_restarts_on_the_same_port(settings):
     receiver = DogStatsdReceiver(settings)
     with pytest.raises(RuntimeError):
-        receiver.port
+        _ = receiver.port
     with receiver:
         port = receiver.port
         _send(port, ENVOY_DATAGRAM)
         _wait_for(lambda: receiver.samples_received() == 3)
     assert not receiver.running
-    assert receiver.names() == {
-        "envoy_cluster_upstream_rq_xx",
-        "envoy_http_downstream_rq_time",
-        "envoy_server_live",
-    }
+    # upstream_rq_xx arrives but is not published: the dev agent drops it (no CloudWatch
+    # reader reads it; test_receiver_publishes_nothing_the_agent_drops).
+    assert receiver.names() == {"envoy_http_downstream_rq_time", "envoy_server_live"}
     # Killed and restarted (as the local mesh does): same port, what was seen is kept.
     receiver.start()
     try:
@@ -193,10 +191,21 @@ def test_receiver_records_and_restarts_on_the_same_port(settings):
         _wait_for(lambda: receiver.samples_received() == 4)
         assert receiver.rejected_lines() == 1
         assert receiver.datagrams_received() == 2
-        assert len(receiver.metrics()) == 4
+        assert len(receiver.metrics()) == 3
     finally:
         receiver.stop()
     receiver.stop()  # stopping twice is harmless
+
+
+def test_receiver_publishes_nothing_the_agent_drops(settings):
+    """The stack's own agent config decides: with ``statsProfile: full`` nothing is dropped,
+    with ``essential`` the names kept only for the local live view are (components/ecs/agent.py)."""
+    full = settings.model_copy(update={"stats_profile": "full"})
+    for stack, published in ((full, 3), (settings, 2)):
+        with DogStatsdReceiver(stack) as receiver:
+            _send(receiver.port, ENVOY_DATAGRAM)
+            _wait_for(lambda: receiver.samples_received() == 3)
+        assert len(receiver.metrics()) == published
 
 
 def test_receiver_listens_on_every_replicas_address(settings):
@@ -209,3 +218,32 @@ def test_receiver_listens_on_every_replicas_address(settings):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
                 sender.sendto(b"envoy.server.live:1|g|#mesh:greeting,service:name", (host, port))
         _wait_for(lambda: receiver.datagrams_received() == 2)
+
+
+def test_receiver_keeps_timed_samples_for_the_alarm_evaluation(settings):
+    """What the alarms are evaluated over: each numeric sample with its arrival time and the
+    weight the agent gives it (1/sample_rate); a set's string value is not a datapoint."""
+    before = time.time()
+    with DogStatsdReceiver(settings) as receiver:
+        _send(
+            receiver.port,
+            b"envoy.cluster.upstream_rq_time:12|ms|@0.5|#mesh:greeting,service:name,"
+            b"envoy.cluster_name:local_app\n"
+            b"envoy.cluster.upstream_rq_time:40|ms|#mesh:greeting,service:name,"
+            b"envoy.cluster_name:local_app\n"
+            b"users:alice|s|#mesh:greeting,service:name",
+        )
+        _wait_for(lambda: receiver.samples_received() == 3)
+    timed = receiver.timed_samples()
+    key = (
+        "envoy_cluster_upstream_rq_time",
+        (
+            ("envoy.cluster_name", "local_app"),
+            ("mesh", "greeting"),
+            ("metric_type", "timing"),
+            ("service", "name"),
+        ),
+    )
+    assert list(timed) == [key]
+    assert [(value, weight) for _, value, weight in timed[key]] == [(12.0, 2.0), (40.0, 1.0)]
+    assert all(before <= at <= time.time() for at, _, _ in timed[key])

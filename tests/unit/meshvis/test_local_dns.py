@@ -173,7 +173,11 @@ def _differences(old, new, path=""):
     if isinstance(old, dict) and isinstance(new, dict) and old.keys() == new.keys():
         return [d for k in old for d in _differences(old[k], new[k], f"{path}.{k}")]
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [d for i, (a, b) in enumerate(zip(old, new)) for d in _differences(a, b, path)]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for d in _differences(a, b, path)
+        ]
     return [] if old == new else [(path, old, new)]
 
 

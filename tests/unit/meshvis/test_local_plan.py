@@ -42,7 +42,7 @@ def test_plan_makes_every_replica_a_host_with_the_deployed_ports():
     assert plan.entry_urls == ["http://127.7.1.5:15000/", "http://127.7.1.6:15000/"]
     assert plan.scrape_targets()[-1] == (
         "127.7.1.7:9902",
-        {"service": "load-generator", "replica": "load-generator-1"},
+        {"mesh": "greeting", "service": "load-generator", "replica": "load-generator-1"},
     )
     assert plan.statsd_addresses()[0] == ("127.7.1.1", 8125)
 

@@ -4,8 +4,10 @@ what the Pulumi program deploys; a bad stack gets one error line and exit code 2
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import yaml
@@ -18,7 +20,9 @@ from components.stack import stack_settings
 from dashboards.cloudwatch.alarms import alarm_specs
 from dashboards.cloudwatch.dashboard import dashboard_body
 from dashboards.cloudwatch.logs_insights import query_definitions
+from dashboards.cloudwatch.slo import alert_topic_policy, composite_alarm_specs, slo_alarm_specs
 from meshvis.render import MARKER, stack_documents
+from meshvis.render.ecs import example_topic_arn
 from tests.support.shop_graphs import shop_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def _render(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "meshvis", "render", *args],
+        [sys.executable, "-m", "meshvis", "render", "--list", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -46,6 +50,9 @@ def test_render_dev_writes_every_ecs_document(tmp_path):
         "cloudwatch-agent.json",
         "cloudwatch-dashboard.json",
         "alarms.json",
+        "slo-alarms.json",
+        "slo-composite-alarms.json",
+        "alert-topic-policy.json",
         "logs-insights-queries.json",
     }
     written = {str(Path(line).relative_to(out)) for line in done.stdout.splitlines()}
@@ -66,6 +73,10 @@ def test_render_dev_writes_every_ecs_document(tmp_path):
         settings, "app/greeting-alb/EXAMPLE", "targetgroup/greeting-tg/EXAMPLE"
     )
     assert load("alarms.json") == alarm_specs(settings)
+    topic = example_topic_arn(settings)
+    assert load("slo-alarms.json") == slo_alarm_specs(settings)
+    assert load("slo-composite-alarms.json") == composite_alarm_specs(settings, topic)
+    assert load("alert-topic-policy.json") == alert_topic_policy(topic)
     assert load("logs-insights-queries.json") == query_definitions(settings)
 
 
@@ -100,3 +111,21 @@ def test_bad_stack_prints_one_error_line_and_exits_2(tmp_path):
         "error: mesh-visibility:services[0].upstreams: unknown service 'gone'"
     )
     assert not out.exists()
+
+
+def test_render_says_how_many_files_it_wrote_and_where():
+    """As the README writes it (from the project root, a relative folder): one line."""
+    out = f"out-render-test-{uuid.uuid4().hex[:8]}/render-dev"
+    try:
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "meshvis"), "render", "--stack", "dev", "--out", out],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        written = [p for p in (ROOT / out).rglob("*") if p.is_file() and p.name != MARKER]
+        assert done.stdout == f"wrote {len(written)} files to {out}/ (--list names them)\n"
+    finally:
+        shutil.rmtree(ROOT / out.split("/")[0], ignore_errors=True)

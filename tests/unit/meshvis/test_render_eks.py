@@ -35,7 +35,17 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_render_dev_eks_writes_every_document(tmp_path):
     out = tmp_path / "dev-eks"
     done = subprocess.run(
-        [sys.executable, "-m", "meshvis", "render", "--stack", "dev-eks", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "meshvis",
+            "render",
+            "--list",
+            "--stack",
+            "dev-eks",
+            "--out",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -51,6 +61,7 @@ def test_render_dev_eks_writes_every_document(tmp_path):
         "monitoring-values.yaml",
         "grafana/mesh-overview.json",
         "grafana/envoy-detail.json",
+        "grafana/slos.json",
         RULES_FILE,
         "prometheus.yml",
         "tempo-values.yaml",

@@ -104,7 +104,11 @@ def test_only_the_collector_address_changes():
     local = with_collector(envoy_bootstrap(DEV, DEV.service("greeter")), ("127.9.0.1", 4318))
     changed = [
         c["name"]
-        for c, d in zip(boot["static_resources"]["clusters"], local["static_resources"]["clusters"])
+        for c, d in zip(
+            boot["static_resources"]["clusters"],
+            local["static_resources"]["clusters"],
+            strict=True,
+        )
         if c != d
     ]
     assert changed == [TRACE_COLLECTOR_CLUSTER]

@@ -10,7 +10,9 @@ import pytest
 from components.settings.stack_files import stack_config, stack_names
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
+from components.sidecar.names import LB_HEALTH_PATH
 from components.stack import stack_settings
+from meshvis.local.cloudwatch_agent import MAX_DATAGRAM
 
 
 def _listeners(bootstrap: dict) -> dict[str, tuple[str, int]]:
@@ -103,6 +105,8 @@ def test_stats_tags_sink_and_profile():
         "address": "127.0.0.1",
         "port_value": 8125,
     }
+    # Batched counters and gauges fit what the agent (and its local stand-in) reads at once.
+    assert 1500 <= sink["typed_config"]["max_bytes_per_datagram"] <= MAX_DATAGRAM
     assert "inclusion_list" in boot["stats_config"]["stats_matcher"]
     full = _variant("dev", statsProfile="full")
     assert "stats_matcher" not in envoy_bootstrap(full, full.service("name"))["stats_config"]
@@ -164,9 +168,29 @@ def test_default_access_log_keeps_failed_slow_and_a_request_id_sample():
             "use_independent_randomness": False,
         }
     }
+    assert _access_logs(settings, "greeting")["ingress"][0]["filter"] == {
+        "or_filter": {"filters": [*FAILED, _slow(settings.latency_alarm_ms), sample]}
+    }
+    # The entry service (behind the ALB): its health checks stay out of the sample only.
+    not_probe = {
+        "header_filter": {
+            "header": {
+                "name": "x-envoy-original-path",
+                "string_match": {"exact": LB_HEALTH_PATH},
+                "invert_match": True,
+                "treat_missing_header_as_empty": True,
+            }
+        }
+    }
     logs = _access_logs(settings, "greeter")
     assert logs["ingress"][0]["filter"] == {
-        "or_filter": {"filters": [*FAILED, _slow(settings.latency_alarm_ms), sample]}
+        "or_filter": {
+            "filters": [
+                *FAILED,
+                _slow(settings.latency_alarm_ms),
+                {"and_filter": {"filters": [not_probe, sample]}},
+            ]
+        }
     }
     for egress in ("egress_greeting", "egress_name"):
         assert logs[egress][0]["filter"] == {"or_filter": {"filters": FAILED}}
@@ -200,7 +224,7 @@ def test_metrics_listener_serves_only_stats_and_ready():
 
 
 def test_step_1_of_a_namespace_change_lists_both_names_of_every_upstream():
-    """``previousDnsNamespace`` (README "Changing a deployed stack"): each upstream at its new
+    """``previousDnsNamespace`` (docs/day-2.md "Changes that need care"): each upstream at its new
     and old name, so the caller finds it whichever namespace its tasks are registered in."""
     settings = _variant("dev", dnsNamespace="mesh", previousDnsNamespace="internal")
     for upstream, cluster in _clusters(
@@ -261,7 +285,7 @@ def test_real_envoy_validates_bootstrap(name, bootstrap, envoy_binary):
     ],
 )
 def test_every_request_listener_traces_with_opentelemetry(topology, collector):
-    settings = _variant("dev", topology=topology, traceSampleRate=12.5)
+    settings = _variant("dev", topology=topology, traceSampleRate=12.5, traceLimitPerMinute=0)
     boot = envoy_bootstrap(settings, settings.service("greeter"))
     for listener in boot["static_resources"]["listeners"]:
         hcm = _hcm(listener)
@@ -278,8 +302,13 @@ def test_every_request_listener_traces_with_opentelemetry(topology, collector):
         assert config["http_service"]["http_uri"]["cluster"] == "otlp_collector"
         [detector] = config["resource_detectors"]
         assert detector["typed_config"]["attributes"] == {"mesh": "greeting", "service": "greeter"}
-        [route] = hcm["route_config"]["virtual_hosts"][0]["routes"]
+        *probe, route = hcm["route_config"]["virtual_hosts"][0]["routes"]
         assert route["decorator"] == {"operation": f"greeter {listener['name']}"}
+        # The ALB's health checks (ecs entry service only) are never traced.
+        never = {"numerator": 0}
+        assert [p.get("tracing") for p in probe] == [
+            {"client_sampling": never, "random_sampling": never, "overall_sampling": never}
+        ] * (topology == "ecs" and listener["name"] == "ingress")
     cluster = _clusters(boot)["otlp_collector"]
     address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     socket = address["address"]["socket_address"]

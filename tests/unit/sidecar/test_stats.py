@@ -2,8 +2,8 @@
 
 Both ways: every stat a CloudWatch widget or alarm, a Grafana panel, an alert rule or the
 local live view reads is kept on its topology, and every kept stat is read by one of them.
-What is read is derived from the readers themselves (tests/support/stat_scopes.py). That a real Envoy
-with these lists emits exactly these stats, and every reader gets data, is proven by
+What is read is derived from the readers themselves (tests/support/stat_scopes.py). That a real
+Envoy with these lists emits exactly these stats, and every reader gets data, is proven by
 tests/local/test_local_profiles.py and tests/local/test_telemetry_real_envoy.py.
 """
 
@@ -23,6 +23,7 @@ from components.sidecar.stats import (
     READERS,
     READS,
     Stat,
+    cloudwatch_unread_metrics,
     essential_stats,
     essential_stats_matcher,
 )
@@ -115,6 +116,17 @@ def test_bootstrap_carries_its_topologys_matcher(stack):
         assert stats_config["stats_matcher"] == essential_stats_matcher(
             settings.topology, service.kind
         )
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_metrics_the_agent_drops_are_read_by_no_cloudwatch_reader(stack):
+    """The agent drops by name (components/ecs/agent.py): no widget, alarm or SLO alarm may
+    read a dropped name under any dimensions, and each one is kept for another reader."""
+    settings = STACKS[stack]
+    read = {name for _, name in set().union(*reader_stats(settings)[CLOUDWATCH].values())}
+    dropped = set(cloudwatch_unread_metrics())
+    assert dropped and dropped.isdisjoint(read)
+    assert dropped <= {stat.metric for stat in essential_stats("ecs")}
 
 
 def test_stat_metric_name():
