@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from components.settings.ports import OTLP_GRPC_PORT
 from components.settings.slo import LATENCY_BUCKETS_MS
+from components.sidecar.clusters import static_cluster
 
 OTEL_SINK = "type.googleapis.com/envoy.extensions.stat_sinks.open_telemetry.v3.SinkConfig"
 HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -46,28 +47,7 @@ def with_otel_stats_sink(bootstrap: dict) -> dict:
     ]
     bootstrap["static_resources"]["clusters"].append(
         {
-            "name": CLUSTER,
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "load_assignment": {
-                "cluster_name": CLUSTER,
-                "endpoints": [
-                    {
-                        "lb_endpoints": [
-                            {
-                                "endpoint": {
-                                    "address": {
-                                        "socket_address": {
-                                            "address": host,
-                                            "port_value": OTLP_GRPC_PORT,
-                                        }
-                                    }
-                                }
-                            }
-                        ]
-                    }
-                ],
-            },
+            **static_cluster(CLUSTER, host, OTLP_GRPC_PORT),
             "typed_extension_protocol_options": {
                 HTTP_OPTIONS: {
                     "@type": f"type.googleapis.com/{HTTP_OPTIONS}",

@@ -49,6 +49,7 @@ from bench.sidecars import process_usage
 from bench.udp_drain import UdpDrain
 from components.settings.ports import INGRESS_PORT, STATSD_PORT
 from components.sidecar.bootstrap import HCM, ROUTER
+from components.sidecar.clusters import static_cluster
 from components.sidecar.tracing import DYNATRACE_SAMPLER
 from components.stack import stack_settings
 from meshvis.local.plan import LocalReplica, block_address, claim_block, plan_mesh
@@ -233,32 +234,7 @@ def bare_envoy(address: str, port: int, upstream: tuple[str, int]) -> Bootstrap:
                     ],
                 }
             ],
-            "clusters": [
-                {
-                    "name": "upstream",
-                    "type": "STATIC",
-                    "connect_timeout": "1s",
-                    "load_assignment": {
-                        "cluster_name": "upstream",
-                        "endpoints": [
-                            {
-                                "lb_endpoints": [
-                                    {
-                                        "endpoint": {
-                                            "address": {
-                                                "socket_address": {
-                                                    "address": host,
-                                                    "port_value": upstream_port,
-                                                }
-                                            }
-                                        }
-                                    }
-                                ]
-                            }
-                        ],
-                    },
-                }
-            ],
+            "clusters": [static_cluster("upstream", host, upstream_port)],
         },
     }
 

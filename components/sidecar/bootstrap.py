@@ -12,6 +12,7 @@ from typing import Any
 from components.settings.model import ServiceSpec, Settings
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT, STATSD_PORT
 from components.settings.slo import LATENCY_BUCKETS_MS
+from components.sidecar.clusters import CONNECT_TIMEOUT, address, endpoints, static_cluster
 from components.sidecar.demo_app import app_health_path
 from components.sidecar.faults import fault_exemption, fault_filter, fault_runtime
 from components.sidecar.names import (
@@ -44,7 +45,6 @@ STATSD_DATAGRAM_BYTES = 8192
 
 # Timeouts and resilience of every upstream call. Retries go to another host
 # (previous_hosts) so that one bad replica is routed around while outlier detection ejects it.
-CONNECT_TIMEOUT = "1s"
 ROUTE_TIMEOUT = "10s"
 PER_TRY_TIMEOUT = "3s"
 NUM_RETRIES = 2
@@ -94,7 +94,7 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     metrics listener on 9902 that serves only ``/stats/prometheus`` and ``/ready``.
     """
     listeners = []
-    clusters = [_static_cluster(ADMIN_CLUSTER, ADMIN_PORT)]
+    clusters = [static_cluster(ADMIN_CLUSTER, "127.0.0.1", ADMIN_PORT)]
     if not service.is_load:
         listeners.append(
             _listener(
@@ -109,7 +109,7 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
                 ),
             )
         )
-        clusters.append(_static_cluster(LOCAL_APP_CLUSTER, service.app_port))
+        clusters.append(static_cluster(LOCAL_APP_CLUSTER, "127.0.0.1", service.app_port))
     for upstream in service.upstreams:
         listeners.append(
             _listener(
@@ -144,7 +144,7 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
         ]
     bootstrap: dict = {
         "node": {"id": f"{settings.mesh_name}-{service.name}", "cluster": service.name},
-        "admin": {"address": _address("127.0.0.1", ADMIN_PORT)},
+        "admin": {"address": address("127.0.0.1", ADMIN_PORT)},
         "static_resources": {"listeners": listeners, "clusters": clusters},
         "stats_config": stats_config,
         "stats_flush_interval": "10s",
@@ -183,17 +183,10 @@ def dog_statsd_sink(port: int) -> dict:
         "name": "envoy.stat_sinks.dog_statsd",
         "typed_config": {
             "@type": DOG_STATSD,
-            "address": _address("127.0.0.1", port),
+            "address": address("127.0.0.1", port),
             "max_bytes_per_datagram": STATSD_DATAGRAM_BYTES,
         },
     }
-
-
-def _address(host: str, port: int, protocol: str = "TCP") -> dict:
-    socket = {"address": host, "port_value": port}
-    if protocol != "TCP":
-        socket["protocol"] = protocol
-    return {"socket_address": socket}
 
 
 def behind_load_balancer(settings: Settings, service: ServiceSpec) -> bool:
@@ -280,7 +273,7 @@ def _listener(
     are matched before ``route``."""
     return {
         "name": stat_prefix,
-        "address": _address(host, port),
+        "address": address(host, port),
         "filter_chains": [
             {
                 "filters": [
@@ -390,7 +383,7 @@ def _metrics_listener() -> dict:
     )
     return {
         "name": METRICS_PREFIX,
-        "address": _address("0.0.0.0", METRICS_PORT),
+        "address": address("0.0.0.0", METRICS_PORT),
         "filter_chains": [
             {
                 "filters": [
@@ -420,28 +413,6 @@ def _metrics_listener() -> dict:
     }
 
 
-def _static_cluster(name: str, port: int) -> dict:
-    return {
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": CONNECT_TIMEOUT,
-        "load_assignment": _endpoints(name, [("127.0.0.1", port)]),
-    }
-
-
-def _endpoints(cluster: str, hosts: list[tuple[str, int]]) -> dict:
-    return {
-        "cluster_name": cluster,
-        "endpoints": [
-            {
-                "lb_endpoints": [
-                    {"endpoint": {"address": _address(host, port)}} for host, port in hosts
-                ]
-            }
-        ],
-    }
-
-
 def _upstream_cluster(upstream: str, hosts: tuple[str, ...]) -> dict:
     """``upstream`` at every name in ``hosts``: STRICT_DNS resolves each on its own and
     balances over all the addresses found, so a name without an answer (a namespace the
@@ -452,7 +423,7 @@ def _upstream_cluster(upstream: str, hosts: tuple[str, ...]) -> dict:
         "dns_lookup_family": "V4_ONLY",
         "connect_timeout": CONNECT_TIMEOUT,
         "lb_policy": "LEAST_REQUEST",
-        "load_assignment": _endpoints(upstream, [(host, INGRESS_PORT) for host in hosts]),
+        "load_assignment": endpoints(upstream, [(host, INGRESS_PORT) for host in hosts]),
         "circuit_breakers": {
             "thresholds": [
                 {

@@ -41,6 +41,7 @@ import json
 
 from components.settings.model import ServiceSpec, Settings
 from components.settings.ports import METRICS_PORT, OTLP_HTTP_PORT
+from components.sidecar.clusters import static_cluster
 from components.sidecar.names import (
     INGRESS_PREFIX,
     METRICS_PREFIX,
@@ -114,7 +115,7 @@ def with_tracing(bootstrap: dict, settings: Settings, service: ServiceSpec) -> d
                 route["decorator"] = {"operation": span_name(service.name, listener["name"])}
     resources["clusters"].append(_collector_cluster(settings))
     if capped(settings, service):
-        resources["clusters"].append(_static_cluster(TRACE_SAMPLER_CLUSTER, LOOPBACK, METRICS_PORT))
+        resources["clusters"].append(static_cluster(TRACE_SAMPLER_CLUSTER, LOOPBACK, METRICS_PORT))
     return traced
 
 
@@ -236,21 +237,8 @@ def _provider(settings: Settings, service: ServiceSpec) -> dict:
 
 def _collector_cluster(settings: Settings) -> dict:
     host, port = collector_address(settings)
-    cluster = _static_cluster(TRACE_COLLECTOR_CLUSTER, host, port)
+    cluster = static_cluster(TRACE_COLLECTOR_CLUSTER, host, port)
     if settings.topology == "eks":
         # Tempo's Service name (one ClusterIP), resolved like the upstreams.
         cluster.update(type="STRICT_DNS", dns_lookup_family="V4_ONLY")
     return cluster
-
-
-def _static_cluster(name: str, host: str, port: int) -> dict:
-    endpoint = {"address": {"socket_address": {"address": host, "port_value": port}}}
-    return {
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}],
-        },
-    }
