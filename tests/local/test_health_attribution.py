@@ -16,9 +16,15 @@ import re
 import signal
 
 import pytest
-import yaml
 
-from tests.local.test_local_mesh import STARTED, MeshRun, nothing_left, pid_of, sidecar_pid
+from tests.local.test_local_mesh import (
+    STARTED,
+    MeshRun,
+    nothing_left,
+    pid_of,
+    sidecar_pid,
+    written_stack,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +47,8 @@ LEAF_DOWN = re.compile(r"^\[\s*(\d+)s\] leaf: down\b")
 
 @pytest.fixture
 def run(tmp_path):
-    (tmp_path / "Pulumi.frozen.yaml").write_text(yaml.safe_dump(STACK))
-    started = MeshRun(
-        tmp_path,
-        ["--stack", "frozen", "--root", str(tmp_path), "--duration", "240", "--summary", "s.json"],
-    )
+    args = written_stack(tmp_path, "frozen", STACK)
+    started = MeshRun(tmp_path, [*args, "--duration", "240", "--summary", "s.json"])
     yield started
     started.cleanup()
 

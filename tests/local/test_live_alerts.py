@@ -17,9 +17,8 @@ import re
 import signal
 
 import pytest
-import yaml
 
-from tests.local.test_local_mesh import STARTED, MeshRun, nothing_left
+from tests.local.test_local_mesh import STARTED, MeshRun, nothing_left, written_stack
 
 pytestmark = pytest.mark.integration
 
@@ -47,11 +46,8 @@ LEAF_ROW = re.compile(r"^\[\s*(\d+)s\] leaf: .*  alerts PAGE availability [1h6+]
 
 @pytest.fixture
 def run(tmp_path):
-    (tmp_path / "Pulumi.burning.yaml").write_text(yaml.safe_dump(STACK))
-    started = MeshRun(
-        tmp_path,
-        ["--stack", "burning", "--root", str(tmp_path), "--duration", "300", "--summary", "s.json"],
-    )
+    args = written_stack(tmp_path, "burning", STACK)
+    started = MeshRun(tmp_path, [*args, "--duration", "300", "--summary", "s.json"])
     yield started
     started.cleanup()
 

@@ -420,9 +420,14 @@ def tiny_run_dir(folder: Path) -> Path:
     return run_dir_of(folder, "tiny")
 
 
+def written_stack(folder: Path, name: str, stack: dict) -> list[str]:
+    """Write ``stack`` as ``folder``/Pulumi.<name>.yaml; the arguments that run it."""
+    (folder / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack))
+    return ["--stack", name, "--root", str(folder)]
+
+
 def tiny_stack(folder: Path) -> list[str]:
-    (folder / "Pulumi.tiny.yaml").write_text(yaml.safe_dump(TINY_STACK))
-    return ["--stack", "tiny", "--root", str(folder)]
+    return written_stack(folder, "tiny", TINY_STACK)
 
 
 @pytest.mark.parametrize(
