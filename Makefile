@@ -68,7 +68,7 @@ render: setup
 # test_golden.py compares with (review their diff), and the promtool SLO tests in tests/promtool/.
 golden: setup
 	$(PYTHON) -m tests.support.golden_cases
-	$(PYTHON) -c 'from tests.unit.dashboards.test_slo_promtool import write; write()'
+	$(PYTHON) -c 'from tests.consumers.dashboards.test_slo_promtool import write; write()'
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

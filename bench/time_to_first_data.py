@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.machine import header
 from components.stack import stack_settings
-from meshvis.local.signals import live_signals, read_signals, without_data
+from meshvis.local.golden_signals import live_signals, read_signals, without_data
 
 ROOT = Path(__file__).resolve().parent.parent
 

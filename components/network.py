@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.outputs import declared_outputs
+
 VPC_CIDR = "10.0.0.0/16"
 AZ_COUNT = 2
 # /20 subnets: 4091 addresses each, far more than one ENI per Fargate task will ever need.
@@ -134,13 +136,7 @@ class Vpc(pulumi.ComponentResource):
         self.cidr_block = args.cidr
         self.public_subnet_ids = public_ready
         self.private_subnet_ids = private_ready
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "publicSubnetIds": self.public_subnet_ids,
-                "privateSubnetIds": self.private_subnet_ids,
-            }
-        )
+        self.register_outputs(declared_outputs(self))
 
 
 def _ready(subnet: aws.ec2.Subnet, *routing: pulumi.CustomResource) -> pulumi.Output[str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from components.settings.model import Settings
 from components.settings.naming import metric_namespace
 from components.settings.ports import OTLP_GRPC_PORT, OTLP_HTTP_PORT, STATSD_PORT
-from components.sidecar.stats import cloudwatch_unread_metrics
-from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
+from components.sidecar.stats import cloudwatch_dropped_metrics
+from dashboards.cloudwatch.metrics import METRIC_SEPARATOR, PER_UPSTREAM_DIMENSIONS
 
 # How often the agent gathers what the statsd listener aggregated; Envoy flushes every 10 s.
 COLLECTION_INTERVAL_S = 10
@@ -37,6 +37,9 @@ def cloudwatch_agent_config(settings: Settings) -> dict:
         "agent": agent,
         "metrics": {
             "namespace": metric_namespace(settings.mesh_name),
+            # One metric per upstream for every caller's datum of its cluster stats: what the
+            # dashboard's upstream views and the no-healthy-hosts alarms read.
+            "aggregation_dimensions": [list(PER_UPSTREAM_DIMENSIONS)],
             "metrics_collected": {
                 "statsd": {
                     # Loopback only: Envoy sends from inside the task, and nothing outside it
@@ -49,14 +52,15 @@ def cloudwatch_agent_config(settings: Settings) -> dict:
             },
         },
     }
-    unread = cloudwatch_unread_metrics() if settings.stats_profile == "essential" else ()
-    if unread:
-        # Kept in Envoy for the local live view, read by nothing in CloudWatch: the agent
-        # publishes no datum for them. With no aggregation_dimensions the "original" datum is
-        # the only one, so the metric is never created (plugins/outputs/cloudwatch/cloudwatch.go
-        # BuildMetricDatum and IsDropping; statsd names are taken as written:
-        # translator/translate/otel/common/metrics.go GetDropOriginalMetrics, @ab55b8da).
-        config["metrics"]["metrics_collected"]["statsd"]["drop_original_metrics"] = list(unread)
+    dropped = cloudwatch_dropped_metrics() if settings.stats_profile == "essential" else ()
+    if dropped:
+        # Kept in Envoy for the local live view and read by nothing in CloudWatch, or read
+        # only from the per-upstream aggregate: the agent publishes no per-sidecar datum for
+        # them, only the aggregates of those with the aggregation dimensions
+        # (plugins/outputs/cloudwatch/cloudwatch.go BuildMetricDatum, IsDropping, ProcessRollup;
+        # statsd names are taken as written: translator/translate/otel/common/metrics.go
+        # GetDropOriginalMetrics, @ab55b8da).
+        config["metrics"]["metrics_collected"]["statsd"]["drop_original_metrics"] = list(dropped)
     if settings.tracing:
         config["traces"] = _traces_config()
     return config

@@ -6,73 +6,26 @@ a mesh service to its own cluster and Cloud Map namespace, and the component pac
 schema inference reads the annotations of the arguments and outputs as objects.
 """
 
-import json
 from collections.abc import Sequence
-from typing import Required, TypedDict, TypeVar, cast
+from typing import Any, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from components.ecs.checks import check_task_definition_sizes
-from components.ecs.containers import (
-    CONTAINERS,
-    ENVOY,
-    ecs_exec_enabled,
-    service_placement,
-    task_definition,
-)
-from components.ecs.discovery import dns_config
-from components.ecs.iam import (
-    execution_role_policy,
-    execution_trust_policy,
-    task_role_policy,
-    task_trust_policy,
-)
+from components.ecs.documents import Document, ServiceReferences
+from components.ecs.registry import register, stand_ins
+from components.ecs.service_documents import service_documents
+from components.outputs import declared_outputs
 from components.settings.model import ServiceSpec, Settings
 from components.settings.naming import log_group_name
-from components.settings.ports import INGRESS_PORT, METRICS_PORT
+from components.settings.ports import INGRESS_PORT
 from components.settings.service_args import (
     ArgumentError,
     MeshArgs,
     ServiceArgs,
     component_settings,
 )
-
-# Time the load balancer's first health checks get before ECS counts a new task as failed:
-# the app starts only after Envoy is healthy (about 10 s), then answers through it.
-LB_GRACE_SECONDS = 60
-
-
-# Every rule of the ECS topology opens one TCP port to or from one peer.
-Rule = TypeVar("Rule", aws.vpc.SecurityGroupIngressRule, aws.vpc.SecurityGroupEgressRule)
-
-
-def tcp_port_rule(
-    kind: type[Rule],
-    name: str,
-    group_id: pulumi.Input[str],
-    port: int,
-    description: str,
-    opts: pulumi.ResourceOptions,
-    *,
-    peer_group_id: pulumi.Input[str] | None = None,
-    cidr: str | None = None,
-) -> Rule:
-    """An ingress or egress rule (``kind``) of ``group_id`` for TCP ``port``, to or from one
-    peer: another security group or a CIDR block (exactly one)."""
-    if (peer_group_id is None) == (cidr is None):
-        raise ValueError("give exactly one of peer_group_id and cidr")
-    return kind(
-        name,
-        security_group_id=group_id,
-        referenced_security_group_id=peer_group_id,
-        cidr_ipv4=cidr,
-        ip_protocol="tcp",
-        from_port=port,
-        to_port=port,
-        description=description,
-        opts=opts,
-    )
 
 
 class LoadBalancerArgs(TypedDict):
@@ -156,9 +109,9 @@ class EcsMeshService(pulumi.ComponentResource):
     """The ECS service's name (the service's own)."""
     service_arn: pulumi.Output[str]
     """The ECS service's ARN."""
-    dns_name: str | None
-    """Where the mesh reaches it: `<name>.<namespace it is registered in>` on port 15000 (none
-    for `load`)."""
+    address: str | None
+    """Where the mesh reaches it: `<name>.<namespace it is registered in>:15000` (none for
+    `load`)."""
     task_definition_arn: pulumi.Output[str]
     """The task definition's current revision."""
     security_group_id: pulumi.Output[str]
@@ -208,49 +161,85 @@ class EcsMeshService(pulumi.ComponentResource):
             # The load balancer's target: its sidecar routes the ALB's health check.
             settings = settings.model_copy(update={"entry_service": service.name})
         super().__init__("meshvis:ecs:MeshService", name, None, opts)
-        tags = {**args.get("tags", {}), "service": service.name}
+        documents = {
+            (d.kind, d.name): d
+            for d in service_documents(
+                settings, service, stand_ins(ServiceReferences), args.get("tags", {}), name
+            )
+        }
 
-        self.log_groups = self._log_groups(name, settings, service, tags)
-        self.log_group_names = [
-            log_group_name(settings.mesh_name, service.name, c) for c in CONTAINERS
-        ]
+        child = pulumi.ResourceOptions(parent=self)
+        invoked = pulumi.InvokeOutputOptions(parent=self)
 
-        task_role, execution_role, policies = self._roles(name, settings, service, tags)
-        definition = self._task_definition(name, settings, service, task_role, execution_role, tags)
-        group, rules = self._firewall(name, settings, service, args, tags, alb_rule_aliases)
-        ecs_service = self._ecs_service(
-            name,
-            settings,
-            service,
-            args,
-            definition,
-            group,
-            tags,
-            depends_on=[*self.log_groups, *policies, *rules, *rollout_after],
+        def of_kind(kind: str) -> list[Document]:
+            return [d for (k, _), d in documents.items() if k == kind]
+
+        def registered(kind: str, suffix: str, opts: pulumi.ResourceOptions | None = None) -> Any:
+            # The references known so far: each resource's own ids are added once it exists.
+            return register(documents[kind, suffix], name, references, opts or child)
+
+        load_balancer = args.get("load_balancer")
+        references: dict[str, Any] = {
+            "account_id": aws.get_caller_identity_output(opts=invoked).account_id,
+            "partition": aws.get_partition_output(opts=invoked).partition,
+            "vpc_id": args["vpc_id"],
+            "cluster_arn": args["cluster_arn"],
+            "subnet_ids": args["subnet_ids"],
+            "mesh_security_group_id": args["mesh_security_group_id"],
+            "namespace_id": args["namespace_id"],
+            "previous_namespace_id": args.get("previous_namespace_id"),
+            "target_group_arn": load_balancer["target_group_arn"] if load_balancer else None,
+            "load_balancer_security_group_id": (
+                load_balancer["security_group_id"] if load_balancer else None
+            ),
+        }
+
+        self.log_groups = self._log_groups(name, settings, service, of_kind("log-group"))
+        self.log_group_names = [d.args["name"] for d in of_kind("log-group")]
+        task_role = registered("role", "task")
+        references["task_role_id"] = task_role.id
+        policies = [registered("role-policy", "task")]
+        execution_role = registered("role", "exec")
+        references["execution_role_id"] = execution_role.id
+        policies.append(registered("role-policy", "exec"))
+        references |= {"task_role_arn": task_role.arn, "execution_role_arn": execution_role.arn}
+        definition = registered("task-definition", "task")
+        group = registered("security-group", "sg")
+        references["security_group_id"] = group.id
+        rules = [registered("ingress-rule", d.name) for d in of_kind("ingress-rule")]
+        # The load balancer's egress rule to this service, under its earlier URNs too.
+        aliased = pulumi.ResourceOptions(parent=self, aliases=list(alb_rule_aliases))
+        rules += [registered("egress-rule", d.name, aliased) for d in of_kind("egress-rule")]
+        self.discovery_service_arn = self._registry(
+            name, settings, of_kind("discovery-service"), references
         )
-        self.ecs_service = ecs_service
-        self.service_name = ecs_service.name
-        self.service_arn = ecs_service.arn
-        self.dns_name = (
-            None if service.is_load else f"{service.name}.{settings.registered_dns_namespace}"
+        self.ecs_service = register(
+            documents["ecs-service", "service"],
+            name,
+            {
+                **references,
+                "task_definition_arn": definition.arn,
+                "registry_arn": self.discovery_service_arn,
+            },
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[*self.log_groups, *policies, *rules, *rollout_after]
+            ),
+        )
+        self.service_name = self.ecs_service.name
+        self.service_arn = self.ecs_service.arn
+        self.address = (
+            None
+            if service.is_load
+            else f"{service.name}.{settings.registered_dns_namespace}:{INGRESS_PORT}"
         )
         self.task_definition_arn = definition.arn
         self.security_group_id = group.id
         self.task_role_arn = task_role.arn
         self.execution_role_arn = execution_role.arn
-        self.register_outputs(
-            {
-                "serviceName": self.service_name,
-                "serviceArn": self.service_arn,
-                "dnsName": self.dns_name,
-                "taskDefinitionArn": self.task_definition_arn,
-                "securityGroupId": self.security_group_id,
-                "logGroupNames": self.log_group_names,
-            }
-        )
+        self.register_outputs(declared_outputs(self))
 
     def _log_groups(
-        self, name: str, settings: Settings, service: ServiceSpec, tags: dict[str, str]
+        self, name: str, settings: Settings, service: ServiceSpec, documents: list[Document]
     ) -> list[aws.cloudwatch.LogGroup]:
         """One log group per container, deleted with the service or, with
         ``logGroupsOnDelete: keep``, left to its retention (Pulumi's retainOnDelete: "the
@@ -269,7 +258,6 @@ class EcsMeshService(pulumi.ComponentResource):
         ``continueStepsFromImport``); an older CLI stops the update there (docs/day-2.md
         "Log groups").
         """
-        names = {c: log_group_name(settings.mesh_name, service.name, c) for c in CONTAINERS}
         keep = settings.log_groups_on_delete == "keep"
         found = aws.cloudwatch.get_log_groups(
             log_group_name_prefix=log_group_name(settings.mesh_name, service.name, ""),
@@ -277,312 +265,58 @@ class EcsMeshService(pulumi.ComponentResource):
         )
         kept = set(found.log_group_names or ())
         return [
-            aws.cloudwatch.LogGroup(
-                f"{name}-{container}-logs",
-                name=group,
-                retention_in_days=settings.log_retention_days,
-                tags=tags,
-                opts=pulumi.ResourceOptions(
+            register(
+                document,
+                name,
+                {},
+                pulumi.ResourceOptions(
                     parent=self,
                     retain_on_delete=keep,
                     # A log group's id is its name (terraform-provider-aws logs/group.go).
-                    import_=group if group in kept else None,
+                    import_=document.args["name"] if document.args["name"] in kept else None,
                 ),
             )
-            for container, group in names.items()
+            for document in documents
         ]
-
-    def _ecs_service(
-        self,
-        name: str,
-        settings: Settings,
-        service: ServiceSpec,
-        args: EcsMeshServiceArgs,
-        definition: aws.ecs.TaskDefinition,
-        group: aws.ec2.SecurityGroup,
-        tags: dict[str, str],
-        depends_on: list[pulumi.Resource],
-    ) -> aws.ecs.Service:
-        """The ECS service that runs ``replicas`` tasks of ``definition``, registers them in
-        Cloud Map and, for the entry service, in the load balancer's target group."""
-        registries = self._registry(name, settings, service, args, tags)
-        load_balancer = args.get("load_balancer")
-        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] | None = None
-        grace = None
-        if load_balancer is not None:
-            load_balancers = [
-                {
-                    "target_group_arn": load_balancer["target_group_arn"],
-                    "container_name": ENVOY,
-                    "container_port": INGRESS_PORT,
-                }
-            ]
-            grace = LB_GRACE_SECONDS
-        placement = service_placement(settings)
-        ecs_service = aws.ecs.Service(
-            f"{name}-service",
-            # The service's own name, so `aws ecs` commands and Container Insights read naturally;
-            # the cluster belongs to this mesh alone.
-            name=service.name,
-            cluster=args["cluster_arn"],
-            task_definition=definition.arn,
-            desired_count=service.replicas,
-            capacity_provider_strategies=[
-                {"capacity_provider": item["capacityProvider"], "weight": item["weight"]}
-                for item in placement["capacityProviderStrategy"]
-            ],
-            # Without it the provider turns a changed strategy (fargateSpot switched) into a
-            # replacement, delete-first with this fixed name (capacityProviderStrategyCustomizeDiff
-            # in terraform-provider-aws internal/service/ecs/service.go). The price: every update
-            # of the service, a replicas change too, is a rolling deployment of its tasks.
-            force_new_deployment=True,
-            network_configuration={
-                "subnets": args["subnet_ids"],
-                "assign_public_ip": False,
-                "security_groups": [args["mesh_security_group_id"], group.id],
-            },
-            service_registries=registries,
-            load_balancers=load_balancers,
-            health_check_grace_period_seconds=grace,
-            deployment_circuit_breaker={"enable": True, "rollback": True},
-            # ECS Exec for a game-day service only (docs/faults.md "On ECS"); a change rolls
-            # the tasks (force_new_deployment), as ECS Exec reaches only tasks started with it.
-            enable_execute_command=ecs_exec_enabled(service),
-            propagate_tags="SERVICE",
-            # `pulumi up` moves on only once the rollout is done: callers roll after their
-            # upstreams, and the update's deletes (a removed upstream, old discovery services)
-            # run when no old task needs them any more. A rollout the circuit breaker rolls back
-            # fails the update instead of leaving a state that names the new revision.
-            wait_for_steady_state=True,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
-        )
-        return ecs_service
-
-    def _roles(
-        self, name: str, settings: Settings, service: ServiceSpec, tags: dict[str, str]
-    ) -> tuple[aws.iam.Role, aws.iam.Role, list[aws.iam.RolePolicy]]:
-        """The task role (its CloudWatch agent's calls) and the execution role (image pulls,
-        container logs), and their policies, which the ECS service must wait for."""
-        child = pulumi.ResourceOptions(parent=self)
-        invoked = pulumi.InvokeOutputOptions(parent=self)
-        identity = pulumi.Output.all(
-            aws.get_caller_identity_output(opts=invoked).account_id,
-            aws.get_partition_output(opts=invoked).partition,
-        )
-        task_role = aws.iam.Role(
-            f"{name}-task",
-            assume_role_policy=identity.apply(
-                lambda v: json.dumps(task_trust_policy(v[0], str(settings.region), v[1]))
-            ),
-            description=f"Task role of {settings.mesh_name}/{service.name}: its CloudWatch "
-            "agent publishes the mesh's metrics",
-            tags=tags,
-            opts=child,
-        )
-        task_policy = aws.iam.RolePolicy(
-            f"{name}-task",
-            role=task_role.id,
-            policy=json.dumps(task_role_policy(settings, service)),
-            opts=child,
-        )
-        execution_role = aws.iam.Role(
-            f"{name}-exec",
-            assume_role_policy=json.dumps(execution_trust_policy()),
-            description=f"Execution role of {settings.mesh_name}/{service.name}: image pulls "
-            "and container logs",
-            tags=tags,
-            opts=child,
-        )
-        execution_policy = aws.iam.RolePolicy(
-            f"{name}-exec",
-            role=execution_role.id,
-            policy=identity.apply(
-                lambda v: json.dumps(execution_role_policy(settings, service, v[0], v[1]))
-            ),
-            opts=child,
-        )
-
-        return task_role, execution_role, [task_policy, execution_policy]
-
-    def _task_definition(
-        self,
-        name: str,
-        settings: Settings,
-        service: ServiceSpec,
-        task_role: aws.iam.Role,
-        execution_role: aws.iam.Role,
-        tags: dict[str, str],
-    ) -> aws.ecs.TaskDefinition:
-        """The service's task definition, registered from its pure document."""
-        child = pulumi.ResourceOptions(parent=self)
-        document = task_definition(settings, service)
-        definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
-            family=document["family"],
-            network_mode=document["networkMode"],
-            requires_compatibilities=document["requiresCompatibilities"],
-            cpu=document["cpu"],
-            memory=document["memory"],
-            runtime_platform={
-                "operating_system_family": document["runtimePlatform"]["operatingSystemFamily"],
-                "cpu_architecture": document["runtimePlatform"]["cpuArchitecture"],
-            },
-            container_definitions=json.dumps(
-                document["containerDefinitions"], separators=(",", ":")
-            ),
-            task_role_arn=task_role.arn,
-            execution_role_arn=execution_role.arn,
-            # Every change registers a new revision (all its arguments are ForceNew); the old
-            # one stays registered, so running tasks, a circuit-breaker rollback and a failed
-            # update can always start it again. Revisions cost nothing.
-            skip_destroy=True,
-            tags=tags,
-            opts=child,
-        )
-
-        return definition
-
-    def _firewall(
-        self,
-        name: str,
-        settings: Settings,
-        service: ServiceSpec,
-        args: EcsMeshServiceArgs,
-        tags: dict[str, str],
-        alb_rule_aliases: Sequence[pulumi.Alias],
-    ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
-        """The service's own security group: Envoy's metrics port from the mesh, its ingress
-        port from the mesh (and the load balancer) for services that accept requests; and its
-        rules, which the ECS service waits for.
-
-        With a load balancer, also the load balancer group's egress to this group's port 15000,
-        named after this service: a new entry service gets a rule of its own, created before
-        its tasks start, while the old entry's rule goes only at the end of the update (one
-        rule updated in place would cut the old entry off minutes before the new one serves:
-        referenced_security_group_id updates in place, hashicorp/terraform-provider-aws
-        internal/service/ec2/vpc_security_group_ingress_rule.go @00a32209, only
-        security_group_id is RequiresReplace)."""
-        child = pulumi.ResourceOptions(parent=self)
-        load_balancer = args.get("load_balancer")
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            vpc_id=args["vpc_id"],
-            description=f"{settings.mesh_name}/{service.name}: Envoy ingress and metrics only",
-            tags={**tags, "Name": f"{name}-sg"},
-            opts=child,
-        )
-        sources = [("metrics", METRICS_PORT, args["mesh_security_group_id"])]
-        if not service.is_load:
-            sources.append(("mesh", INGRESS_PORT, args["mesh_security_group_id"]))
-        if load_balancer is not None:
-            sources.append(("alb", INGRESS_PORT, load_balancer["security_group_id"]))
-        rules: list[pulumi.Resource] = [
-            tcp_port_rule(
-                aws.vpc.SecurityGroupIngressRule,
-                f"{name}-from-{label}",
-                group.id,
-                port,
-                f"Envoy {port} from the {label}",
-                child,
-                peer_group_id=source,
-            )
-            for label, port, source in sources
-        ]
-        if load_balancer is not None:
-            rules.append(
-                tcp_port_rule(
-                    aws.vpc.SecurityGroupEgressRule,
-                    f"{name}-alb-to-envoy",
-                    load_balancer["security_group_id"],
-                    INGRESS_PORT,
-                    f"Envoy ingress of {service.name}",
-                    pulumi.ResourceOptions(parent=self, aliases=list(alb_rule_aliases)),
-                    peer_group_id=group.id,
-                )
-            )
-
-        return group, rules
 
     def _registry(
         self,
         name: str,
         settings: Settings,
-        service: ServiceSpec,
-        args: EcsMeshServiceArgs,
-        tags: dict[str, str],
-    ) -> aws.ecs.ServiceServiceRegistriesArgsDict | None:
-        """The Cloud Map registry the ECS service registers its tasks in (None for a load
-        generator); sets ``discovery_service_arn``."""
-        registries: aws.ecs.ServiceServiceRegistriesArgsDict | None = None
-        self.discovery_service_arn = None
-        if not service.is_load:
-            # A load generator accepts no requests (no service may name it as an upstream),
-            # so only services with an ingress get a DNS name: one Cloud Map service per
-            # namespace, each named after its namespace so that both steps of a namespace
-            # change keep every resource's name (docs/day-2.md).
-            namespaces = {settings.dns_namespace: args["namespace_id"]}
-            if settings.previous_dns_namespace:
-                namespaces[settings.previous_dns_namespace] = args["previous_namespace_id"]
-            discovery = {
-                namespace: self._discovery(name, service.name, namespace, namespace_id, tags)
-                for namespace, namespace_id in namespaces.items()
-            }
-            # ECS allows one registry per service: the previous namespace while it is set
-            # (callers' old and new bootstraps both resolve it), else the current one.
-            # Switching it updates the service in place, and ECS starts tasks registered in
-            # the new one before it stops the old (hashicorp/terraform-provider-aws
-            # internal/service/ecs/service.go @8a0b630aa00be415497be382fed4294db03af6c3:
-            # service_registries is not ForceNew; resourceServiceUpdate sends it to
-            # UpdateService).
-            registered = discovery[settings.registered_dns_namespace]
-            registries = {"registry_arn": registered.arn}
-            self.discovery_service_arn = registered.arn
+        documents: list[Document],
+        references: dict[str, Any],
+    ) -> pulumi.Output[str] | None:
+        """The service's Cloud Map services, one per namespace (none for a load generator);
+        returns the ARN of the one its tasks register in.
 
-        return registries
-
-    def _discovery(
-        self,
-        name: str,
-        service: str,
-        namespace: str,
-        namespace_id: pulumi.Input[str],
-        tags: dict[str, str],
-    ) -> aws.servicediscovery.Service:
-        """The service's Cloud Map service in ``namespace``: ``<service>.<namespace>``."""
-        return aws.servicediscovery.Service(
-            f"{name}-discovery-{namespace}",
-            name=service,
-            # The pure document has the provider's shape; discovery.py may not import pulumi_aws
-            # for its TypedDict (tests/unit/test_layers.py).
-            dns_config=cast(
-                aws.servicediscovery.ServiceDnsConfigArgsDict, dns_config(namespace_id)
-            ),
-            # ECS reports each task's health (Envoy's health check) to Cloud Map, so DNS
-            # answers only with healthy tasks. Written out because the provider drops an
-            # empty block: Create sends it only when it is non-empty, and Read stores it
-            # only when AWS returns a FailureThreshold (hashicorp/terraform-provider-aws
-            # internal/service/servicediscovery/service.go
-            # @e33a89d079930e92c79a986c9c041c5ed5191639, resourceServiceCreate,
-            # expand/flattenHealthCheckCustomConfig), which left the
-            # service without custom health checks and the block a diff on every plan. AWS
-            # deprecated the field and always uses 1 (ForceNew: never change it).
-            health_check_custom_config={"failure_threshold": 1},
-            # Deleting the service must not wait for ECS to deregister the last instances.
-            force_destroy=True,
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # Only a replaced namespace (same name, new id) replaces it: the new service
-                # is created in the new namespace next to the old one, which answers until
-                # the update ends, instead of the provider's delete-first (explicit name).
-                # Any other ForceNew change (routing policy, record type) would create a
-                # second service of the same name in the same namespace, which Cloud Map
-                # refuses: such an update stops before deleting anything. The program never
-                # changes those.
-                delete_before_replace=False,
-                # ForceNew and fixed by AWS at 1; stacks created while the block was
-                # dropped keep running without it rather than being replaced.
-                ignore_changes=["healthCheckCustomConfig"],
-            ),
-        )
+        ECS allows one registry per service: the previous namespace while it is set (callers'
+        old and new bootstraps both resolve it), else the current one. Switching it updates
+        the service in place, and ECS starts tasks registered in the new one before it stops
+        the old (hashicorp/terraform-provider-aws internal/service/ecs/service.go
+        @8a0b630aa00be415497be382fed4294db03af6c3: service_registries is not ForceNew;
+        resourceServiceUpdate sends it to UpdateService).
+        """
+        discovery = {
+            document.name: register(
+                document,
+                name,
+                references,
+                pulumi.ResourceOptions(
+                    parent=self,
+                    # Only a replaced namespace (same name, new id) replaces it: the new service
+                    # is created in the new namespace next to the old one, which answers until
+                    # the update ends, instead of the provider's delete-first (explicit name).
+                    # Any other ForceNew change (routing policy, record type) would create a
+                    # second service of the same name in the same namespace, which Cloud Map
+                    # refuses: such an update stops before deleting anything. The program never
+                    # changes those.
+                    delete_before_replace=False,
+                    # ForceNew and fixed by AWS at 1; stacks created while the block was
+                    # dropped keep running without it rather than being replaced.
+                    ignore_changes=["healthCheckCustomConfig"],
+                ),
+            )
+            for document in documents
+        }
+        registered = discovery.get(f"discovery-{settings.registered_dns_namespace}")
+        return None if registered is None else registered.arn

@@ -1,5 +1,9 @@
-"""Where the SLO alerts go on EKS (pure): kube-prometheus-stack's Alertmanager routes
-``severity: page`` and ``ticket`` to one receiver, a webhook when ``alertWebhookUrl`` is set.
+"""Where the mesh's alerts go on EKS (pure): kube-prometheus-stack's Alertmanager routes the
+SLO alerts (``severity: page`` and ``ticket``) and the mesh's own ``critical`` alerts (a
+service with no healthy host left, an upstream answering 5xx, no sidecar at all: what names the
+service that is out when it sends nothing itself) to one receiver, a webhook when
+``alertWebhookUrl`` is set. Every alert the game day counts as paging reaches it
+(tests/consumers/eks/test_alerting_amtool.py routes each one with amtool).
 
 The URL is a secret end to end, so the whole Alertmanager configuration lives in a Kubernetes
 Secret of our own, never in the chart's values (Helm keeps those readable, ``helm get values``)
@@ -27,8 +31,12 @@ CONFIG_KEY = "alertmanager.yaml"  # the key the operator reads from configSecret
 # What rendered files hold instead of the URL: a valid URL (so the rendered configuration passes
 # `amtool check-config`) in the reserved .invalid domain (RFC 2606), which never resolves.
 WEBHOOK_PLACEHOLDER = "https://alert-webhook.invalid/set-by-pulumi-up"
-# How often an unresolved alert is sent again: a page hourly, a ticket twice a day.
-REPEAT_INTERVAL = {"page": "1h", "ticket": "12h"}
+# How often an unresolved alert is sent again: a page (and a critical mesh alert) hourly, a
+# ticket twice a day.
+REPEAT_INTERVAL = {"page": "1h", "critical": "1h", "ticket": "12h"}
+# Only the mesh's own alerts (they carry its `mesh` label) of a severity the chart's default
+# rules use too: the cluster's critical alerts keep the chart's routing.
+MESH_ONLY = {"critical": ['mesh =~ ".+"']}
 # The chart's own inhibition rules (values.yaml alertmanager.config.inhibit_rules): Helm
 # replaces a list value as a whole, so setting ours means restating them.
 CHART_INHIBIT_RULES = (
@@ -76,8 +84,9 @@ def alertmanager_config(settings: Settings, webhook_url: str | None) -> dict:
                 *(
                     {
                         "receiver": SLO_RECEIVER,
-                        "matchers": [f'severity = "{severity}"'],
-                        "group_by": ["alertname", "mesh", "service", "slo"],
+                        "matchers": [f'severity = "{severity}"', *MESH_ONLY.get(severity, [])],
+                        # An upstream's alerts: one notification per upstream and caller.
+                        "group_by": ["alertname", "mesh", "service", "slo", "envoy_cluster_name"],
                         "repeat_interval": repeat,
                     }
                     for severity, repeat in REPEAT_INTERVAL.items()
@@ -118,14 +127,14 @@ def alertmanager_values(settings: Settings, resources: dict) -> dict:
     }
 
 
-def config_secret(settings: Settings) -> dict:
-    """The Secret holding Alertmanager's configuration, as rendered: the webhook URL, if any,
-    is ``WEBHOOK_PLACEHOLDER`` (the Pulumi program writes the real one from the secret)."""
-    webhook = WEBHOOK_PLACEHOLDER if settings.alert_webhook_url is not None else None
+def config_secret(settings: Settings, config_text: object) -> dict:
+    """The Secret holding Alertmanager's configuration ``config_text``
+    (``alertmanager_config_text``: the Pulumi program's is a secret Output of the real URL,
+    a render's holds ``WEBHOOK_PLACEHOLDER``, components/eks/documents.py)."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": metadata(config_secret_name(settings), MONITORING_NAMESPACE),
         "type": "Opaque",
-        "stringData": {CONFIG_KEY: alertmanager_config_text(settings, webhook)},
+        "stringData": {CONFIG_KEY: config_text},
     }

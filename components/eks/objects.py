@@ -16,6 +16,7 @@ import hashlib
 import json
 
 from components.settings.model import ServiceSpec, Settings
+from components.settings.naming import PROJECT
 from components.settings.ports import ADMIN_PORT, INGRESS_PORT, METRICS_PORT
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.command import admin_command_script, envoy_command
@@ -23,7 +24,7 @@ from components.sidecar.demo_app import demo_app_environment
 from dashboards.prometheus.scrape import METRICS_PORT_NAME
 
 MONITORING_NAMESPACE = "monitoring"
-PART_OF = "mesh-visibility"
+PART_OF = PROJECT
 DEMO_APP_CONFIG_MAP_PREFIX = "demo-app"
 DEMO_APP_DIR = "/app"
 DEMO_APP_KEY = "app.py"
@@ -458,16 +459,3 @@ def demo_app_objects(settings: Settings, app_source: str) -> list[dict]:
     if any(s.uses_demo_app for s in settings.services):
         return [demo_app_config_map(settings, app_source)]
     return []
-
-
-def mesh_objects(settings: Settings, app_source: str) -> list[dict]:
-    """Every object of the mesh itself, in apply order: namespaces, the network policy, the
-    demo app's source (if any service runs it) and each service's objects."""
-    objects = [
-        *namespaces(settings),
-        network_policy(settings),
-        *demo_app_objects(settings, app_source),
-    ]
-    for service in settings.services:
-        objects.extend(service_objects(settings, service, app_source))
-    return objects

@@ -7,18 +7,15 @@ inference reads the annotations of the arguments and outputs as objects.
 """
 
 from collections.abc import Sequence
-from typing import Required, TypedDict
+from typing import Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.eks.checks import check_env_sizes
-from components.eks.objects import (
-    deployment,
-    disruption_budget,
-    envoy_config_map,
-    service_object,
-)
+from components.eks.documents import service_documents
+from components.eks.register import register
+from components.outputs import declared_outputs
 from components.settings.ports import INGRESS_PORT
 from components.settings.service_args import (
     ArgumentError,
@@ -90,45 +87,21 @@ class EksMeshService(pulumi.ComponentResource):
         super().__init__("meshvis:eks:MeshService", name, None, opts)
         # The objects' provider is the component's (`providers` or `provider`), by inheritance.
         placed = pulumi.ResourceOptions(parent=self, depends_on=list(start_after))
-
-        config = envoy_config_map(settings, spec)
-        # Content-addressed and immutable (objects.content_name): a new bootstrap is a new
-        # ConfigMap, created before the Deployment that mounts it rolls; the old one goes at
-        # the end of the update, when no pod mounts it any more.
-        self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-envoy",
-            metadata=config["metadata"],
-            data=config["data"],
-            immutable=config["immutable"],
-            opts=placed,
-        )
-        pods = deployment(settings, spec, demo_app_source())
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=pods["metadata"],
-            spec=pods["spec"],
-            opts=pulumi.ResourceOptions.merge(
-                placed, pulumi.ResourceOptions(depends_on=[self.config_map, *rollout_after])
-            ),
-        )
-        budget = disruption_budget(settings, spec)
-        if budget is not None:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-budget", metadata=budget["metadata"], spec=budget["spec"], opts=placed
+        created: dict[str, pulumi.CustomResource] = {}
+        for document in service_documents(settings, spec, demo_app_source()):
+            # The bootstrap's ConfigMap is content-addressed and immutable (objects.content_name):
+            # a new bootstrap is a new ConfigMap, created before the Deployment that mounts it
+            # rolls; the old one goes at the end of the update, when no pod mounts it any more.
+            waits = [created["ConfigMap"], *rollout_after] if document.kind == "Deployment" else []
+            created[document.kind] = register(
+                name,
+                document,
+                pulumi.ResourceOptions.merge(placed, pulumi.ResourceOptions(depends_on=waits)),
             )
-        self.kubernetes_service = None
-        self.address = None
-        if not spec.is_load:
-            front = service_object(settings, spec)
-            self.kubernetes_service = k8s.core.v1.Service(
-                f"{name}-service", metadata=front["metadata"], spec=front["spec"], opts=placed
-            )
-            self.address = f"{settings.upstream_host(spec.name)}:{INGRESS_PORT}"
-
-        self.register_outputs(
-            {
-                "configMap": self.config_map.metadata.name,
-                "deployment": self.deployment.metadata.name,
-                "address": self.address,
-            }
+        self.config_map = cast(k8s.core.v1.ConfigMap, created["ConfigMap"])
+        self.deployment = cast(k8s.apps.v1.Deployment, created["Deployment"])
+        self.kubernetes_service = cast(k8s.core.v1.Service | None, created.get("Service"))
+        self.address = (
+            None if spec.is_load else f"{settings.upstream_host(spec.name)}:{INGRESS_PORT}"
         )
+        self.register_outputs(declared_outputs(self))

@@ -1,5 +1,9 @@
 """The whole mesh on EKS: cluster, monitoring (Prometheus, Grafana), dashboards, alert rules
-and one ``EksMeshService`` per service."""
+and one ``EksMeshService`` per service.
+
+What it deploys on the cluster is ``components.eks.documents.stack_documents``, registered as
+it is; this module adds the cluster and the wiring: who waits for whom, and the provider.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,17 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.eks import storage, tempo
-from components.eks.alerting import CONFIG_KEY, alertmanager_config_text, config_secret
+from components.eks.documents import (
+    ALERT_RULES_DOCUMENT,
+    ALERTMANAGER_CONFIG_DOCUMENT,
+    DEMO_APP_DOCUMENT,
+    HELM_RELEASE,
+    MONITORING_RELEASE_DOCUMENT,
+    STORAGE_CLASS_DOCUMENT,
+    Document,
+    namespace_document,
+    stack_documents,
+)
 from components.eks.iam import (
     NODE_POLICIES,
     managed_policy_arn,
@@ -20,35 +34,37 @@ from components.eks.iam import (
     service_account_trust_policy,
 )
 from components.eks.monitoring import (
-    CHART,
-    CHART_REPOSITORY,
-    CHART_VERSION,
-    RELEASE_NAME,
-    dashboard_config_maps,
     grafana_password_command,
     grafana_port_forward,
-    monitoring_values,
     prometheus_port_forward,
-    prometheus_rule,
 )
-from components.eks.objects import (
-    MONITORING_NAMESPACE,
-    demo_app_objects,
-    namespaces,
-    network_policy,
-)
+from components.eks.register import program_references, register
 from components.eks.service import EksMeshService, EksMeshServiceArgs
 from components.network import Vpc, VpcArgs
-from components.settings.errors import PROJECT
+from components.outputs import declared_outputs
 from components.settings.model import Settings
+from components.settings.naming import PROJECT
 from components.settings.rollout import upstreams_first
 from components.settings.service_args import mesh_args, service_args
 from components.sidecar.demo_app import demo_app_source
 from components.sidecar.tracing import component_trace_limit
 
-# kube-prometheus-stack waits for Prometheus, Grafana and the operator to be ready; on new
-# nodes that pull every image first, that takes longer than Helm's default 5 minutes.
-RELEASE_TIMEOUT_SECONDS = 900
+# What a document of the stack waits for besides its namespace, by logical name: the monitoring
+# release's Alertmanager reads its configuration Secret, which must exist first; the
+# PrometheusRule's kind is defined by the release's CRDs.
+WAITS_FOR = {
+    MONITORING_RELEASE_DOCUMENT: (ALERTMANAGER_CONFIG_DOCUMENT,),
+    ALERT_RULES_DOCUMENT: (MONITORING_RELEASE_DOCUMENT,),
+}
+# Options of a Helm release beyond its documents, by release name. A Tempo persistence change
+# rewrites the StatefulSet's volumeClaimTemplates, which Kubernetes refuses to update, so a Helm
+# upgrade would fail: the release is replaced instead (tempo.REPLACE_ON_CHANGES), delete-first
+# because the new one takes the same release name.
+RELEASE_OPTIONS = {
+    tempo.RELEASE_NAME: pulumi.ResourceOptions(
+        replace_on_changes=list(tempo.REPLACE_ON_CHANGES), delete_before_replace=True
+    )
+}
 
 
 class EksTopology(pulumi.ComponentResource):
@@ -60,28 +76,26 @@ class EksTopology(pulumi.ComponentResource):
     cluster's creator-administrator.
     """
 
-    cluster: eks.Cluster
-    node_group: eks.ManagedNodeGroup
-    provider: k8s.Provider
-    release: k8s.helm.v3.Release
-    storage_class: k8s.storage.v1.StorageClass
-    ebs_csi_addon: eks.Addon
     kubeconfig: pulumi.Output[str]
-    services: dict[str, EksMeshService]
+    """The cluster's kubeconfig (a secret): how kubectl and other programs reach it."""
+    namespace: str
+    """The Kubernetes namespace of the mesh's pods."""
+    grafana_port_forward: str
+    """The command that brings Grafana to http://localhost:3000."""
+    grafana_password: str
+    """The command that prints Grafana's admin password."""
+    prometheus_port_forward: str
+    """The command that brings Prometheus to http://localhost:9090."""
 
     def __init__(
         self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("meshvis:eks:Topology", name, None, opts)
-        self._name = name
-        self.settings = settings
-        self._tags = {f"{PROJECT}:mesh": settings.mesh_name}
-
-        self._cluster_and_nodes()
-        self.kubeconfig = self.cluster.kubeconfig_json
-        self.provider = k8s.Provider(
+        tags = {f"{PROJECT}:mesh": settings.mesh_name}
+        cluster, node_group = self._cluster_and_nodes(name, settings, tags)
+        provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
+            kubeconfig=cluster.kubeconfig_json,
             # Without it every change to a Secret's data (Alertmanager's configuration) is a
             # delete-then-create: diff.go marks `.data`/`.stringData` of a Secret as
             # replace-on-change unless the provider is built with enableSecretMutable
@@ -89,61 +103,42 @@ class EksTopology(pulumi.ComponentResource):
             enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
-
-        self._storage(on_cluster)
-        created = {
-            obj["metadata"]["name"]: k8s.core.v1.Namespace(
-                f"{name}-ns-{obj['metadata']['name']}",
-                metadata=obj["metadata"],
-                # A namespace that holds volume claims is deleted (and waits for its claims to
-                # go) before the EBS CSI driver and the StorageClass: `pulumi destroy` deletes
-                # dependents first, and with the driver gone first no one deletes the volumes.
-                opts=pulumi.ResourceOptions.merge(
-                    on_cluster,
-                    pulumi.ResourceOptions(depends_on=[self.ebs_csi_addon, self.storage_class]),
-                )
-                if obj["metadata"]["name"] in storage.CLAIM_NAMESPACES
-                else on_cluster,
-            )
-            for obj in namespaces(settings)
-        }
-        monitoring = created[MONITORING_NAMESPACE]
-        mesh_namespace = created[settings.kubernetes_namespace]
-        policy = network_policy(settings)
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata=policy["metadata"],
-            spec=policy["spec"],
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])
-            ),
+        ebs_csi_addon = self._ebs_csi_driver(name, cluster, node_group, tags)
+        app_source = demo_app_source()
+        documents = stack_documents(settings, app_source, program_references(settings))
+        created = self._stack_resources(
+            name,
+            [d for d in documents if d.service is None],
+            pulumi.ResourceOptions(parent=self, provider=provider),
+            ebs_csi_addon,
+            node_group,
         )
-        self._monitoring(on_cluster, monitoring)
-        if settings.tracing:
-            self._tempo(on_cluster, monitoring)
-        self._mesh_services(on_cluster, mesh_namespace)
-
-        self.register_outputs(
-            {
-                "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-                "releaseStatus": self.release.status,
-            }
-        )
+        # Each service's objects wait for the mesh's namespace, the demo app's source (the
+        # objects carry their namespace as a plain name, so Pulumi cannot see that dependency
+        # by itself) and the nodes: without them, Deployments would time out waiting on pods
+        # that cannot be scheduled while the node group is still being created.
+        start_after = [
+            created[namespace_document(settings.kubernetes_namespace)],
+            node_group,
+            *([created[DEMO_APP_DOCUMENT]] if DEMO_APP_DOCUMENT in created else []),
+        ]
+        self._mesh_services(name, settings, provider, start_after)
+        self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
+        self.namespace = settings.kubernetes_namespace
+        self.grafana_port_forward = grafana_port_forward()
+        self.grafana_password = grafana_password_command()
+        self.prometheus_port_forward = prometheus_port_forward()
+        self.register_outputs(self.stack_outputs())
 
     def stack_outputs(self) -> dict:
-        """What ``pulumi stack output`` shows: how to reach the cluster and the dashboards."""
-        return {
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "namespace": self.settings.kubernetes_namespace,
-            "grafanaPortForward": grafana_port_forward(),
-            "grafanaPassword": grafana_password_command(),
-            "prometheusPortForward": prometheus_port_forward(),
-        }
+        """What ``pulumi stack output`` shows, the component's registered outputs: how to reach
+        the cluster and the dashboards."""
+        return declared_outputs(self)
 
-    def _cluster_and_nodes(self) -> None:
+    def _cluster_and_nodes(
+        self, name: str, settings: Settings, tags: dict[str, str]
+    ) -> tuple[eks.Cluster, eks.ManagedNodeGroup]:
         """The VPC, the EKS cluster and its managed node group with their role."""
-        name, settings, tags = self._name, self.settings, self._tags
         child = pulumi.ResourceOptions(parent=self)
         network = Vpc(f"{name}-net", VpcArgs(tags=tags), opts=child)
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -162,7 +157,7 @@ class EksTopology(pulumi.ComponentResource):
             )
             for policy in NODE_POLICIES
         ]
-        self.cluster = eks.Cluster(
+        cluster = eks.Cluster(
             f"{name}-eks",
             version=settings.eks_version,
             authentication_mode=eks.AuthenticationMode.API,
@@ -200,12 +195,12 @@ class EksTopology(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.node_group = eks.ManagedNodeGroup(
+        node_group = eks.ManagedNodeGroup(
             f"{name}-nodes",
             # The cluster's core data and the role's ARN rather than the resources themselves:
             # the same wiring, without resource references that Pulumi's unit-test mocks
             # can only rehydrate racily.
-            cluster=self.cluster.core,
+            cluster=cluster.core,
             node_role_arn=node_role.arn,
             instance_types=[settings.node_instance_type],
             # The nodes follow the control plane: without a version the node group keeps the
@@ -223,17 +218,23 @@ class EksTopology(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
+        return cluster, node_group
 
-    def _storage(self, on_cluster: pulumi.ResourceOptions) -> None:
-        """The EBS CSI driver (an EKS add-on, its controller on an IRSA role) and the gp3
-        StorageClass that Prometheus's and Tempo's volumes are claimed from."""
-        name, tags = self._name, self._tags
+    def _ebs_csi_driver(
+        self,
+        name: str,
+        cluster: eks.Cluster,
+        node_group: eks.ManagedNodeGroup,
+        tags: dict[str, str],
+    ) -> eks.Addon:
+        """The EBS CSI driver (an EKS add-on, its controller on an IRSA role) that provisions
+        the volumes Prometheus, Alertmanager and Tempo claim from the gp3 StorageClass."""
         child = pulumi.ResourceOptions(parent=self)
         namespace, account = storage.EBS_CSI_SERVICE_ACCOUNT
         role = aws.iam.Role(
             f"{name}-ebs-csi-role",
             assume_role_policy=pulumi.Output.all(
-                self.cluster.oidc_provider_arn, self.cluster.oidc_issuer
+                cluster.oidc_provider_arn, cluster.oidc_issuer
             ).apply(
                 lambda args: json.dumps(
                     service_account_trust_policy(args[0], args[1], namespace, account)
@@ -253,148 +254,71 @@ class EksTopology(pulumi.ComponentResource):
         )
         # pulumi-eks's Addon takes the cluster itself (the add-on needs its name). Its
         # controller pods need nodes to run on.
-        self.ebs_csi_addon = eks.Addon(
+        return eks.Addon(
             f"{name}-ebs-csi",
-            cluster=self.cluster,
+            cluster=cluster,
             addon_name=storage.EBS_CSI_ADDON,
             service_account_role_arn=role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, self.node_group]),
-        )
-        obj = storage.storage_class()
-        self.storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-storage-class",
-            metadata=obj["metadata"],
-            provisioner=obj["provisioner"],
-            parameters=obj["parameters"],
-            reclaim_policy=obj["reclaimPolicy"],
-            allow_volume_expansion=obj["allowVolumeExpansion"],
-            volume_binding_mode=obj["volumeBindingMode"],
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[self.ebs_csi_addon])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, node_group]),
         )
 
-    def _monitoring(
-        self, on_cluster: pulumi.ResourceOptions, monitoring: k8s.core.v1.Namespace
-    ) -> None:
-        """kube-prometheus-stack, the mesh's Grafana dashboards and its alert rules."""
-        name, settings = self._name, self.settings
-        in_monitoring = pulumi.ResourceOptions.merge(
-            on_cluster, pulumi.ResourceOptions(depends_on=[monitoring])
-        )
-        # Alertmanager's configuration, which the release's Alertmanager reads (it must exist
-        # first); the webhook URL stays a Pulumi secret into the Secret's data.
-        rendered = config_secret(settings)
-        webhook = settings.alert_webhook_url
-        alertmanager_config = k8s.core.v1.Secret(
-            f"{name}-alertmanager-config",
-            metadata=rendered["metadata"],
-            type=rendered["type"],
-            string_data={
-                CONFIG_KEY: pulumi.Output.secret(webhook).apply(
-                    lambda url: alertmanager_config_text(settings, url)
-                )
-            },
-            opts=in_monitoring,
-        )
-        # Pods need nodes: without this, Helm and the Deployments would time out waiting on
-        # pods that cannot be scheduled while the node group is still being created.
-        self.release = k8s.helm.v3.Release(
-            f"{name}-monitoring",
-            name=RELEASE_NAME,
-            chart=CHART,
-            version=CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-            namespace=monitoring.metadata.name,
-            values=monitoring_values(settings),
-            timeout=RELEASE_TIMEOUT_SECONDS,
-            # Prometheus's volume claim needs the StorageClass and its driver.
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster,
-                pulumi.ResourceOptions(
-                    depends_on=[self.node_group, self.storage_class, alertmanager_config]
-                ),
-            ),
-        )
-        for obj in dashboard_config_maps(settings):
-            k8s.core.v1.ConfigMap(
-                f"{name}-{obj['metadata']['name']}",
-                metadata=obj["metadata"],
-                data=obj["data"],
-                opts=in_monitoring,
+    def _stack_resources(
+        self,
+        name: str,
+        documents: list[Document],
+        on_cluster: pulumi.ResourceOptions,
+        ebs_csi_addon: eks.Addon,
+        node_group: eks.ManagedNodeGroup,
+    ) -> dict[str, pulumi.CustomResource]:
+        """The stack's own documents registered in their apply order, each after what it
+        needs; by logical name."""
+        created: dict[str, pulumi.CustomResource] = {}
+        for document in documents:
+            waits: list[pulumi.Resource] = [
+                created[other] for other in WAITS_FOR.get(document.name, ())
+            ]
+            namespace = document.args.get("metadata", {}).get("namespace") or document.args.get(
+                "namespace"
             )
-        rule = prometheus_rule(settings)
-        # The PrometheusRule kind is defined by the release's CRDs.
-        k8s.apiextensions.CustomResource(
-            f"{name}-alert-rules",
-            api_version=rule["apiVersion"],
-            kind=rule["kind"],
-            metadata=rule["metadata"],
-            spec=rule["spec"],
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[self.release])
-            ),
-        )
-
-    def _tempo(self, on_cluster: pulumi.ResourceOptions, monitoring: k8s.core.v1.Namespace) -> None:
-        """Grafana Tempo, which receives every sidecar's spans, and its NetworkPolicy."""
-        name = self._name
-        k8s.helm.v3.Release(
-            f"{name}-tempo",
-            name=tempo.RELEASE_NAME,
-            chart=tempo.CHART,
-            version=tempo.CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=tempo.CHART_REPOSITORY),
-            namespace=monitoring.metadata.name,
-            values=tempo.tempo_values(),
-            timeout=RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster,
-                pulumi.ResourceOptions(
-                    depends_on=[self.node_group, self.storage_class],
-                    # A persistence change rewrites the StatefulSet's volumeClaimTemplates,
-                    # which Kubernetes refuses to update, so a Helm upgrade would fail: the
-                    # release is replaced instead (tempo.REPLACE_ON_CHANGES), delete-first
-                    # because the new one takes the same release name.
-                    replace_on_changes=list(tempo.REPLACE_ON_CHANGES),
-                    delete_before_replace=True,
-                ),
-            ),
-        )
-        policy = tempo.tempo_network_policy(self.settings)
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-tempo-network-policy",
-            metadata=policy["metadata"],
-            spec=policy["spec"],
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[monitoring])
-            ),
-        )
+            if namespace is not None:
+                waits.append(created[namespace_document(namespace)])
+            if document.kind == "StorageClass":
+                # Its volumes are provisioned by the driver.
+                waits.append(ebs_csi_addon)
+            if (
+                document.kind == "Namespace"
+                and document.args["metadata"]["name"] in storage.CLAIM_NAMESPACES
+            ):
+                # A namespace that holds volume claims is deleted (and waits for its claims to
+                # go) before the EBS CSI driver and the StorageClass: `pulumi destroy` deletes
+                # dependents first, and with the driver gone first no one deletes the volumes.
+                waits += [ebs_csi_addon, created[STORAGE_CLASS_DOCUMENT]]
+            options = on_cluster
+            if document.kind == HELM_RELEASE:
+                # Pods need nodes (Helm would time out waiting on pods that cannot be
+                # scheduled while the node group is still being created), and the releases'
+                # volume claims the StorageClass and its driver.
+                waits += [node_group, created[STORAGE_CLASS_DOCUMENT]]
+                extra = RELEASE_OPTIONS.get(document.args["name"])
+                options = pulumi.ResourceOptions.merge(options, extra) if extra else options
+            created[document.name] = register(
+                name,
+                document,
+                pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=waits)),
+            )
+        return created
 
     def _mesh_services(
-        self, on_cluster: pulumi.ResourceOptions, mesh_namespace: k8s.core.v1.Namespace
+        self,
+        name: str,
+        settings: Settings,
+        provider: k8s.Provider,
+        start_after: list[pulumi.Resource],
     ) -> None:
-        """The demo app's source (if used) and one ``EksMeshService`` per service."""
-        name, settings = self._name, self.settings
-        app_source = demo_app_source()
-        service_dependencies: list[pulumi.Resource] = [mesh_namespace, self.node_group]
-        for obj in demo_app_objects(settings, app_source):
-            # One Pulumi name for every version of the source: a new source replaces it
-            # (create-before-delete, its object name being content-addressed).
-            service_dependencies.append(
-                k8s.core.v1.ConfigMap(
-                    f"{name}-demo-app",
-                    metadata=obj["metadata"],
-                    data=obj["data"],
-                    immutable=obj["immutable"],
-                    opts=pulumi.ResourceOptions.merge(
-                        on_cluster, pulumi.ResourceOptions(depends_on=[mesh_namespace])
-                    ),
-                )
-            )
+        """One ``EksMeshService`` per service, each Deployment rolling after its upstreams'."""
         mesh = mesh_args(settings)
         # Each service's objects reach the cluster through its component's provider.
-        with_provider = pulumi.ResourceOptions(parent=self, providers=[self.provider])
+        with_provider = pulumi.ResourceOptions(parent=self, providers=[provider])
         services: dict[str, EksMeshService] = {}
         for spec, waits_for in upstreams_first(settings):
             own_mesh = mesh.copy()
@@ -407,7 +331,6 @@ class EksTopology(pulumi.ComponentResource):
                     kubernetes_namespace=settings.kubernetes_namespace,
                 ),
                 opts=with_provider,
-                start_after=service_dependencies,
+                start_after=start_after,
                 rollout_after=[services[u].deployment for u in waits_for],
             )
-        self.services = {spec.name: services[spec.name] for spec in settings.services}

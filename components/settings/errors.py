@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-PROJECT = "mesh-visibility"
+from components.settings.naming import PROJECT
 
 
 class ConfigError(Exception):

@@ -1,6 +1,11 @@
-"""Names that several documents must agree on (log groups, metric namespace, cluster)."""
+"""Names that several documents must agree on (the project, log groups, metric namespace,
+cluster)."""
 
 from __future__ import annotations
+
+# The Pulumi project's `name` (Pulumi.yaml): the namespace of its config keys, and the prefix
+# of the names, tags and labels its resources and documents carry.
+PROJECT = "mesh-visibility"
 
 
 def log_group_name(mesh: str, service: str, container: str) -> str:
@@ -14,7 +19,7 @@ def log_group_name(mesh: str, service: str, container: str) -> str:
 
 def log_group_prefix(mesh: str) -> str:
     """Common prefix of every log group of the mesh."""
-    return f"/mesh-visibility/{mesh}/"
+    return f"/{PROJECT}/{mesh}/"
 
 
 def metric_namespace(mesh: str) -> str:
@@ -28,7 +33,7 @@ def cluster_name(mesh: str) -> str:
     Fixed, like the log groups, so the Container Insights log group can be created (and
     destroyed) by the program under the name ECS writes to, before the cluster exists.
     """
-    return f"mesh-visibility-{mesh}"
+    return f"{PROJECT}-{mesh}"
 
 
 def container_insights_log_group(cluster: str) -> str:

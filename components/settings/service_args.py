@@ -98,8 +98,9 @@ class MeshArgs(TypedDict, total=False):
     trace_sample_rate: float
     """Percent of entry requests traced, 0-100 (default 5)."""
     trace_limit_per_minute: int
-    """A ceiling instead of the share: at most about this many traces a minute start at each
-    service (default 12; 0: no ceiling, `trace_sample_rate` applies)."""
+    """A ceiling instead of the share, on every sidecar: about this many traces a minute start
+    at each service at steady traffic with few request paths (ids in paths: about 160 a minute
+    per replica, docs/costs.md) (default 12; 0: no ceiling, `trace_sample_rate` applies)."""
     envoy_image: str
     """The Envoy sidecar's image (default: the pinned Envoy release)."""
     app_image: str

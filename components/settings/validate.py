@@ -15,9 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from components.settings.errors import PROJECT, ConfigError
+from components.settings.errors import ConfigError
 from components.settings.graph import CYCLE, depth_first
 from components.settings.model import FaultSpec, ServiceSpec, Settings, SloSpec
+from components.settings.naming import PROJECT
 from components.settings.ports import MAX_UPSTREAMS, RESERVED_PORTS, RESERVED_PORTS_TEXT
 from components.settings.slo import ENCRYPTED_VALUE, check_slos
 

@@ -167,7 +167,10 @@ def envoy_bootstrap(settings: Settings, service: ServiceSpec) -> dict:
     if settings.topology == "ecs":
         # Envoy's DogStatsD sink into the CloudWatch agent sidecar of the same task.
         bootstrap["stats_sinks"] = [dog_statsd_sink(STATSD_PORT)]
-    return with_tracing(bootstrap, settings, service) if settings.tracing else bootstrap
+    if not settings.tracing:
+        return bootstrap
+    outside = behind_load_balancer(settings, service)
+    return with_tracing(bootstrap, settings, service, outside_callers=outside)
 
 
 def dog_statsd_sink(port: int) -> dict:

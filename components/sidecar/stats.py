@@ -75,21 +75,21 @@ GRAFANA = "the Grafana dashboards and alert rules"
 LIVE_VIEW = "the local live view and run summary"
 COMMUNITY = "the community Envoy dashboards (Grafana 11021, 11022, envoy-mixin)"
 
-# Every stat each reader reads (dashboards/cloudwatch_*.py, dashboards/grafana_*.py and
-# prometheus_rules.py, meshvis/local/signals.py and summary.py).
+# Every stat each reader reads (dashboards/cloudwatch/, dashboards/grafana/ and
+# prometheus/rules.py, meshvis/local/golden_signals.py, service_map.py and summary.py).
 READS: dict[str, frozenset[Stat]] = {
+    # Requests are counted as the samples of the request time; no HTTP/1 active connections
+    # (the mesh speaks HTTP/1.1 only: it would repeat downstream_cx_active); the upstream stats
+    # are read from the agent's per-upstream aggregate (dashboards/cloudwatch/metrics.py).
     CLOUDWATCH: (
         _stats(
             INGRESS,
-            "downstream_rq_total",
             "downstream_rq_xx",
             "downstream_rq_time",
             "downstream_cx_total",
             "downstream_cx_active",
-            "downstream_cx_http1_active",
             "downstream_cx_http2_total",
         )
-        | _stats(LOCAL_APP, "upstream_rq_time")
         | _stats(UPSTREAM, "upstream_rq_time", "upstream_rq_retry", "membership_healthy")
     ),
     GRAFANA: (
@@ -214,11 +214,17 @@ def essential_stats_matcher(topology: str, kind: str) -> dict:
     return {"inclusion_list": {"patterns": patterns}}
 
 
-def cloudwatch_unread_metrics(topology: str = "ecs") -> tuple[str, ...]:
-    """Metric names ``statsProfile: essential`` keeps on ``topology`` for another reader (the
-    local live view, which runs the same bootstrap) that no CloudWatch widget, alarm or SLO
-    reads under any dimensions. The CloudWatch agent drops them before they are published
-    (``drop_original_metrics``), so they are not billed: a name is dropped only if no
-    CloudWatch reader reads it in any scope (the agent matches names, not dimensions)."""
+def cloudwatch_dropped_metrics(topology: str = "ecs") -> tuple[str, ...]:
+    """Metric names whose per-sidecar datum the CloudWatch agent drops under ``statsProfile:
+    essential`` (its ``drop_original_metrics``), so that they are not billed:
+
+    - what the profile keeps on ``topology`` for another reader (the local live view, which
+      runs the same bootstrap) and no CloudWatch widget, alarm or SLO reads under any
+      dimensions (the agent matches names, not dimensions);
+    - the upstream clusters' stats CloudWatch reads: they are read only from the agent's
+      per-upstream aggregate, which the agent still publishes for a dropped name.
+    """
     read = {stat.metric for stat in READS[CLOUDWATCH]}
-    return tuple(sorted({stat.metric for stat in essential_stats(topology)} - read))
+    unread = {stat.metric for stat in essential_stats(topology)} - read
+    aggregated = {stat.metric for stat in READS[CLOUDWATCH] if stat.scope == UPSTREAM}
+    return tuple(sorted(unread | aggregated))

@@ -11,25 +11,38 @@ the request's ``x-request-id`` (Envoy's UUID request-id extension keeps the deci
 and every later sidecar keeps a decision it receives, so a trace is complete or absent as long
 as the apps forward ``x-request-id``, ``traceparent`` and ``tracestate`` (the demo app does).
 
-``traceLimitPerMinute`` replaces that share with a ceiling: the sidecars where traces start
-(``trace_roots``: the entry services and the load generators) trace every request up to
-about that many a minute per service, whatever the traffic; ``traceSampleRate`` applies
-when it is 0.
+``traceLimitPerMinute`` replaces that share with a ceiling on every sidecar (load generators
+then do not trace: they stand for the users outside the mesh): the HCM samples every request
+and OpenTelemetry's ParentBased sampler keeps the decision of a request that brings a
+``traceparent``; one that brings none (it entered the mesh here, or its app forwarded only
+``x-request-id``) is decided by the sidecar's own ceiling. The HCM decides first, for child
+spans too: a request it does not sample is not traced whatever the parent's flag says
+(observed on Envoy 1.40), so a share below 100 % anywhere would cut traces the entry kept.
+The entry behind the load balancer removes ``traceparent`` and ``tracestate`` before tracing
+(``early_header_mutation_extensions``), so a client cannot choose to be traced.
+``traceSampleRate`` applies when ``traceLimitPerMinute`` is 0.
+
 Envoy's only rate-bounded sampler is ``envoy.tracers.opentelemetry.samplers.dynatrace`` (no
-Dynatrace needed). It fetches its ceiling over HTTP 10 s after start and then every 5 min
-(samplers/dynatrace/sampler_config_provider.cc): from the sidecar's own metrics listener,
-which answers it directly, so nothing leaves the task and nothing is logged (with no source,
-or a failing one, it logs an error or a warning). It subsamples by powers of two per path,
-recomputed every minute, so the ceiling holds within a factor of two (docs/costs.md)
-(source/extensions/tracers/opentelemetry/samplers/dynatrace/dynatrace_sampler.cc). Its
-decision travels as the ``traceparent``'s sampled flag, which every later sidecar keeps (the
-tracer follows its parent when it has no sampler: source/extensions/tracers/opentelemetry/
-tracer.cc), so traces stay complete. The HCM still decides first: a request it does not
-sample is not traced whatever the sampler says (observed on Envoy 1.40), and the sampler
-counts every request it is offered, so the capped sidecars' HCM samples all of them.
+Dynatrace needed). It counts requests per method+path key (the path without its query),
+keeps at most 100 keys and recomputes a power-of-two subsampling per key every minute from
+the previous minute's counts (samplers/dynatrace/sampling_controller.cc @504f77cd, .h
+@8b9304c6; dynatrace_sampler.cc @05af6422). So at steady traffic it keeps at most about
+twice its ceiling a minute per replica when the traffic has a few paths, but up to about
+``SAMPLER_MANY_PATHS_PER_MINUTE`` whatever the ceiling when paths carry ids (``/users/<id>``):
+a key it has not kept gets the exponent of the least frequent one (bench/trace_ceiling.py).
+A traffic step overshoots for the minute after it.
+
+Its configuration source is redundant but harmless: ``root_spans_per_minute`` is already
+its default (sampler_config_provider.cc @824b0f99:
+``sampler_config_(config.root_spans_per_minute())``), a parse failure falls back to it
+(sampler_config.cc @981aa1f5), a failure retries every 5 min and a 404
+stops the fetches after one warning. It asks 10 s after start; the sidecar's own metrics
+listener answers it (``SAMPLER_CONFIG_PATH``), so nothing leaves the task and nothing is
+logged. The fetch carries an empty ``Authorization: Api-Token`` header, and the answer (the
+ceiling, nothing else) is readable by whoever reaches the metrics port.
 
 Field names were checked against Envoy 1.40.0 with ``envoy --mode validate``
-(tests/unit/sidecar/test_bootstrap.py): ``OpenTelemetryConfig.http_service`` (OTLP/HTTP,
+(tests/consumers/sidecar/test_bootstrap.py): ``OpenTelemetryConfig.http_service`` (OTLP/HTTP,
 so no gRPC is needed anywhere), ``resource_detectors`` with the static-config detector, and
 ``HttpConnectionManager.Tracing.spawn_upstream_span``.
 """
@@ -50,11 +63,21 @@ from components.sidecar.names import (
 )
 
 OTEL_CONFIG = "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig"
-# The sampler keeps up to about twice its ceiling (powers-of-two subsampling); costs are
-# estimated at that bound.
+# The sampler keeps up to about twice its ceiling (powers-of-two subsampling) when the traffic
+# has a few method+path keys ...
 SAMPLER_OVERSHOOT = 2
+# ... and about this many a minute per replica whatever its ceiling when every request has a
+# path of its own (ids in paths): bench/trace_ceiling.py measured 145-166 at a ceiling of 6
+# (20 paths: 21-31, one path: 8-12). Costs are estimated at the larger of the two.
+SAMPLER_MANY_PATHS_PER_MINUTE = 160
 _SAMPLERS = "type.googleapis.com/envoy.extensions.tracers.opentelemetry.samplers.v3."
 PARENT_BASED_SAMPLER = _SAMPLERS + "ParentBasedSamplerConfig"
+HEADER_MUTATION = (
+    "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3."
+    "HeaderMutation"
+)
+# What a client could send to choose its own sampling decision at the entry.
+TRACE_CONTEXT_HEADERS = ("traceparent", "tracestate")
 DYNATRACE_SAMPLER = _SAMPLERS + "DynatraceSamplerConfig"
 STATIC_RESOURCE = (
     "type.googleapis.com/envoy.extensions.tracers.opentelemetry."
@@ -87,12 +110,19 @@ def collector_address(settings: Settings) -> tuple[str, int]:
     return LOOPBACK, OTLP_HTTP_PORT
 
 
-def with_tracing(bootstrap: dict, settings: Settings, service: ServiceSpec) -> dict:
+def with_tracing(
+    bootstrap: dict, settings: Settings, service: ServiceSpec, *, outside_callers: bool = False
+) -> dict:
     """A copy of ``bootstrap`` whose request listeners trace, plus the collector cluster.
 
     Egress listeners also spawn an upstream span per attempt, so a retry to another replica
-    shows as its own child span under the caller's hop.
+    shows as its own child span under the caller's hop. ``outside_callers``: the service's
+    ingress takes requests from outside the mesh (the load balancer's); under the ceiling it
+    drops their trace context. A load generator under the ceiling does not trace (the
+    ``bootstrap`` itself).
     """
+    if settings.trace_limit_per_minute and service.is_load:
+        return bootstrap
     traced = copy.deepcopy(bootstrap)
     resources = traced["static_resources"]
     for listener in resources["listeners"]:
@@ -110,6 +140,12 @@ def with_tracing(bootstrap: dict, settings: Settings, service: ServiceSpec) -> d
             "spawn_upstream_span": listener["name"] != INGRESS_PREFIX,
             "provider": _provider(settings, service),
         }
+        if outside_callers and capped(settings, service) and listener["name"] == INGRESS_PREFIX:
+            # Early header mutations run before the HCM's tracing
+            # (envoy.http.early_header_mutation.header_mutation; envoy --mode validate and a
+            # real Envoy in tests/local/test_traces_real_envoy.py): a client's
+            # ``traceparent: ...-01`` would otherwise be followed past the ceiling.
+            hcm["early_header_mutation_extensions"] = [_drop_trace_context()]
         for host in hcm["route_config"]["virtual_hosts"]:
             for route in host["routes"]:
                 route["decorator"] = {"operation": span_name(service.name, listener["name"])}
@@ -139,19 +175,33 @@ def _answer_sampler(metrics_listener: dict, per_minute: int) -> None:
     )
 
 
+def _drop_trace_context() -> dict:
+    """The early header mutation that removes ``TRACE_CONTEXT_HEADERS`` from a request."""
+    return {
+        "name": "envoy.http.early_header_mutation.header_mutation",
+        "typed_config": {
+            "@type": HEADER_MUTATION,
+            "mutations": [{"remove": name} for name in TRACE_CONTEXT_HEADERS],
+        },
+    }
+
+
 def capped(settings: Settings, service: ServiceSpec) -> bool:
-    """Whether ``service``'s sidecar runs the ceiling's sampler: only where traces start. A
-    later hop follows the sampled flag of the ``traceparent`` it receives (the OpenTelemetry
-    tracer does with no sampler), so it needs none, and the sampler's work (about 60,000
-    instructions a request, bench/sidecar_profile.py) stays off every other hop."""
-    return bool(settings.trace_limit_per_minute) and service in trace_roots(settings)
+    """Whether ``service``'s sidecar runs the ceiling's sampler: every traced sidecar when
+    there is a ceiling. The HCM's share would veto a hop's span whatever its parent decided,
+    so each hop samples every request and ParentBased follows the parent; a request without
+    a ``traceparent`` (an app that forwards only ``x-request-id``) meets this service's own
+    ceiling instead of being traced at every request. A request with a parent does not call
+    the ceiling's sampler (parent_based_sampler.cc @2c5b2a53; bench/sidecar_profile.py
+    ``--sampler``: about 1,000 instructions against 64,000)."""
+    return bool(settings.trace_limit_per_minute) and not service.is_load
 
 
 def component_trace_limit(settings: Settings, service: ServiceSpec) -> int:
     """The ``traceLimitPerMinute`` a topology hands ``service``'s own mesh-service component:
-    the mesh's where its traces start, else 0. A component sees only its service and stand-ins
-    for its upstreams, so by itself it would take every service for a trace root."""
-    return settings.trace_limit_per_minute if capped(settings, service) else 0
+    the mesh's own, for every service (each sidecar runs the ceiling; a load generator's
+    component then traces nothing)."""
+    return settings.trace_limit_per_minute
 
 
 def roots_per_minute(settings: Settings, service: ServiceSpec) -> int:
@@ -162,28 +212,34 @@ def roots_per_minute(settings: Settings, service: ServiceSpec) -> int:
 
 def traces_per_second(settings: Settings, entry_requests_per_second: float) -> float:
     """At most how many traces are recorded a second at a steady entry traffic: the sampled
-    share, or with a ceiling every request up to the ceiling (with the sampler's overshoot)
-    of each service where traces start."""
+    share, or with a ceiling every request up to what each replica of the services where
+    traces start keeps at most: twice its ceiling, or ``SAMPLER_MANY_PATHS_PER_MINUTE`` if
+    that is more (paths with ids). Apps that forward their requests' ``traceparent`` add
+    none; one that does not makes its upstreams roots too (not counted here)."""
     if not settings.tracing:
         return 0.0
     if not settings.trace_limit_per_minute:
         return entry_requests_per_second * settings.trace_sample_rate / 100
-    ceiling = settings.trace_limit_per_minute / 60 * SAMPLER_OVERSHOOT
-    return min(entry_requests_per_second, ceiling * len(trace_roots(settings)))
+    per_minute = sum(
+        s.replicas
+        * max(SAMPLER_OVERSHOOT * roots_per_minute(settings, s), SAMPLER_MANY_PATHS_PER_MINUTE)
+        for s in trace_roots(settings)
+    )
+    return min(entry_requests_per_second, per_minute / 60)
 
 
 def trace_roots(settings: Settings) -> list[ServiceSpec]:
-    """The services whose sidecars start traces: load generators, and the app services no app
-    calls (the entry behind the load balancer: its callers are outside the mesh)."""
+    """The services whose sidecars start traces under the ceiling: the app services no app
+    calls (the entry behind the load balancer, or what the load generators call; the load
+    generators themselves do not trace)."""
     called = {u for s in settings.app_services for u in s.upstreams}
-    return [s for s in settings.services if s.is_load or s.name not in called]
+    return [s for s in settings.app_services if s.name not in called]
 
 
 def _sampler(settings: Settings, service: ServiceSpec) -> dict:
     """The ceiling's sampler for requests that arrive without a ``traceparent``; a request
-    with one (an entry service called by a load generator) keeps its caller's decision:
-    OpenTelemetry's ParentBased sampler around it. Without it the entry's own ceiling would
-    decide again, and keep traces whose caller's hop was dropped."""
+    with one keeps its caller's decision: OpenTelemetry's ParentBased sampler around it.
+    Without it each hop's own ceiling would decide again, and cut traces the entry kept."""
     ceiling = {
         "name": "envoy.tracers.opentelemetry.samplers.dynatrace",
         "typed_config": {

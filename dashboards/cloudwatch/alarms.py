@@ -19,8 +19,8 @@ from dashboards.cloudwatch.metrics import (
     GAUGE,
     TIMING,
     MetricRead,
-    caller_view,
     ingress,
+    upstream,
 )
 
 PERIOD_S = 60
@@ -28,14 +28,23 @@ PERIOD_S = 60
 # failing minute (a deploy, one bad task) yet fires within five minutes of a real problem.
 EVALUATION_PERIODS = 5
 DATAPOINTS_TO_ALARM = 3
+# The requests a service answered are counted as the samples of its ingress request time, not
+# from ``downstream_rq_total``: one metric less per service. Envoy records ``downstream_rq_time``
+# once per response, when its last byte is sent (ConnectionManagerImpl::ActiveStream::
+# maybeEndEncode, source/common/http/conn_manager_impl.cc), and its DogStatsD sink sends every
+# sample; so the count is the responses sent, the very population the 5xx counter (charged
+# with the response headers) is a share of. A request the client gives up on before its
+# response is counted in neither.
+REQUESTS_STAT = "SampleCount"
 
 
 def error_reads(settings: Settings, service: str) -> tuple[MetricRead, MetricRead]:
-    """The 5xx and all-requests counters of a service's ingress (the error-rate alarm's inputs)."""
+    """The 5xx counter of a service's ingress and its request time, whose ``REQUESTS_STAT``
+    counts its responses (the error-rate alarm's inputs: 5xx over all responses)."""
     mesh = settings.mesh_name
     return (
         ingress(mesh, service, "downstream_rq_xx", code_class="5", when=AFTER_5XX),
-        ingress(mesh, service, "downstream_rq_total"),
+        latency_read(settings, service),
     )
 
 
@@ -44,12 +53,12 @@ def threshold_alarm_services(settings: Settings) -> tuple[ServiceSpec, ...]:
     return tuple(s for s in settings.app_services if settings.slo_for(s) is None)
 
 
-def latency_read(settings: Settings, service: str) -> MetricRead:
-    """A service's request time as its callers see it: its sidecar's ingress, first byte in to
-    last byte out. Not the sidecar-to-app time: a request delayed in the sidecar (an overloaded
-    Envoy, or a game day's injected delay, which Envoy's fault filter applies on the ingress
-    before routing) is as slow for the caller, and the game day showed that an alarm on the
-    app's time alone could not fire on it (docs/gameday.md)."""
+def latency_read(settings: Settings, service: str | None) -> MetricRead:
+    """A service's (every service's when None) request time as its callers see it: its
+    sidecar's ingress, first byte in to last byte out. Not the sidecar-to-app time: a request
+    delayed in the sidecar (an overloaded Envoy, or a game day's injected delay, which Envoy's
+    fault filter applies on the ingress before routing) is as slow for the caller, and the game
+    day showed that an alarm on the app's time alone could not fire on it (docs/gameday.md)."""
     return ingress(settings.mesh_name, service, "downstream_rq_time", TIMING)
 
 
@@ -58,12 +67,11 @@ def callers(settings: Settings, service: str) -> list[str]:
     return [s.name for s in settings.services if service in s.upstreams]
 
 
-def healthy_host_reads(settings: Settings, service: str) -> list[MetricRead]:
-    """Each caller's count of healthy hosts of ``service`` (its upstream cluster's gauge)."""
-    return [
-        caller_view(settings.mesh_name, caller, service, "membership_healthy", GAUGE)
-        for caller in callers(settings, service)
-    ]
+def healthy_host_read(settings: Settings, service: str) -> MetricRead:
+    """The callers' counts of healthy hosts of ``service`` (their upstream clusters' gauge), in
+    the one per-upstream metric the agent aggregates every caller's datum into: its
+    ``Minimum`` is the fewest any caller saw."""
+    return upstream(settings.mesh_name, "membership_healthy", GAUGE, service)
 
 
 def alarm_reads(settings: Settings) -> list[MetricRead]:
@@ -71,8 +79,11 @@ def alarm_reads(settings: Settings) -> list[MetricRead]:
     reads: list[MetricRead] = []
     for svc in threshold_alarm_services(settings):
         reads += [*error_reads(settings, svc.name), latency_read(settings, svc.name)]
-    for svc in settings.app_services:
-        reads += healthy_host_reads(settings, svc.name)
+    reads += [
+        healthy_host_read(settings, svc.name)
+        for svc in settings.app_services
+        if callers(settings, svc.name)
+    ]
     return reads
 
 
@@ -98,11 +109,15 @@ def error_rate_expression(errors_id: str, requests_id: str) -> str:
     return f"100 * FILL({errors_id}, 0) / {requests_id}"
 
 
-def alarm_specs(settings: Settings) -> list[dict]:
+def alarm_specs(settings: Settings, topic_arn: object = None) -> list[dict]:
     """Keyword arguments of ``aws.cloudwatch.MetricAlarm`` for each app service's alarms.
 
     Each dict also has ``name``, a short unique suffix for the resource name (the caller pops
-    it). Missing data is "not breaching": a service without traffic is not failing.
+    it). Missing data is "not breaching": a service without traffic is not failing. With
+    ``topic_arn`` (a string, or the Pulumi output of one: this layer may not import pulumi)
+    each alarm notifies that topic when it fires and when it resolves: these alarms name the
+    service that fails (the no-healthy-hosts alarm the one that is out, which sends nothing
+    itself), so someone must be told, as the SLO composites tell of their services.
     """
     namespace = metric_namespace(settings.mesh_name)
     within = f"{DATAPOINTS_TO_ALARM} of {EVALUATION_PERIODS} minutes"
@@ -133,7 +148,7 @@ def alarm_specs(settings: Settings) -> list[dict]:
                     },
                     {
                         "id": "requests",
-                        "metric": metric_stat(requests, namespace, "Sum"),
+                        "metric": metric_stat(requests, namespace, REQUESTS_STAT),
                         "return_data": False,
                     },
                     {
@@ -169,7 +184,10 @@ def alarm_specs(settings: Settings) -> list[dict]:
         for svc in settings.app_services
         if callers(settings, svc.name)
     ]
-    return specs
+    if topic_arn is None:
+        return specs
+    actions = {"actions_enabled": True, "alarm_actions": [topic_arn], "ok_actions": [topic_arn]}
+    return [{**spec, **actions} for spec in specs]
 
 
 def no_healthy_hosts_alarm(settings: Settings, service: str) -> dict:
@@ -178,18 +196,12 @@ def no_healthy_hosts_alarm(settings: Settings, service: str) -> dict:
     its own alarms (threshold or SLO) see missing data, not breaching, while its callers' fire:
     the callers' gauge of its hosts is what names it (the game day's outage scenario,
     docs/gameday.md). One lost replica of several never fires it. Every app service with a
-    caller has one, SLO or not: an SLO alarm cannot see a service that sends nothing."""
-    namespace = metric_namespace(settings.mesh_name)
-    reads = healthy_host_reads(settings, service)
-    queries = [
-        {
-            "id": f"healthy{i}",
-            "metric": metric_stat(read, namespace, "Minimum"),
-            "return_data": False,
-        }
-        for i, read in enumerate(reads)
-    ]
-    every = ", ".join(str(q["id"]) for q in queries)
+    caller has one, SLO or not: an SLO alarm cannot see a service that sends nothing.
+
+    It reads the callers' per-upstream aggregate: its ``Minimum`` over a period is the fewest
+    healthy hosts any caller's sidecar reported, what a ``MIN`` over one metric per caller
+    gave, at one metric alarmed instead of one per caller."""
+    read = healthy_host_read(settings, service)
     return {
         "name": f"{service}-no-healthy-hosts",
         "alarm_description": (
@@ -197,16 +209,12 @@ def no_healthy_hosts_alarm(settings: Settings, service: str) -> dict:
             f"({', '.join(callers(settings, service))}) sees no healthy host of it in "
             f"{DATAPOINTS_TO_ALARM} of {EVALUATION_PERIODS} minutes; its requests fail with 503"
         ),
+        "namespace": metric_namespace(settings.mesh_name),
+        "metric_name": read.name,
+        "dimensions": {key: value for key, value in read.dimensions},
+        "period": PERIOD_S,
+        "statistic": "Minimum",
         "threshold": 1.0,
-        "metric_queries": [
-            *queries,
-            {
-                "id": "fewest_healthy",
-                "expression": f"MIN([{every}])",
-                "label": f"{service}: fewest healthy hosts a caller sees",
-                "return_data": True,
-            },
-        ],
         "comparison_operator": "LessThanThreshold",
         "evaluation_periods": EVALUATION_PERIODS,
         "datapoints_to_alarm": DATAPOINTS_TO_ALARM,

@@ -16,8 +16,10 @@ from components.settings.naming import metric_namespace
 from dashboards.burn_rates import BURN_RATE_ALERTS, DAY, PAGE, TICKET, alerts_of, window_label
 from dashboards.cloudwatch.alarms import (
     PERIOD_S,
+    REQUESTS_STAT,
     error_rate_expression,
     error_reads,
+    latency_read,
     threshold_alarm_services,
 )
 from dashboards.cloudwatch.logs_insights import query_by_title, sampling_note
@@ -31,7 +33,6 @@ from dashboards.cloudwatch.metrics import (
     TIMING,
     MetricRead,
     ingress,
-    service_latency,
     upstream,
 )
 from dashboards.cloudwatch.slo import (
@@ -184,12 +185,10 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
     ) -> None:
         w.search_graph(title, [(read, stat, legend)], stat, label=axis, threshold=threshold)
 
-    one(
-        "Requests per service (ingress)",
-        ingress(mesh, None, "downstream_rq_total"),
-        "Sum",
-        "requests / min",
-    )
+    # Every service's ingress request time, read three ways: its sample count (the requests
+    # answered, as the alarms count them), p50 and p99.
+    requests = latency_read(settings, None)
+    one("Requests per service (ingress)", requests, REQUESTS_STAT, "requests / min")
     one(
         "2xx responses per service",
         ingress(mesh, None, "downstream_rq_xx", code_class="2"),
@@ -214,17 +213,18 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
         label="responses / min",
     )
     _error_rate_graph(w)
-    one("Latency p50 per service (ms, sidecar to app)", service_latency(mesh, None), "p50", "ms")
+    one("Latency p50 per service (ms, at its sidecar's ingress)", requests, "p50", "ms")
     one(
-        "Latency p99 per service (ms, sidecar to app)",
-        service_latency(mesh, None),
+        "Latency p99 per service (ms, at its sidecar's ingress)",
+        requests,
         "p99",
         "ms",
         threshold=float(settings.latency_alarm_ms) if threshold_alarm_services(settings) else None,
     )
-    # Upstream views: without a label each line is named by its service and cluster.
+    # Upstream views, every caller's sidecar together (the agent's per-upstream aggregate):
+    # without a label each line is named by its upstream.
     one(
-        "Upstream call latency p99 (ms, caller's view incl. retries)",
+        "Upstream call latency p99 per upstream (ms, its callers' view incl. retries)",
         upstream(mesh, "upstream_rq_time", TIMING),
         "p99",
         "ms",
@@ -239,7 +239,7 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
         legend=None,
     )
     one(
-        "Healthy upstream hosts",
+        "Healthy upstream hosts (fewest any caller sees)",
         upstream(mesh, "membership_healthy", GAUGE),
         "Minimum",
         "hosts",
@@ -257,12 +257,6 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
     one(
         "Downstream connections active per task (ingress, mean of tasks)",
         ingress(mesh, None, "downstream_cx_active", GAUGE),
-        "Average",
-        "connections per task",
-    )
-    one(
-        "HTTP/1 active connections per task (ingress, mean of tasks)",
-        ingress(mesh, None, "downstream_cx_http1_active", GAUGE),
         "Average",
         "connections per task",
     )
@@ -295,10 +289,12 @@ def _build(settings: Settings, load_balancer: str | None, target_group: str | No
 
 
 def _edge_table(w: _Widgets) -> None:
-    """The service map as a compact table: one row per caller and upstream (the dimensions
-    ``service`` and ``envoy.cluster_name``) with its calls, p50 and p99 over the time range,
-    from the callers' upstream request time (a data table widget, documented in "Using a data
-    table widget in a CloudWatch dashboard")."""
+    """The service map's nodes as a compact table: one row per upstream with the calls its
+    callers' sidecars made to it, p50 and p99 over the time range, from their upstream request
+    time (a data table widget, documented in "Using a data table widget in a CloudWatch
+    dashboard"). Per upstream, not per caller and upstream: a metric per edge would make a
+    caller's metric bill grow with its upstreams. Each edge is on the X-Ray service map (with
+    ``tracing``), and the ingress rows above show what each service answered."""
     read = upstream(w.settings.mesh_name, "upstream_rq_time", TIMING)
     w.reads.append(read)
     metrics = [
@@ -311,7 +307,7 @@ def _edge_table(w: _Widgets) -> None:
         "metric",
         GRAPH_HEIGHT,
         {
-            "title": "Service map: calls per caller → upstream (caller's sidecar)",
+            "title": "Calls into each upstream (all its callers; per edge: the X-Ray service map)",
             "view": "table",
             "region": w.settings.region,
             "period": PERIOD_S,
@@ -334,7 +330,9 @@ def _error_rate_graph(w: _Widgets) -> None:
                 errors, w.namespace, {"id": f"errors{i}", "stat": "Sum", "visible": False}
             ),
             _metric_line(
-                requests, w.namespace, {"id": f"requests{i}", "stat": "Sum", "visible": False}
+                requests,
+                w.namespace,
+                {"id": f"requests{i}", "stat": REQUESTS_STAT, "visible": False},
             ),
             [
                 {
@@ -515,8 +513,9 @@ def _header(settings: Settings) -> str:
     return (
         f"# {settings.mesh_name} mesh\n"
         f"Envoy sidecar metrics in namespace `{metric_namespace(settings.mesh_name)}`, sent "
-        "over DogStatsD to each task's CloudWatch agent. Latency is the request time from a "
-        f"service's sidecar to its app. {alarms}."
+        "over DogStatsD to each task's CloudWatch agent. Latency is the request time at a "
+        "service's sidecar ingress, what its callers wait; upstream views add up every "
+        f"caller's sidecar per upstream. {alarms}."
     )
 
 

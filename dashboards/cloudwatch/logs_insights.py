@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 
-from components.settings.errors import PROJECT
 from components.settings.model import Settings
-from components.settings.naming import log_group_name
+from components.settings.naming import PROJECT, log_group_name
 from components.sidecar.names import INGRESS_PREFIX
 
 ENVOY_CONTAINER = "envoy"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.sidecar.names import INGRESS_PREFIX, LOCAL_APP_CLUSTER, SIDECAR_CLUSTERS
+from components.sidecar.names import INGRESS_PREFIX, SIDECAR_CLUSTERS
 
 # The agent's statsd input joins the dot-separated parts of a bucket name with this separator
 # (its default; the agent's config sets it explicitly from here, so the mapping the dashboards
@@ -109,30 +109,29 @@ def ingress(
     return _read(f"http.{stat}", metric_type, dims, when=when)
 
 
-def service_latency(mesh: str, service: str | None) -> MetricRead:
-    """Upstream request time from a service's sidecar to its own app: the service's latency."""
-    return _read(
-        "cluster.upstream_rq_time",
-        TIMING,
-        {MESH: mesh, SERVICE: service, CLUSTER: LOCAL_APP_CLUSTER},
-    )
-
-
-def caller_view(mesh: str, caller: str, upstream: str, stat: str, metric_type: str) -> MetricRead:
-    """A stat of ``caller``'s upstream cluster towards ``upstream`` (``cluster.<stat>``)."""
-    return _read(f"cluster.{stat}", metric_type, {MESH: mesh, SERVICE: caller, CLUSTER: upstream})
-
+# The agent's per-upstream aggregation (``metrics.aggregation_dimensions`` of its config,
+# components/ecs/agent.py): besides each sidecar's own datum of an upstream cluster's stat it
+# publishes one under only these dimensions, so every caller's datum of the same upstream lands
+# in one metric. The metric is charged to the upstream once, however many services call it,
+# and a caller's cost does not grow with its upstreams. The agent rolls up every metric that has
+# all of these dimensions and more (amazon-cloudwatch-agent plugins/outputs/cloudwatch/
+# cloudwatch.go ProcessRollup @ab55b8da).
+PER_UPSTREAM_DIMENSIONS = (CLUSTER, MESH, METRIC_TYPE)
 
 # The sidecar's own clusters, left out of "upstream" views.
 _NOT_UPSTREAM = tuple((CLUSTER, name) for name in SIDECAR_CLUSTERS)
 
 
-def upstream(mesh: str, stat: str, metric_type: str, when: str | None = None) -> MetricRead:
-    """A stat of every upstream cluster of every sidecar (the callers' view)."""
+def upstream(
+    mesh: str, stat: str, metric_type: str, name: str | None = None, when: str | None = None
+) -> MetricRead:
+    """A stat of the upstream clusters towards ``name`` (every upstream when None), all callers'
+    sidecars together: the agent's per-upstream aggregate (``PER_UPSTREAM_DIMENSIONS``)."""
+    dims: dict[str, str | None] = {MESH: mesh, CLUSTER: name}
     return _read(
         f"cluster.{stat}",
         metric_type,
-        {MESH: mesh, SERVICE: None, CLUSTER: None},
-        exclude=_NOT_UPSTREAM,
+        dims,
+        exclude=_NOT_UPSTREAM if name is None else (),
         when=when,
     )

@@ -4,8 +4,8 @@ composite alarm, the only alarms with actions (docs/slo-cloudwatch.md).
 
 The SLIs are read at the service's sidecar ingress, like the Prometheus rules':
 
-- availability: 5xx responses / all responses (``downstream_rq_xx`` class 5 over
-  ``downstream_rq_total``, both Sum);
+- availability: 5xx responses / all responses (``downstream_rq_xx`` class 5, Sum, over the
+  ``SampleCount`` of ``downstream_rq_time``, one sample per response: alarms.REQUESTS_STAT);
 - latency: the share of requests answered within ``latencyMs``, the percentile-rank statistic
   ``PR(:latencyMs)`` of the ingress ``downstream_rq_time`` (what callers wait, a fault
   filter's injected delay included). CloudWatch computes it from raw values only
@@ -27,11 +27,11 @@ from __future__ import annotations
 import math
 import re
 
-from components.settings.errors import PROJECT
 from components.settings.model import Settings, SloSpec
-from components.settings.naming import metric_namespace
+from components.settings.naming import PROJECT, metric_namespace
 from dashboards.burn_rates import BURN_RATE_ALERTS, SEVERITIES, BurnRateAlert, window_label
 from dashboards.cloudwatch.alarms import (
+    REQUESTS_STAT,
     error_rate_expression,
     error_reads,
     latency_read,
@@ -56,7 +56,7 @@ _SEH1_BUCKET_FACTOR = math.log(1 + 0.1)
 
 
 def slo_reads(settings: Settings, service: str) -> dict[str, tuple[MetricRead, ...]]:
-    """The metrics of each SLI of ``service``: (5xx, all requests) and (request time,)."""
+    """The metrics of each SLI of ``service``: (5xx, request time) and (request time,)."""
     return {
         AVAILABILITY: error_reads(settings, service),
         LATENCY: (latency_read(settings, service),),
@@ -130,7 +130,7 @@ def burn_queries(
         ids = (f"{prefix}errors", f"{prefix}requests")
         queries = [
             {"id": ids[0], "metric": metric_stat(errors, namespace, "Sum", period_s)},
-            {"id": ids[1], "metric": metric_stat(requests, namespace, "Sum", period_s)},
+            {"id": ids[1], "metric": metric_stat(requests, namespace, REQUESTS_STAT, period_s)},
         ]
         expression = f"{error_rate_expression(*ids)} / {budget}"
     else:

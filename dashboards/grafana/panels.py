@@ -17,11 +17,13 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import LegendDisplayMode, LegendPlacement
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
+from components.settings.naming import PROJECT
+
 # A data source variable rather than a fixed uid, so the dashboards work with whatever
 # Prometheus data source the Grafana they are loaded into calls its own.
 DATASOURCE_VARIABLE = "datasource"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
-TAGS = ["mesh-visibility", "envoy"]
+TAGS = [PROJECT, "envoy"]
 PANEL_HEIGHT = 8
 
 

@@ -10,6 +10,7 @@ minimum error rate so that a single failure in a quiet minute does not page.
 from __future__ import annotations
 
 from components.settings.model import Settings
+from components.settings.naming import PROJECT
 from dashboards.prometheus import promql
 from dashboards.prometheus.scrape import JOB_NAME
 from dashboards.prometheus.slo import slo_rule_groups
@@ -25,7 +26,8 @@ NO_HEALTHY_HOSTS_FOR = "1m"
 SIDECAR_DOWN_FOR = "2m"
 # One sidecar down is a ticket, not a page: the service's other replicas, its callers' retries
 # and outlier detection cover it (the game day's replica-loss scenario, docs/gameday.md), and
-# a whole service down pages through MeshUpstreamNoHealthyHosts and its callers' SLOs.
+# a whole service down pages through MeshUpstreamNoHealthyHosts (critical: Alertmanager sends
+# the mesh's critical alerts, components/eks/alerting.py) and its callers' SLOs.
 SIDECAR_DOWN_SEVERITY = "warning"
 SIDECARS_ABSENT_FOR = "5m"
 
@@ -38,7 +40,7 @@ ALERTS = (UPSTREAM_5XX, HIGH_LATENCY, NO_HEALTHY_HOSTS, SIDECAR_DOWN, SIDECARS_A
 
 
 def rule_group_name(settings: Settings) -> str:
-    return f"mesh-visibility-{settings.mesh_name}"
+    return f"{PROJECT}-{settings.mesh_name}"
 
 
 def _alert(
@@ -90,7 +92,7 @@ def rule_group(settings: Settings) -> dict:
                 NO_HEALTHY_HOSTS_FOR,
                 "critical",
                 mesh,
-                "A sidecar has no healthy host for an upstream.",
+                "{{ $labels.envoy_cluster_name }} has no healthy host: it is out.",
                 f"{cluster}: at least one sidecar of the caller sees no healthy host; its "
                 "requests to that upstream fail with 503.",
             ),

@@ -14,6 +14,7 @@ with sloth's and pyrra's.
 from __future__ import annotations
 
 from components.settings.model import ServiceSpec, Settings, SloSpec
+from components.settings.naming import PROJECT
 from components.settings.slo import BURN_RATE_PAIRS, SLIS, error_budget
 from components.sidecar.names import INGRESS_PREFIX
 
@@ -50,7 +51,7 @@ def slo_rule_groups(settings: Settings) -> list[dict]:
 
 def slo_group_name(mesh: str, service: str) -> str:
     """The group of a service's alert-window ratios and alerts."""
-    return f"mesh-visibility-slo-{mesh}-{service}"
+    return f"{PROJECT}-slo-{mesh}-{service}"
 
 
 def slo_window_group_name(mesh: str, service: str) -> str:

@@ -70,5 +70,5 @@ greeter = EcsMeshService(
     rollout_after=[greeting.ecs_service],
 )
 
-pulumi.export("greeter", greeter.dns_name)
+pulumi.export("greeter", greeter.address)
 pulumi.export("logGroups", [*greeting.log_group_names, *greeter.log_group_names])

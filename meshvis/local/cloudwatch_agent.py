@@ -16,8 +16,11 @@ The mapping follows the agent's statsd input (amazon-cloudwatch-agent
   values and counts, so CloudWatch can answer percentiles (p50, p99) on it;
 - ``host`` is added unless ``agent.omit_hostname`` is set, and at most 10 dimensions are
   kept: ``host`` first, then the others in alphabetical order;
-- the statsd section's ``drop_original_metrics`` names are received but never published (the
-  stack's own agent config, components/ecs/agent.py, says which).
+- ``metrics.aggregation_dimensions``: a metric with every dimension of a set, and more, is
+  also published under that set's dimensions alone (``ProcessRollup``);
+- the statsd section's ``drop_original_metrics`` names are received but never published as
+  they came, only under the aggregation dimensions (the stack's own agent config,
+  components/ecs/agent.py, says which).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -37,6 +40,7 @@ from components.settings.naming import metric_namespace
 from dashboards.cloudwatch.alarms import alarm_reads
 from dashboards.cloudwatch.dashboard import dashboard_reads
 from dashboards.cloudwatch.metrics import (
+    CLUSTER,
     COUNTER,
     GAUGE,
     METRIC_SEPARATOR,
@@ -168,9 +172,31 @@ def cloudwatch_metric(
     )
 
 
+def published_metrics(
+    metric: CloudWatchMetric, aggregations: Sequence[Sequence[str]], dropped: Collection[str]
+) -> list[CloudWatchMetric]:
+    """What the agent publishes of one ``metric`` it received: the metric itself unless its
+    name is ``dropped``, and one per aggregation dimension set it has every dimension of and
+    more (amazon-cloudwatch-agent plugins/outputs/cloudwatch/cloudwatch.go ProcessRollup and
+    BuildMetricDatum @ab55b8da: a dropped name's aggregates are still published)."""
+    dimensions = dict(metric.dimensions)
+    out = [] if metric.name in dropped else [metric]
+    for keys in aggregations:
+        if len(keys) < len(dimensions) and all(key in dimensions for key in keys):
+            kept = tuple(sorted((key, dimensions[key]) for key in keys))
+            out.append(CloudWatchMetric(metric.namespace, metric.name, kept))
+    return out
+
+
+def charged_service(metric: CloudWatchMetric) -> str:
+    """The service a metric is charged to: the sidecar that sent it (``service``), or for the
+    agent's per-upstream aggregate the upstream it is about; "" for neither."""
+    return metric.dimension(SERVICE) or metric.dimension(CLUSTER) or ""
+
+
 def metrics_per_service(metrics: Iterable[CloudWatchMetric]) -> dict[str, int]:
-    """Distinct metrics by the ``service`` dimension (the sidecar that sent them)."""
-    return dict(sorted(Counter(m.dimension(SERVICE) or "" for m in metrics).items()))
+    """Distinct metrics by the service each is charged to (``charged_service``)."""
+    return dict(sorted(Counter(charged_service(m) for m in metrics).items()))
 
 
 def missing_metrics(
@@ -206,7 +232,9 @@ class DogStatsdReceiver:
         self, settings: Settings, addresses: Sequence[tuple[str, int]] = (("127.0.0.1", 0),)
     ) -> None:
         self.settings = settings
-        self._dropped = dropped_metric_names(cloudwatch_agent_config(settings))
+        config = cloudwatch_agent_config(settings)
+        self._dropped = dropped_metric_names(config)
+        self._aggregations = config["metrics"].get("aggregation_dimensions", [])
         self._addresses = list(addresses)
         self._lock = threading.Lock()
         self._metrics: set[CloudWatchMetric] = set()
@@ -293,8 +321,13 @@ class DogStatsdReceiver:
     def _record(self, data: bytes) -> None:
         samples, rejected = _parse(data)
         now = time.time()
-        mapped = [(cloudwatch_metric(s, self.settings), s) for s in samples]
-        mapped = [(metric, s) for metric, s in mapped if metric.name not in self._dropped]
+        mapped = [
+            (metric, s)
+            for s in samples
+            for metric in published_metrics(
+                cloudwatch_metric(s, self.settings), self._aggregations, self._dropped
+            )
+        ]
         with self._lock:
             self._last_datagram = time.monotonic()
             self._datagrams += 1

@@ -37,6 +37,7 @@ from meshvis.local.entry import PortInUse
 from meshvis.local.faults import FaultError, clear_fault, set_fault
 from meshvis.local.gameday_report import judge, write_report
 from meshvis.local.gameday_watch import POLL_SECONDS, Watch
+from meshvis.local.golden_signals import WINDOW, Signal, live_health, live_signals, read_signals
 from meshvis.local.health import causes
 from meshvis.local.mesh import Interrupted, LocalMesh, StartupFailed
 from meshvis.local.plan import NoFreeBlock
@@ -52,7 +53,6 @@ from meshvis.local.runner import (
     stopping,
 )
 from meshvis.local.service_map import service_map
-from meshvis.local.signals import WINDOW, Signal, live_health, live_signals, read_signals
 
 DEFAULT_TIME_SCALE = 6.0
 # The composites' action: nothing is notified locally, the game day reads their states.

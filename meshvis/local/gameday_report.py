@@ -16,9 +16,9 @@ from components.settings.model import Settings
 from meshvis.local import snapshot as charts
 from meshvis.local.gameday_plan import TICKET, Scenario, matches
 from meshvis.local.gameday_watch import Watch
+from meshvis.local.golden_signals import Signal
 from meshvis.local.prometheus import Prometheus
 from meshvis.local.service_map import render_png
-from meshvis.local.signals import Signal
 
 KEYS = ("source", "alert", "service")
 # Seconds of chart before the fault starts.

@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from meshvis.local.golden_signals import COLUMNS, WINDOW, Values
 from meshvis.local.live_alerts import (
     LiveAlert,
     alert_cell,
@@ -33,7 +34,6 @@ from meshvis.local.live_alerts import (
     live_alerts,
 )
 from meshvis.local.prometheus import Prometheus
-from meshvis.local.signals import COLUMNS, WINDOW, Values
 from meshvis.local.summary import ABSENT, health_lines, health_text
 
 PLAIN_EVERY = 10.0

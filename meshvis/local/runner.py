@@ -39,15 +39,7 @@ from meshvis.local.cloudwatch_agent import (
 from meshvis.local.discovery import discovery_lines, discovery_report
 from meshvis.local.entry import PortInUse
 from meshvis.local.faults import publish_sidecars
-from meshvis.local.live import LiveView
-from meshvis.local.mesh import Interrupted, LocalMesh, StartupFailed, death_report
-from meshvis.local.outputs import Tolerant, problem, write_atomically, write_text_atomically
-from meshvis.local.plan import LocalPlan, NoFreeBlock
-from meshvis.local.processes import STOP_GRACE, Child, ProcessGroup
-from meshvis.local.prometheus import Prometheus
-from meshvis.local.run_lock import RunDirBusy, hold_run_dir, run_folder
-from meshvis.local.service_map import edge_lines, mermaid, render_png, service_map
-from meshvis.local.signals import (
+from meshvis.local.golden_signals import (
     WINDOW,
     Signal,
     Values,
@@ -56,6 +48,14 @@ from meshvis.local.signals import (
     read_signals,
     without_data,
 )
+from meshvis.local.live import LiveView
+from meshvis.local.mesh import Interrupted, LocalMesh, StartupFailed, death_report
+from meshvis.local.outputs import Tolerant, problem, write_atomically, write_text_atomically
+from meshvis.local.plan import LocalPlan, NoFreeBlock
+from meshvis.local.processes import STOP_GRACE, Child, ProcessGroup
+from meshvis.local.prometheus import Prometheus
+from meshvis.local.run_lock import RunDirBusy, hold_run_dir, run_folder
+from meshvis.local.service_map import edge_lines, mermaid, render_png, service_map
 from meshvis.local.summary import (
     access_log_summary,
     add_health,

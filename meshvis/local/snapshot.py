@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from meshvis.local.golden_signals import Signal
 from meshvis.local.prometheus import Prometheus
-from meshvis.local.signals import Signal
 
 # (panel title, signal keys drawn in it); the first key is a solid line, the next dashed.
 PANELS = (

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from components.settings.naming import PROJECT
 from components.settings.stack_files import PROJECT_ROOT, as_pulumi_config
 
 if TYPE_CHECKING:  # the engine's messages, for annotations only
@@ -260,7 +261,7 @@ def run_under_mocks(
     config: dict[str, Any],
     stack: str = "test",
     run: ProgramRun | None = None,
-    project: str = "mesh-visibility",
+    project: str = PROJECT,
     mocks: type[RecordingMocks] = RecordingMocks,
 ) -> ProgramRun:
     """Run ``main`` as a Pulumi program of ``project`` with a config map (native values) and

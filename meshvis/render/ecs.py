@@ -8,6 +8,15 @@ import yaml
 
 from components.ecs.agent import cloudwatch_agent_config
 from components.ecs.containers import container_definitions
+from components.ecs.documents import (
+    Document,
+    example_mesh_references,
+    example_service_references,
+    mesh_tags,
+    service_component_name,
+)
+from components.ecs.mesh_documents import mesh_documents
+from components.ecs.service_documents import service_documents
 from components.settings.model import Settings
 from components.sidecar.bootstrap import envoy_bootstrap
 from dashboards.cloudwatch.alarms import alarm_specs
@@ -19,9 +28,14 @@ from dashboards.cloudwatch.slo import alert_topic_policy, composite_alarm_specs,
 def ecs_documents(settings: Settings) -> dict[str, str]:
     """The documents of an ``ecs`` stack.
 
-    The dashboard names the load balancer by placeholder ARN suffixes, the SLO composites and
-    the topic policy the alert topic by a placeholder ARN: the real ones exist only once they
-    are deployed (the stack's resources use them).
+    ``resources.json`` (shared) and ``resources/<service>.json`` hold every document the
+    stack registers, as the components register it (components/ecs/documents.py); the other
+    files are the same content in the form each tool reads (Envoy, ``aws ecs
+    register-task-definition --container-definitions``, ``aws cloudwatch put-dashboard``...).
+    What exists only once deployed (ARNs, IDs) is written as a placeholder
+    (``example_*_references``): the stack's resources use the real ones. The resources are
+    named as the program names them: the topology after the mesh, each service's component
+    ``<mesh>-<service>``.
     """
     documents: dict[str, str] = {}
     for service in settings.services:
@@ -31,16 +45,24 @@ def ecs_documents(settings: Settings) -> dict[str, str]:
         documents[f"ecs/{service.name}-containers.json"] = _json(
             container_definitions(settings, service)
         )
+        references = example_service_references(settings, service)
+        name = service_component_name(settings.mesh_name, service.name)
+        documents[f"resources/{service.name}.json"] = _resources(
+            service_documents(settings, service, references, mesh_tags(settings), name)
+        )
     documents["cloudwatch-agent.json"] = _json(cloudwatch_agent_config(settings))
     documents["cloudwatch-dashboard.json"] = _json(
         dashboard_body(settings, *example_load_balancer(settings))
     )
-    documents["alarms.json"] = _json(alarm_specs(settings))
     topic_arn = example_topic_arn(settings)
+    documents["alarms.json"] = _json(alarm_specs(settings, topic_arn))
     documents["slo-alarms.json"] = _json(slo_alarm_specs(settings))
     documents["slo-composite-alarms.json"] = _json(composite_alarm_specs(settings, topic_arn))
     documents["alert-topic-policy.json"] = _json(alert_topic_policy(topic_arn))
     documents["logs-insights-queries.json"] = _json(query_definitions(settings))
+    documents["resources.json"] = _resources(
+        mesh_documents(settings, example_mesh_references(settings), settings.mesh_name)
+    )
     return documents
 
 
@@ -49,16 +71,18 @@ def example_load_balancer(settings: Settings) -> tuple[str | None, str | None]:
     the real ones exist once deployed); none without an entry service."""
     if settings.entry_service is None:
         return None, None
-    return (
-        f"app/{settings.mesh_name}-alb/EXAMPLE",
-        f"targetgroup/{settings.mesh_name}-tg/EXAMPLE",
-    )
+    references = example_mesh_references(settings)
+    return references.load_balancer_arn_suffix, references.target_group_arn_suffix
 
 
 def example_topic_arn(settings: Settings) -> str:
-    """The alert topic's ARN in rendered documents: the real one exists once it is deployed
-    (111122223333 is the account AWS's documentation uses in examples)."""
-    return f"arn:aws:sns:{settings.region or 'us-east-1'}:111122223333:{settings.mesh_name}-alerts"
+    """The alert topic's ARN in rendered documents: the real one exists once it is deployed."""
+    return str(example_mesh_references(settings).topic_arn)
+
+
+def _resources(documents: list[Document]) -> str:
+    """Documents as a JSON list of ``{kind, name, args}``, in the order they are registered."""
+    return _json([{"kind": d.kind, "name": d.name, "args": d.args} for d in documents])
 
 
 def _json(document: object) -> str:

@@ -1,8 +1,10 @@
 """The documents of an ``eks`` stack, as ``meshvis render`` writes them.
 
-``k8s/`` holds every Kubernetes object the stack creates besides the cluster and the Helm
-releases, numbered in apply order; ``monitoring-values.yaml`` and (with ``tracing``)
-``tempo-values.yaml`` are the values of the kube-prometheus-stack and Tempo releases.
+What ``pulumi up`` creates on the cluster (``components.eks.documents.stack_documents``, which
+the components register): ``k8s/`` holds every Kubernetes object, numbered in apply order;
+``helm/<release>.yaml`` each Helm release's arguments but its values, which are
+``monitoring-values.yaml`` and (with ``tracing``) ``tempo-values.yaml``. The Alertmanager
+Secret holds ``alerting.WEBHOOK_PLACEHOLDER`` where the program writes the webhook URL.
 ``install_commands`` deploys them on a cluster in order (docs/eks.md "Without Pulumi").
 ``prometheus.yml`` with ``prometheus-rules.yaml`` is a Prometheus configuration with the same
 scrape job and alert rules, for a Prometheus outside the operator.
@@ -15,11 +17,15 @@ import json
 import yaml
 
 from components.eks import monitoring, tempo
-from components.eks.alerting import config_secret
-from components.eks.monitoring import dashboard_config_maps, monitoring_values, prometheus_rule
-from components.eks.objects import MONITORING_NAMESPACE, mesh_objects
+from components.eks.documents import (
+    HELM_RELEASE,
+    Document,
+    References,
+    rendered_references,
+    stack_documents,
+)
+from components.eks.objects import MONITORING_NAMESPACE
 from components.eks.storage import storage_class
-from components.eks.tempo import tempo_network_policy, tempo_values
 from components.settings.model import Settings
 from components.sidecar.demo_app import demo_app_source
 from dashboards.grafana.dashboards import grafana_dashboards
@@ -29,6 +35,8 @@ from dashboards.prometheus.scrape import kubernetes_scrape_job, prometheus_confi
 RULES_FILE = "prometheus-rules.yaml"
 MONITORING_VALUES = "monitoring-values.yaml"
 TEMPO_VALUES = "tempo-values.yaml"
+# Where each Helm release's values are written (its other arguments: helm/<release>.yaml).
+VALUES_FILES = {monitoring.RELEASE_NAME: MONITORING_VALUES, tempo.RELEASE_NAME: TEMPO_VALUES}
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -53,19 +61,14 @@ def to_yaml(document: object) -> str:
 
 
 def kubernetes_objects(settings: Settings, app_source: str) -> list[dict]:
-    """Every Kubernetes object of the stack besides the cluster and the Helm release, in
-    apply order (the StorageClass first: the releases' volumes are claimed from it, through
-    the EBS CSI driver; the PrometheusRule last: its kind comes with the release)."""
-    tracing = [tempo_network_policy(settings)] if settings.tracing else []
-    return [
-        storage_class(),
-        *mesh_objects(settings, app_source),
-        *dashboard_config_maps(settings),
-        *tracing,
-        # Alertmanager's configuration (the webhook URL only ever as a placeholder here).
-        config_secret(settings),
-        prometheus_rule(settings),
-    ]
+    """Every Kubernetes object of the stack, in apply order, as rendered (the StorageClass
+    first: the releases' volumes are claimed from it; the PrometheusRule last: its kind comes
+    with the release)."""
+    return _objects(stack_documents(settings, app_source, rendered_references(settings)))
+
+
+def _objects(documents: list[Document]) -> list[dict]:
+    return [d.args for d in documents if d.kind != HELM_RELEASE]
 
 
 def standalone_prometheus_config(settings: Settings) -> dict:
@@ -81,14 +84,28 @@ def object_path(index: int, obj: dict) -> str:
     return f"k8s/{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
-def eks_documents(settings: Settings) -> dict[str, str]:
-    """Every generated document of an ``eks`` stack: relative path -> file text."""
+def release_files(document: Document) -> dict[str, str]:
+    """A Helm release's document as two files: its values, and its other arguments."""
+    release = document.args["name"]
+    arguments = {key: value for key, value in document.args.items() if key != "values"}
+    return {
+        f"helm/{release}.yaml": f"# values: {VALUES_FILES[release]}\n" + to_yaml(arguments),
+        VALUES_FILES[release]: to_yaml(document.args["values"]),
+    }
+
+
+def eks_documents(settings: Settings, references: References | None = None) -> dict[str, str]:
+    """Every generated document of an ``eks`` stack: relative path -> file text, with
+    ``references`` in the documents (default: the rendered placeholders)."""
+    deployed = stack_documents(
+        settings, demo_app_source(), references or rendered_references(settings)
+    )
     documents: dict[str, str] = {}
-    for index, obj in enumerate(kubernetes_objects(settings, demo_app_source())):
+    for index, obj in enumerate(_objects(deployed)):
         documents[object_path(index, obj)] = to_yaml(obj)
-    documents[MONITORING_VALUES] = to_yaml(monitoring_values(settings))
-    if settings.tracing:
-        documents[TEMPO_VALUES] = to_yaml(tempo_values())
+    for document in deployed:
+        if document.kind == HELM_RELEASE:
+            documents.update(release_files(document))
     for filename, dashboard in grafana_dashboards(settings).items():
         documents[f"grafana/{filename}"] = json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
     documents[RULES_FILE] = to_yaml(rules_file(settings))

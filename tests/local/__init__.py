@@ -1,1 +1,2 @@
-"""Real processes on loopback: Envoy, Prometheus, demo apps, the local mesh."""
+"""Real processes on loopback: Envoy, Prometheus, dnsmasq, demo apps, the local mesh, and the
+command line run as a process."""

@@ -322,7 +322,7 @@ def test_a_stopped_upstream_fires_the_no_healthy_upstream_rule(faults):
     """The alert's own expression matches load-generator -> nginx in the live Prometheus, and
     Prometheus has the loaded rule active for it. It is ``pending``: the rule's ``for: 1m``
     turns it ``firing`` after a minute of that, which
-    tests/unit/dashboards/test_prometheus_rules.py proves with ``promtool test rules`` rather
+    tests/consumers/dashboards/test_prometheus_rules.py proves with ``promtool test rules`` rather
     than this run waiting a minute."""
     outage = faults["outage"]
     assert outage["rule_matches"], outage

@@ -40,6 +40,8 @@ def test_health_checks_reach_the_health_path_untraced_and_unsampled(tmp_path):
     config = stack_config("dev")
     config.update(
         {
+            # Every request traced: the flat share at 100 %, without the ceiling's sampler.
+            "mesh-visibility:traceLimitPerMinute": 0,
             "mesh-visibility:traceSampleRate": 100,
             "mesh-visibility:accessLogSamplePercent": 100,
         }

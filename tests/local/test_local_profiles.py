@@ -56,8 +56,8 @@ from dashboards.grafana import envoy as grafana_envoy
 from dashboards.grafana import mesh as grafana_mesh
 from dashboards.prometheus.scrape import SCRAPE_INTERVAL
 from meshvis.local.cloudwatch_agent import metrics_per_service
+from meshvis.local.golden_signals import live_signals, read_signals, without_data
 from meshvis.local.mesh import LocalMesh
-from meshvis.local.signals import live_signals, read_signals, without_data
 from tests.support import community_dashboards
 from tests.support.stat_scopes import (
     MAX_METRICS_PER_SERVICE,

@@ -32,7 +32,7 @@ from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import ACCESS_LOG_FORMAT
 from components.sidecar.stats import essential_stats
-from dashboards.cloudwatch.alarms import alarm_specs
+from dashboards.cloudwatch.alarms import alarm_specs, callers
 from dashboards.cloudwatch.logs_insights import query_definitions, query_fields
 from dashboards.cloudwatch.slo import slo_alarm_specs
 from meshvis.local.cloudwatch_agent import (
@@ -265,6 +265,23 @@ def test_essential_sends_only_what_a_reader_reads(observed):
         sent = {cloudwatch_stat(m) for m in metrics if m.dimension("service") == service.name}
         assert sent <= keys(essential_stats("ecs", service.kind)), service.name
     assert max(metrics_per_service(metrics).values()) <= MAX_METRICS_PER_SERVICE
+
+
+@pytest.mark.integration
+def test_essential_holds_the_metric_budget_even_after_every_event(observed):
+    """At most 12 metrics per service (issue 21; docs/costs.md) even with 4xx, 5xx, retries
+    and an HTTP/2 client: every upstream stat reaches CloudWatch only as the agent's
+    per-upstream aggregate, charged to an app service (never to a sidecar's own cluster), so a
+    caller's count does not grow with its upstreams."""
+    settings = observed["meshes"]["essential"].settings
+    metrics = observed["metrics"]["essential"]
+    counts = metrics_per_service(metrics)
+    assert set(counts) == {s.name for s in settings.services}, counts
+    assert max(counts.values()) <= 12, counts
+    aggregates = {m for m in metrics if m.dimension("service") is None}
+    assert aggregates and {m.dimension("envoy.cluster_name") for m in aggregates} == {
+        s.name for s in settings.app_services if callers(settings, s.name)
+    }
 
 
 @pytest.mark.integration

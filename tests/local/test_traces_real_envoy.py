@@ -129,9 +129,10 @@ def test_sampling_keeps_about_the_configured_share(tmp_path):
 
 
 def test_the_ceiling_caps_root_traces_and_keeps_them_complete(tmp_path):
-    """Every request sampled by the share, 6 root traces a minute at most: the sampler keeps a
-    few (all of its warm-up, then about its ceiling), every one of them complete, and it reads
-    its ceiling from the sidecar's own metrics listener without a word in the logs."""
+    """6 root traces a minute at most: the entry's sampler keeps a few (all of its warm-up,
+    then about its ceiling), every one of them complete (the later hops follow its decision),
+    and each sidecar reads its ceiling from its own metrics listener without a word in the
+    logs. The load generator does not trace: traces start at the entry."""
     settings = _settings(traceSampleRate=100, traceLimitPerMinute=6)
     requests = 60
     with LocalMesh(settings, tmp_path) as mesh:
@@ -145,16 +146,70 @@ def test_the_ceiling_caps_root_traces_and_keeps_them_complete(tmp_path):
         assert mesh.traces is not None
         mesh.traces.wait_quiet(QUIET, WAIT)
         report = trace_report(settings, mesh.traces.spans())
-        with urllib.request.urlopen(load.admin_url("/clusters"), timeout=5) as response:
+        [entry] = mesh.plan.of("greeter")
+        with urllib.request.urlopen(entry.admin_url("/clusters"), timeout=5) as response:
             clusters = response.read().decode()
     assert 1 <= report["entry_traces"] <= requests // 2, report["entry_traces"]
-    # Every trace received starts at the load generator (the entry's ceiling keeps its
-    # caller's decision) and holds every hop.
+    # Every trace received starts at the entry's ingress and holds every hop.
     assert report["received"] == report["entry_traces"]
+    assert {root_span(t).name for t in _traces(mesh.traces.spans()).values()} == {
+        span_name("greeter", INGRESS_PREFIX)
+    }
     assert report["complete_share"] == 1.0
-    assert f"{TRACE_SAMPLER_CLUSTER}::{load.address}:{METRICS_PORT}::rq_success::1" in clusters
+    assert report["spans_per_service"].get("load-generator") is None
+    assert f"{TRACE_SAMPLER_CLUSTER}::{entry.address}:{METRICS_PORT}::rq_success::1" in clusters
     for log in mesh.logs.glob("*.envoy.log"):
         assert "Dynatrace" not in log.read_text() and "SamplerConfig" not in log.read_text()
+
+
+# A caller's W3C trace context: trace id, its span id, sampled (01) or not.
+CLIENT_TRACE, SAMPLED_TRACE, CALLER_SPAN = "c1" * 16, "5a" * 16, "b7ad6b7169203331"
+
+
+def _traces(spans: list[Span]) -> dict[str, list[Span]]:
+    traces: dict[str, list[Span]] = {}
+    for span in spans:
+        traces.setdefault(span.trace_id, []).append(span)
+    return traces
+
+
+def _send(url: str, requests: int, headers: dict[str, str]) -> None:
+    for _ in range(requests):
+        request = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+
+def test_under_the_ceiling_only_a_hop_without_a_parent_decides_and_clients_cannot(tmp_path):
+    """With the ceiling on every sidecar (6 a minute): a client's sampled ``traceparent`` at
+    the entry is dropped there (its requests meet the entry's ceiling, under new trace ids);
+    a later hop whose caller sampled records every request, under the caller's span; a later
+    hop that gets only ``x-request-id`` (its caller's app forwards no ``traceparent``) is
+    capped by its own ceiling instead of tracing every request."""
+    settings = _settings(traceLimitPerMinute=6)
+    client, parented, bare = 40, 30, 60
+    with LocalMesh(settings, tmp_path) as mesh:
+        mesh.start()
+        [entry], [name], [greeting] = (mesh.plan.of(s) for s in ("greeter", "name", "greeting"))
+        assert entry.ingress_url and name.ingress_url and greeting.ingress_url
+        _send(entry.ingress_url, client, {"traceparent": f"00-{CLIENT_TRACE}-{CALLER_SPAN}-01"})
+        _send(name.ingress_url, parented, {"traceparent": f"00-{SAMPLED_TRACE}-{CALLER_SPAN}-01"})
+        _send(greeting.ingress_url, bare, {"x-request-id": "2f6c9e3a-1b2d-4c5e-9f70-8a9b0c1d2e3f"})
+        assert mesh.traces is not None
+        mesh.traces.wait_quiet(QUIET, WAIT)
+        spans = mesh.traces.spans()
+    traces = _traces(spans)
+    assert CLIENT_TRACE not in traces
+    entry_roots = [t for t in traces.values() if root_span(t).service == "greeter"]
+    assert 1 <= len(entry_roots) <= client // 2, len(entry_roots)
+    followed = traces[SAMPLED_TRACE]
+    assert len(followed) == parented
+    assert {(s.name, s.parent_id) for s in followed} == {
+        (span_name("name", INGRESS_PREFIX), CALLER_SPAN)
+    }
+    # Requests into greeting without a parent: the ones the entry's traces hold have one.
+    own = [s for s in spans if s.service == "greeting" and not s.parent_id]
+    assert 1 <= len(own) <= bare // 2, len(own)
 
 
 def test_tracing_off_sends_nothing(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pulumi
-import pulumi_aws as aws
 import pytest
 
 from components.ecs.containers import ENVOY, container_definitions, task_definition
@@ -52,6 +51,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 LISTENER = "aws:lb/listener:Listener"
+CLUSTER = "aws:ecs/cluster:Cluster"
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
@@ -311,18 +311,10 @@ def test_bad_config_registers_nothing(config, message):
     assert run.resources == []
 
 
-def test_container_insights_log_group_is_the_stacks_and_exists_first(monkeypatch):
+def test_container_insights_log_group_is_the_stacks_and_exists_first():
     """With `containerInsights`, the cluster's performance log group is created by the program
     (the stack's retention; `pulumi destroy` removes it) before the cluster, which depends on it;
     without it, no such group."""
-    depends_on: list = []
-
-    class Cluster(aws.ecs.Cluster):
-        def __init__(self, resource_name, *args, opts=None, **kwargs):
-            depends_on.extend(opts.depends_on or [])
-            super().__init__(resource_name, *args, opts=opts, **kwargs)
-
-    monkeypatch.setattr(aws.ecs, "Cluster", Cluster)
     config = {
         **stack_config("dev"),
         "mesh-visibility:containerInsights": True,
@@ -333,16 +325,16 @@ def test_container_insights_log_group_is_the_stacks_and_exists_first(monkeypatch
     assert group_name == "/aws/ecs/containerinsights/mesh-visibility-greeting/performance"
     [group] = [g for g in run.of_type(LOG_GROUP) if g.inputs["name"] == group_name]
     assert group.inputs["retentionInDays"] == 14
-    [cluster] = run.of_type("aws:ecs/cluster:Cluster")
+    [cluster] = run.of_type(CLUSTER)
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
-    assert [type(d) for d in depends_on] == [aws.cloudwatch.LogGroup]
+    assert run.options[CLUSTER, cluster.name].dependencies == {(LOG_GROUP, group.name)}
     # Not a stack output: it holds ECS's events, not the mesh's logs.
     assert group_name not in run.outputs["logGroups"]
 
-    depends_on.clear()
     run = run_program(stack_config("dev"), "no-insights")
     assert not [g for g in run.of_type(LOG_GROUP) if "containerinsights" in g.inputs["name"]]
-    assert depends_on == []
+    [cluster] = run.of_type(CLUSTER)
+    assert run.options[CLUSTER, cluster.name].dependencies == set()
 
 
 def test_fargate_spot_runs_every_service_on_fargate_spot_capacity():

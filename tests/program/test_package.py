@@ -118,7 +118,7 @@ def test_pulumis_analyzer_infers_the_package_schema(schema):
     assert set(ecs["properties"]) == {
         "serviceName",
         "serviceArn",
-        "dnsName",
+        "address",
         "taskDefinitionArn",
         "securityGroupId",
         "taskRoleArn",
@@ -226,7 +226,7 @@ def own_ecs_program() -> dict[str, Any]:
         },
     )
     EcsMeshService("load", where({"name": "load", "kind": "load", "upstreams": ["front"]}))
-    return {"front": front.dns_name, "catalog": catalog.service_name}
+    return {"front": front.address, "catalog": catalog.service_name}
 
 
 def test_the_ecs_component_builds_from_its_own_arguments_as_in_the_stack():
@@ -259,7 +259,7 @@ def test_the_ecs_component_builds_from_its_own_arguments_as_in_the_stack():
         "catalog.shop.local"
         in own.one(TASK_DEFINITION, "front-task").inputs["containerDefinitions"]
     )
-    assert own.outputs == {"front": "front.shop.local", "catalog": "catalog"}
+    assert own.outputs == {"front": "front.shop.local:15000", "catalog": "catalog"}
 
 
 def own_eks_program() -> dict[str, Any]:

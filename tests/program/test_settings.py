@@ -512,7 +512,7 @@ def test_pulumi_yaml_defaults_match_settings():
     optional = {key for key, field in fields.items() if field.default is None}
     assert optional == {"region", "entryService", "certificateArn", "alertWebhookUrl"}
     # Structured keys are not declared: `services` has no default, and `slo` may be `false`,
-    # which a key declared `type: object` would refuse (tests/program/test_slo_settings.py).
+    # which a key declared `type: object` would refuse (tests/unit/settings/test_slo_settings.py).
     assert set(declared) == set(fields) - optional - {"services", "slo"}
     for key, spec in declared.items():
         assert spec.get("description"), key

@@ -883,14 +883,17 @@ MORE_SCENARIOS = (
         "change `traceSampleRate`",
         _set("traceSampleRate", 50),
         _set("traceSampleRate", 50),
-        EVERY_ROLL,
+        "Nothing under the trace ceiling (`traceLimitPerMinute`, on by default: the share "
+        "applies only without it); with `traceLimitPerMinute: 0`, every sidecar's bootstrap "
+        "changes and every service rolls, upstreams first.",
         keys=("traceSampleRate",),
     ),
     Scenario(
         "change `traceLimitPerMinute`",
         _set("traceLimitPerMinute", 120),
         _set("traceLimitPerMinute", 120),
-        EVERY_ROLL,
+        "One step: every app sidecar's bootstrap changes (each runs the ceiling; load "
+        "generators do not trace), every app service rolls, upstreams first.",
         keys=("traceLimitPerMinute",),
     ),
     Scenario(
@@ -1087,9 +1090,10 @@ SCENARIOS = (
         "change `replicas`",
         _replicas("greeting", 3),
         _replicas("nginx", 3),
-        "One step, nothing is replaced. EKS scales in place; on ECS every update of a "
-        "service is a rolling deployment of its tasks (`force_new_deployment`, which a "
-        "`fargateSpot` switch needs).",
+        "One step, nothing that carries traffic is replaced: the service's sidecar gets its "
+        "new share of the trace ceiling (`traceLimitPerMinute` per replica), so its task "
+        "definition or ConfigMap is new; on ECS every update of a service is a rolling "
+        "deployment of its tasks (`force_new_deployment`, which a `fargateSpot` switch needs).",
         keys=("services[].replicas",),
     ),
     Scenario(

@@ -3,7 +3,8 @@ over it, rendered as ``meshvis render`` renders a stack.
 
 ``python -m tests.support.golden_cases`` (``make golden``) rewrites tests/golden/<case>/ for
 every case; tests/unit/meshvis/test_golden.py compares them with what the code renders, and
-tests/unit/meshvis/test_golden_consumers.py hands every case's documents to their consumers.
+tests/consumers/meshvis/test_golden_consumers.py hands every case's documents to their
+consumers.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from components.settings.errors import PROJECT
 from components.settings.model import Settings
+from components.settings.naming import PROJECT
 from components.settings.stack_files import PROJECT_ROOT, stack_config
 from components.stack import checked_settings
 from meshvis.render import stack_documents, write_documents

@@ -3,7 +3,7 @@
 Six services: a fan-out entry service, a chain, a custom image from private ECR with its own
 command and environment, a public custom image, a leaf with its own environment, and a load
 generator calling two services. The EKS variant runs in another region, namespace and
-Kubernetes version.
+Kubernetes version. And ``wide``: ten services, one caller of nine upstreams.
 """
 
 from __future__ import annotations
@@ -72,6 +72,30 @@ def shop_config(**changes: Any) -> dict[str, Any]:
             "mesh-visibility:statsProfile": "full",
             "mesh-visibility:logRetentionDays": 14,
             "mesh-visibility:services": services,
+        },
+        changes,
+    )
+
+
+def wide_config(**changes: Any) -> dict[str, Any]:
+    """A ten-service ECS stack at the edge of the CloudWatch metric budget (issue 21, "any
+    stack of up to 10 services"): eight leaves, a ``hub`` calling all eight, and a load
+    generator calling all nine app services, so a caller has nine upstreams and every leaf
+    two callers. ``changes`` as in ``shop_config``."""
+    leaves = [f"leaf-{i}" for i in range(1, 9)]
+    return _changed(
+        {
+            "aws:region": "us-west-2",
+            "mesh-visibility:topology": "ecs",
+            "mesh-visibility:meshName": "wide",
+            "mesh-visibility:dnsNamespace": "wide.local",
+            "mesh-visibility:entryService": "hub",
+            "mesh-visibility:statsProfile": "essential",
+            "mesh-visibility:services": [
+                *({"name": leaf, "port": 3000} for leaf in leaves),
+                {"name": "hub", "port": 3000, "upstreams": leaves},
+                {"name": "load", "kind": "load", "rate": 2, "upstreams": ["hub", *leaves]},
+            ],
         },
         changes,
     )

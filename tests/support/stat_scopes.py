@@ -40,8 +40,8 @@ from dashboards.grafana import mesh as grafana_mesh
 from dashboards.prometheus import promql
 from dashboards.prometheus.rules import rule_group
 from meshvis.local.cloudwatch_agent import CloudWatchMetric
+from meshvis.local.golden_signals import live_signals
 from meshvis.local.service_map import edge_queries
-from meshvis.local.signals import live_signals
 from tests.support import community_dashboards
 
 StatKey = tuple[str, str]  # (scope, metric name)

@@ -20,6 +20,7 @@ LAYERS = (
     ("components.settings", 0),
     ("components.sidecar", 1),
     ("components.iam", 1),
+    ("components.outputs", 1),
     ("dashboards", 2),
     ("components.ecs", 3),
     ("components.eks", 3),
@@ -36,8 +37,10 @@ APART = {("components.ecs", "components.eks"), ("components.eks", "components.ec
 # composition root that runs them.
 PULUMI_MODULES = {
     "components.network",
+    "components.ecs.registry",
     "components.ecs.service",
     "components.ecs.topology",
+    "components.eks.register",
     "components.eks.service",
     "components.eks.topology",
     "components.program",

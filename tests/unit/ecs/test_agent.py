@@ -14,9 +14,9 @@ from components.settings.ports import STATSD_PORT
 from components.settings.stack_files import stack_names
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.sidecar.names import TRACE_COLLECTOR_CLUSTER
-from components.sidecar.stats import cloudwatch_unread_metrics
+from components.sidecar.stats import cloudwatch_dropped_metrics
 from components.stack import stack_settings
-from dashboards.cloudwatch.metrics import METRIC_SEPARATOR
+from dashboards.cloudwatch.metrics import METRIC_SEPARATOR, PER_UPSTREAM_DIMENSIONS
 from tests.conftest import REFERENCE, needs_reference
 
 SCHEMA_PATH = REFERENCE / "cloudwatch-agent" / "schema.json"
@@ -107,10 +107,11 @@ def test_metrics_go_to_the_mesh_namespace_without_host_dimension():
 
 def test_agent_receives_the_sidecars_spans_on_loopback_for_x_ray():
     """With tracing the agent's X-Ray pipeline listens for OTLP where every sidecar's tracer
-    sends (the task's loopback, 4318 over HTTP); without it there is no traces section."""
+    sends (the task's loopback, 4318 over HTTP); without it there is no traces section. (With
+    the trace ceiling a load generator traces nothing: the entry drops its context.)"""
     settings = stack_settings("dev")
     otlp = cloudwatch_agent_config(settings)["traces"]["traces_collected"]["otlp"]
-    for svc in settings.services:
+    for svc in settings.app_services:
         [collector] = [
             c
             for c in envoy_bootstrap(settings, svc)["static_resources"]["clusters"]
@@ -140,9 +141,23 @@ def test_the_schema_rejects_a_broken_traces_section(validator):
 
 def test_agent_drops_only_for_the_essential_profile():
     """``full`` publishes everything a sidecar sends; ``essential`` drops what no CloudWatch
-    reader reads (tests/unit/sidecar/test_stats.py proves that)."""
+    reader reads as the sidecar sent it (tests/unit/sidecar/test_stats.py proves that)."""
     settings = stack_settings("dev")
     statsd = cloudwatch_agent_config(settings)["metrics"]["metrics_collected"]["statsd"]
-    assert statsd["drop_original_metrics"] == list(cloudwatch_unread_metrics())
+    assert statsd["drop_original_metrics"] == list(cloudwatch_dropped_metrics())
     full = settings.model_copy(update={"stats_profile": "full"})
     assert dropped_metric_names(cloudwatch_agent_config(full)) == frozenset()
+
+
+@pytest.mark.parametrize("profile", ["essential", "full"])
+def test_agent_aggregates_every_callers_upstream_stats_per_upstream(validator, profile):
+    """One aggregation dimension set, under both profiles (the dashboard and the alarms read
+    it): the upstream cluster without the caller. The schema takes it; a set with a dimension
+    repeated it refuses."""
+    settings = stack_settings("dev").model_copy(update={"stats_profile": profile})
+    config = cloudwatch_agent_config(settings)
+    assert config["metrics"]["aggregation_dimensions"] == [list(PER_UPSTREAM_DIMENSIONS)]
+    assert "service" not in PER_UPSTREAM_DIMENSIONS
+    assert _errors(validator, config) == []
+    config["metrics"]["aggregation_dimensions"] = [["mesh", "mesh"]]
+    assert any("non-unique" in e for e in _errors(validator, config))

@@ -4,8 +4,6 @@ the sidecar health check works against a real Envoy, and the task size is a Farg
 from __future__ import annotations
 
 import json
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 import botocore.session
 import pytest
@@ -195,26 +193,6 @@ def test_too_many_upstreams_for_one_task_definition_is_a_config_error():
         check_task_definition_sizes(settings)
     assert str(error.value).startswith("mesh-visibility:services[20].upstreams: ")
     assert "'hub'" in str(error.value) and "fewer upstreams" in str(error.value)
-
-
-def _validate(envoy_binary, settings: Settings, service) -> subprocess.CompletedProcess:
-    command = _by_name(container_definitions(settings, service))[ENVOY]["command"]
-    return subprocess.run(
-        [str(envoy_binary), "--mode", "validate", *command[1:]],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_every_sidecar_command_passes_envoy_validate(envoy_binary):
-    """The container's exact command line (bootstrap and flags), in Envoy's validate mode."""
-    tasks = [(settings, service) for _, settings in STACKS for service in settings.services]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda task: _validate(envoy_binary, *task), tasks))
-    for (_, service), result in zip(tasks, results, strict=True):
-        assert result.returncode == 0, f"{service.name}: {result.stdout}\n{result.stderr}"
-        assert "OK" in result.stdout
 
 
 def test_envoy_image_is_the_envoy_the_tests_run():

@@ -1,12 +1,11 @@
 """The EKS topology's Kubernetes objects: valid for the cluster's Kubernetes version
 (kubernetes-validate --strict), wired as the sidecar contract says, and every sidecar bootstrap
-accepted by the real Envoy with the very command line the pod runs."""
+accepted by the real Envoy with the very command line the pod runs (that one in
+tests/consumers/eks/test_objects_envoy.py)."""
 
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
 
 import kubernetes_validate
 import pytest
@@ -17,13 +16,11 @@ from components.eks.objects import (
     DEMO_APP_HEALTH_PATH,
     DRAIN_PATH,
     ENVOY_CONFIG_DIR,
-    ENVOY_CONFIG_KEY,
     MONITORING_NAMESPACE,
     demo_app_config_map_name,
     deployment,
     disruption_budget,
     envoy_config_map,
-    mesh_objects,
     service_labels,
     service_object,
 )
@@ -103,34 +100,6 @@ def test_strict_validation_catches_a_misspelt_sidecar_field():
         kubernetes_validate.validate(broken, schema_version(settings.eks_version), strict=True)
 
 
-def test_every_bootstrap_passes_envoy_validate_with_the_pods_command_line(
-    settings, envoy_binary, tmp_path
-):
-    for service in settings.services:
-        config_map = envoy_config_map(settings, service)
-        document = config_map["data"][ENVOY_CONFIG_KEY]
-        assert json.loads(document) == envoy_bootstrap(settings, service)
-        path = tmp_path / service.name / ENVOY_CONFIG_KEY
-        path.parent.mkdir()
-        path.write_text(document)
-        sidecar = deployment(settings, service, SOURCE)["spec"]["template"]["spec"][
-            "initContainers"
-        ][0]
-        args = [
-            str(path) if a == f"{ENVOY_CONFIG_DIR}/{ENVOY_CONFIG_KEY}" else a
-            for a in sidecar["args"]
-        ]
-        assert str(path) in args
-        done = subprocess.run(
-            [str(envoy_binary), "--mode", "validate", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, f"{service.name}: {done.stderr[-2000:]}"
-        assert "Deprecated" not in done.stdout + done.stderr
-
-
 def test_native_sidecar_is_wired_as_the_contract_says(settings):
     for service in settings.services:
         pod = deployment(settings, service, SOURCE)["spec"]["template"]
@@ -199,7 +168,7 @@ def test_own_images_run_their_own_command_and_env():
 
 
 def test_services_are_the_addresses_the_bootstraps_resolve(settings):
-    objects = mesh_objects(settings, SOURCE)
+    objects = kubernetes_objects(settings, SOURCE)
     services = _by_kind(objects, "Service")
     deployments = _by_kind(objects, "Deployment")
     assert set(services) == {s.name for s in settings.app_services}
@@ -232,16 +201,16 @@ def test_services_are_the_addresses_the_bootstraps_resolve(settings):
 
 
 def test_namespaces_and_the_demo_app_config_map(settings):
-    objects = mesh_objects(settings, SOURCE)
+    objects = kubernetes_objects(settings, SOURCE)
     namespaces = _by_kind(objects, "Namespace")
     assert set(namespaces) == {MONITORING_NAMESPACE, settings.kubernetes_namespace}
     labels = namespaces[settings.kubernetes_namespace]["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     config_maps = _by_kind(objects, "ConfigMap")
     assert config_maps[demo_app_config_map_name(SOURCE)]["data"] == {"app.py": SOURCE}
-    # Namespaces first, then what the pods mount, then the pods.
+    # The StorageClass and namespaces first, then what the pods mount, then the pods.
     kinds = [o["kind"] for o in objects]
-    assert kinds[:2] == ["Namespace", "Namespace"]
+    assert kinds[:3] == ["StorageClass", "Namespace", "Namespace"]
     assert kinds.index("Deployment") > kinds.index("ConfigMap")
 
 

@@ -148,9 +148,10 @@ def _samples_of(spec: dict, query_id: str, samples: list) -> dict:
 
 def test_the_registered_5xx_alarm_over_a_failing_then_healing_minute_series():
     spec = _dev_alarm("5xx-rate")
-    # 10 requests a minute for 12 minutes; minutes 3..7 answer 5 of them 5xx (50 %); the 5xx
-    # counter only exists from its first use, as Envoy sends it.
-    requests = [(m * 60 + 5.0, 10.0, 1.0) for m in range(12)]
+    # 10 requests a minute for 12 minutes (one request-time sample each, 20 ms); minutes 3..7
+    # answer 5 of them 5xx (50 %); the 5xx counter only exists from its first use, as Envoy
+    # sends it.
+    requests = [(m * 60 + 5.0, 20.0, 1.0) for m in range(12) for _ in range(10)]
     errors = [(m * 60 + 6.0, 5.0 if 3 <= m <= 7 else 0.0, 1.0) for m in range(3, 12)]
     samples = {**_samples_of(spec, "requests", requests), **_samples_of(spec, "errors", errors)}
     series = alarm_series(spec, samples, [m * 60.0 for m in range(12)])

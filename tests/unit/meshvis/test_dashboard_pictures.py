@@ -103,20 +103,21 @@ def test_a_search_selects_exactly_its_schema_values_and_exclusions():
 def test_cloudwatch_widgets_are_computed_from_the_agent_samples():
     settings = stack_settings("dev")
     body = dashboard_body(settings, *example_load_balancer(settings))
+    # Requests are the samples of the ingress request time (one per response).
     requests = (
-        "envoy_http_downstream_rq_total",
+        "envoy_http_downstream_rq_time",
         tuple(
             sorted(
                 {
                     "envoy.http_conn_manager_prefix": "ingress",
                     "mesh": settings.mesh_name,
-                    "metric_type": "counter",
+                    "metric_type": "timing",
                     "service": "greeter",
                 }.items()
             )
         ),
     )
-    samples = {requests: [(1000.0 + t, 1.0, 1.0) for t in range(0, 60, 2)]}
+    samples = {requests: [(1000.0 + t, 12.0, 1.0) for t in range(0, 60, 2)]}
     widgets = widget_pictures(
         body, metric_namespace(settings.mesh_name), samples, Span(1000, 1060, 10)
     )

@@ -3,10 +3,7 @@ alarms the stack really generates, and scaled without changing the rules' logic.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
 
 from components.stack import stack_settings
 from dashboards.cloudwatch.alarms import alarm_specs
@@ -103,7 +100,8 @@ def test_fault_filters_are_added_only_where_missing():
     assert updated.service("greeter").faults is None
 
 
-def test_scaled_rules_divide_windows_and_for_and_stay_valid(tmp_path):
+def test_scaled_rules_divide_windows_and_for_and_stay_valid():
+    """(promtool accepts them: tests/consumers/meshvis/test_gameday_plan.py.)"""
     settings = stack_settings("dev")
     rules = rules_file(settings)
     scaled = plan.scale_rules(rules, 6)
@@ -117,16 +115,10 @@ def test_scaled_rules_divide_windows_and_for_and_stay_valid(tmp_path):
         )["groups"][0]["rules"][0]["expr"]
         == "x[1800000ms:150000ms]"
     )
-    # Same rules, same order, only durations changed: and promtool accepts them.
+    # Same rules, same order, only durations changed.
     assert [r.get("alert") or r.get("record") for g in scaled["groups"] for r in g["rules"]] == [
         r.get("alert") or r.get("record") for g in rules["groups"] for r in g["rules"]
     ]
-    path = tmp_path / "rules.yml"
-    path.write_text(yaml.safe_dump(scaled))
-    result = subprocess.run(
-        ["promtool", "check", "rules", str(path)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_edge_alerts_blame_the_upstream():

@@ -8,9 +8,11 @@ import time
 
 import pytest
 
+from components.settings.naming import metric_namespace
 from components.stack import stack_settings
 from dashboards.cloudwatch.alarms import alarm_reads
 from dashboards.cloudwatch.dashboard import dashboard_reads
+from dashboards.cloudwatch.metrics import PER_UPSTREAM_DIMENSIONS
 from meshvis.local.cloudwatch_agent import (
     CloudWatchMetric,
     DogStatsdReceiver,
@@ -21,6 +23,7 @@ from meshvis.local.cloudwatch_agent import (
     monthly_cost_usd,
     parse_datagram,
     parse_line,
+    published_metrics,
 )
 
 # As a real Envoy 1.40 with the dev bootstrap sends them (one datagram, several lines).
@@ -180,9 +183,14 @@ def test_receiver_records_and_restarts_on_the_same_port(settings):
         _send(port, ENVOY_DATAGRAM)
         _wait_for(lambda: receiver.samples_received() == 3)
     assert not receiver.running
-    # upstream_rq_xx arrives but is not published: the dev agent drops it (no CloudWatch
-    # reader reads it; test_receiver_publishes_nothing_the_agent_drops).
-    assert receiver.names() == {"envoy_http_downstream_rq_time", "envoy_server_live"}
+    # upstream_rq_xx arrives but is published only as the per-upstream aggregate: the dev
+    # agent drops its original (no CloudWatch reader reads it;
+    # test_receiver_publishes_nothing_the_agent_drops).
+    assert receiver.names() == {
+        "envoy_cluster_upstream_rq_xx",
+        "envoy_http_downstream_rq_time",
+        "envoy_server_live",
+    }
     # Killed and restarted (as the local mesh does): same port, what was seen is kept.
     receiver.start()
     try:
@@ -191,7 +199,7 @@ def test_receiver_records_and_restarts_on_the_same_port(settings):
         _wait_for(lambda: receiver.samples_received() == 4)
         assert receiver.rejected_lines() == 1
         assert receiver.datagrams_received() == 2
-        assert len(receiver.metrics()) == 3
+        assert len(receiver.metrics()) == 4
     finally:
         receiver.stop()
     receiver.stop()  # stopping twice is harmless
@@ -201,11 +209,50 @@ def test_receiver_publishes_nothing_the_agent_drops(settings):
     """The stack's own agent config decides: with ``statsProfile: full`` nothing is dropped,
     with ``essential`` the names kept only for the local live view are (components/ecs/agent.py)."""
     full = settings.model_copy(update={"stats_profile": "full"})
-    for stack, published in ((full, 3), (settings, 2)):
+    aggregate = (
+        "envoy_cluster_upstream_rq_xx",
+        (("envoy.cluster_name", "local_app"), ("mesh", "greeting"), ("metric_type", "counter")),
+    )
+    for stack, originals in ((full, 3), (settings, 2)):
         with DogStatsdReceiver(stack) as receiver:
             _send(receiver.port, ENVOY_DATAGRAM)
             _wait_for(lambda: receiver.samples_received() == 3)
-        assert len(receiver.metrics()) == published
+        published = {(m.name, m.dimensions) for m in receiver.metrics()}
+        # Under both profiles the agent publishes the per-upstream aggregate, the class too
+        # aggregated away: dropping a name drops only its original.
+        assert aggregate in published
+        assert len(published - {aggregate}) == originals
+
+
+def test_aggregates_mirror_the_agents_rollup(settings):
+    """Each caller's datum of an upstream cluster stat also lands in one per-upstream metric
+    (its dimensions: PER_UPSTREAM_DIMENSIONS); a metric without all of them, or with no
+    dimension beyond them, has no aggregate. It is charged to the upstream."""
+    sent = [
+        cloudwatch_metric(s, settings)
+        for s in parse_datagram(
+            b"envoy.cluster.membership_healthy:2|g|#mesh:greeting,service:greeter,"
+            b"envoy.cluster_name:name\n"
+            b"envoy.cluster.membership_healthy:0|g|#mesh:greeting,service:load-generator,"
+            b"envoy.cluster_name:name\n"
+            b"envoy.server.live:1|g|#mesh:greeting,service:greeter"
+        )
+    ]
+    aggregations = [list(PER_UPSTREAM_DIMENSIONS)]
+    published = {m for metric in sent for m in published_metrics(metric, aggregations, ())}
+    aggregate = CloudWatchMetric(
+        metric_namespace("greeting"),
+        "envoy_cluster_membership_healthy",
+        (("envoy.cluster_name", "name"), ("mesh", "greeting"), ("metric_type", "gauge")),
+    )
+    assert published == {*sent, aggregate}
+    dropped = {
+        m for metric in sent for m in published_metrics(metric, aggregations, {aggregate.name})
+    }
+    assert dropped == {aggregate, sent[2]}
+    assert metrics_per_service(dropped) == {"greeter": 1, "name": 1}
+    bare = CloudWatchMetric(aggregate.namespace, aggregate.name, aggregate.dimensions)
+    assert published_metrics(bare, aggregations, ()) == [bare]
 
 
 def test_receiver_listens_on_every_replicas_address(settings):
@@ -227,22 +274,19 @@ def test_receiver_keeps_timed_samples_for_the_alarm_evaluation(settings):
     with DogStatsdReceiver(settings) as receiver:
         _send(
             receiver.port,
-            b"envoy.cluster.upstream_rq_time:12|ms|@0.5|#mesh:greeting,service:name,"
-            b"envoy.cluster_name:local_app\n"
-            b"envoy.cluster.upstream_rq_time:40|ms|#mesh:greeting,service:name,"
-            b"envoy.cluster_name:local_app\n"
+            b"envoy.cluster.upstream_rq_time:12|ms|@0.5|#mesh:greeting,service:greeter,"
+            b"envoy.cluster_name:name\n"
+            b"envoy.cluster.upstream_rq_time:40|ms|#mesh:greeting,service:load-generator,"
+            b"envoy.cluster_name:name\n"
             b"users:alice|s|#mesh:greeting,service:name",
         )
         _wait_for(lambda: receiver.samples_received() == 3)
     timed = receiver.timed_samples()
+    # Both callers' samples, in the per-upstream aggregate only (the dev agent drops the
+    # originals of the upstream stats CloudWatch reads).
     key = (
         "envoy_cluster_upstream_rq_time",
-        (
-            ("envoy.cluster_name", "local_app"),
-            ("mesh", "greeting"),
-            ("metric_type", "timing"),
-            ("service", "name"),
-        ),
+        (("envoy.cluster_name", "name"), ("mesh", "greeting"), ("metric_type", "timing")),
     )
     assert list(timed) == [key]
     assert [(value, weight) for _, value, weight in timed[key]] == [(12.0, 2.0), (40.0, 1.0)]

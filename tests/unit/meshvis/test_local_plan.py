@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 
@@ -11,12 +10,9 @@ from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
 from components.stack import stack_settings
-from dashboards.prometheus.rules import rules_file
-from dashboards.prometheus.scrape import JOB_NAME
 from meshvis.local.entry import EntryBalancer, PortInUse
+from meshvis.local.golden_signals import live_signals, read_signals, without_data
 from meshvis.local.plan import DNS_PORT, block_address, claim_block, entry_service, plan_mesh
-from meshvis.local.prometheus import Prometheus
-from meshvis.local.signals import live_signals, read_signals, without_data
 
 
 def test_plan_makes_every_replica_a_host_with_the_deployed_ports():
@@ -126,16 +122,3 @@ def test_live_signals_cover_every_service_and_report_the_empty_ones():
     assert values["name"]["success_pct"] == 50.0 and values["name"]["requests_per_s"] == 0.5
     missing = without_data(signals, values)
     assert missing and all("(greeter" in line for line in missing)
-
-
-def test_prometheus_config_and_rules_pass_promtool(tmp_path, promtool):
-    settings = stack_settings("dev")
-    plan = plan_mesh(settings)
-    prometheus = Prometheus(tmp_path, plan.scrape_targets(), rules_file(settings))
-    checked = subprocess.run(
-        [promtool, "check", "config", str(prometheus.config_path)], capture_output=True, text=True
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 1 rule files found" in checked.stdout + checked.stderr
-    config = prometheus.config_path.read_text()
-    assert JOB_NAME in config and "replica: greeter-2" in config

@@ -19,16 +19,21 @@ from components.sidecar.stats import (
     CLOUDWATCH,
     COMMUNITY,
     GRAFANA,
+    INGRESS,
     LIVE_VIEW,
     READERS,
     READS,
+    UPSTREAM,
     Stat,
-    cloudwatch_unread_metrics,
+    cloudwatch_dropped_metrics,
     essential_stats,
     essential_stats_matcher,
 )
 from components.stack import stack_settings
-from dashboards.cloudwatch.metrics import cloudwatch_name
+from dashboards.cloudwatch.alarms import alarm_reads
+from dashboards.cloudwatch.dashboard import dashboard_reads
+from dashboards.cloudwatch.metrics import PER_UPSTREAM_DIMENSIONS, cloudwatch_name
+from dashboards.cloudwatch.slo import slo_alarm_reads
 from tests.support.shop_graphs import shop_config, shop_eks_config
 from tests.support.stat_scopes import KINDS, keys, reader_stats
 
@@ -85,15 +90,17 @@ def _kept(matcher: dict, name: str) -> bool:
 
 
 def test_matcher_scopes_each_stat_to_where_it_is_read():
-    """RE2 accepts these (envoy --mode validate, tests/unit/sidecar/test_bootstrap.py); here the
+    """RE2 accepts these (envoy --mode validate, tests/consumers/sidecar/test_bootstrap.py); the
     scoping: a stat is kept in the listener or cluster it is read in, not elsewhere."""
     ecs, eks = essential_stats_matcher("ecs", "app"), essential_stats_matcher("eks", "app")
     ecs_load = essential_stats_matcher("ecs", "load")
-    assert _kept(ecs, "cluster.local_app.upstream_rq_time")
     assert _kept(ecs, "cluster.greeting.upstream_rq_time")
+    assert _kept(eks, "cluster.greeting.upstream_rq_time")
+    assert not _kept(ecs, "cluster.local_app.upstream_rq_time")
     assert not _kept(ecs, "cluster.local_app.membership_healthy")
     assert not _kept(ecs, "cluster.envoy_admin.upstream_rq_time")
-    assert _kept(ecs, "http.ingress.downstream_cx_http1_active")
+    assert _kept(ecs, "http.ingress.downstream_cx_active")
+    assert not _kept(ecs, "http.ingress.downstream_cx_http1_active")
     assert not _kept(ecs, "http.egress_name.downstream_rq_total")
     assert not _kept(ecs, "http.metrics.downstream_rq_total")
     assert _kept(ecs_load, "http.egress_greeting-v2.downstream_rq_5xx")
@@ -121,12 +128,27 @@ def test_bootstrap_carries_its_topologys_matcher(stack):
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_metrics_the_agent_drops_are_read_by_no_cloudwatch_reader(stack):
     """The agent drops by name (components/ecs/agent.py): no widget, alarm or SLO alarm may
-    read a dropped name under any dimensions, and each one is kept for another reader."""
+    read a dropped name as a sidecar sent it (with a ``service`` dimension), only the agent's
+    per-upstream aggregate of it; each dropped name is kept for some reader."""
     settings = STACKS[stack]
-    read = {name for _, name in set().union(*reader_stats(settings)[CLOUDWATCH].values())}
-    dropped = set(cloudwatch_unread_metrics())
-    assert dropped and dropped.isdisjoint(read)
+    dropped = set(cloudwatch_dropped_metrics())
+    reads = [*dashboard_reads(settings), *alarm_reads(settings), *slo_alarm_reads(settings)]
+    for read in reads:
+        if read.name in dropped:
+            assert {key for key, _ in read.dimensions} == set(PER_UPSTREAM_DIMENSIONS), read
     assert dropped <= {stat.metric for stat in essential_stats("ecs")}
+    # What no CloudWatch reader reads at all: the live view's, and the requests counter.
+    unread = dropped - {read.name for read in reads}
+    assert {"envoy_cluster_upstream_rq_xx", "envoy_http_downstream_rq_total"} <= unread
+
+
+def test_cloudwatch_reads_no_stat_that_grows_with_a_callers_upstreams():
+    """Every upstream stat CloudWatch reads, it reads per upstream (the agent's aggregate), so
+    a service's metrics do not grow with its upstreams; the sidecar-to-app time is not read."""
+    for stat in READS[CLOUDWATCH]:
+        assert stat.scope in (INGRESS, UPSTREAM), stat
+        if stat.scope == UPSTREAM:
+            assert stat.metric in cloudwatch_dropped_metrics()
 
 
 def test_stat_metric_name():

@@ -10,7 +10,6 @@ each Kubernetes object to ``kubernetes-validate --strict`` and the alert rule fi
 from __future__ import annotations
 
 import json
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from jsonschema import Draft4Validator
 from components.eks.objects import ENVOY_CONFIG_KEY
 from meshvis.render.eks import RULES_FILE
 from tests.conftest import REFERENCE, needs_reference
+from tests.support.consumers import envoy_validate, run_promtool
 from tests.support.golden_cases import case_documents, case_settings, load_cases
 from tests.unit.dashboards.test_cloudwatch import _put_metric_alarm_params
 from tests.unit.eks.test_objects import schema_version
@@ -68,12 +68,7 @@ def _kubernetes_objects(name: str) -> dict[str, dict]:
 def _envoy_validate(envoy_binary: Path, bootstrap: str) -> str:
     """Envoy's verdict on a bootstrap: "" when it accepts it without a deprecation, else why
     not (cached: most cases share most of their bootstraps with their base stack)."""
-    done = subprocess.run(
-        [str(envoy_binary), "--mode", "validate", "--config-yaml", bootstrap],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = envoy_validate(envoy_binary, "--config-yaml", bootstrap)
     output = done.stdout + done.stderr
     if done.returncode != 0:
         return output[-2000:]
@@ -129,13 +124,7 @@ def test_kubernetes_objects_pass_strict_validation(name):
 @pytest.mark.parametrize("name", EKS_CASES)
 def test_alert_rules_pass_promtool_check(name, promtool, tmp_path):
     (tmp_path / RULES_FILE).write_text(case_documents(name)[RULES_FILE])
-    done = subprocess.run(
-        [promtool, "check", "rules", RULES_FILE],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_promtool(promtool, "check", "rules", RULES_FILE, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

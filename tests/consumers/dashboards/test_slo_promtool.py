@@ -4,7 +4,6 @@ writes the cases; the files in tests/promtool/ are what is run, and must be what
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,12 @@ import yaml
 
 from components.settings.slo import BURN_RATE_PAIRS
 from meshvis.render.eks import to_yaml
+from tests.support.consumers import run_promtool
 from tests.support.slo_promtool import RULES_FILE, documents, promtool_file_name
 
 PROMTOOL_DIR = Path(__file__).resolve().parents[2] / "promtool"
 REGENERATE = (
-    ".venv/bin/python -c 'from tests.unit.dashboards.test_slo_promtool import write; write()'"
+    ".venv/bin/python -c 'from tests.consumers.dashboards.test_slo_promtool import write; write()'"
 )
 
 
@@ -38,22 +38,12 @@ def test_the_committed_files_are_what_the_generator_writes():
     "pair", BURN_RATE_PAIRS, ids=[promtool_file_name(p) for p in BURN_RATE_PAIRS]
 )
 def test_promtool_passes(promtool, pair):
-    done = subprocess.run(
-        [promtool, "test", "rules", promtool_file_name(pair)],
-        cwd=PROMTOOL_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_promtool(
+        promtool, "test", "rules", promtool_file_name(pair), cwd=PROMTOOL_DIR, timeout=600
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
 
 
 def test_the_rules_pass_promtool_check(promtool):
-    done = subprocess.run(
-        [promtool, "check", "rules", RULES_FILE],
-        cwd=PROMTOOL_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_promtool(promtool, "check", "rules", RULES_FILE, cwd=PROMTOOL_DIR)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,1 @@
+"""Consumer checks of the layer of the same name."""
