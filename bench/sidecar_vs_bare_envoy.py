@@ -539,7 +539,6 @@ def _report(
         for path in paths:
             q = quantiles(path.latencies)
             added[path.label] = {k: q[k] - direct[k] for k in q}
-            cpu = _cpu(path)
             print(
                 f"{rate:>6}  {path.label:<30}{q['p50']:>8.3f}{q['p90']:>8.3f}{q['p99']:>8.3f}"
                 + (
@@ -548,7 +547,7 @@ def _report(
                     else "".join(
                         f"{added[path.label][k]:>8.3f}" for k in ("p50", "mid", "p90", "p99")
                     )
-                    + f"{cpu:>9.3f}{path.datagrams / path.requests:>10.2f}"
+                    + f"{_cpu(path):>9.3f}{path.datagrams / path.requests:>10.2f}"
                 )
             )
         ratio, mid_ratio = (
