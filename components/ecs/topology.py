@@ -269,11 +269,22 @@ class EcsTopology(pulumi.ComponentResource):
         composites (DeleteAlarms documentation, botocore data/cloudwatch/2010-08-01).
         """
         self._register("dashboard", "dashboard", references)
-        # First: the alarms that name a failing service notify it too.
+        # First: the alarms that name a failing service notify it too, and an alarm that
+        # changes state before the topic's policy exists would fail to publish.
         topic = self._register("topic", "alerts", references)
         references = {**references, "topic_arn": topic.arn}
+        policy = self._register("topic-policy", "alerts-policy", references)
+        for document in self._of_kind("topic-subscription"):
+            self._register(document.kind, document.name, references)
         alarms = {
-            d.args.get("name", d.name): self._register(d.kind, d.name, references)
+            d.args.get("name", d.name): self._register(
+                d.kind,
+                d.name,
+                references,
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[policy] if "alarm_actions" in d.args else []
+                ),
+            )
             for d in self._of_kind("metric-alarm")
         }
         log_groups = [group for svc in self.services.values() for group in svc.log_groups]
@@ -284,15 +295,12 @@ class EcsTopology(pulumi.ComponentResource):
                 references,
                 pulumi.ResourceOptions(parent=self, depends_on=log_groups),
             )
-        for kind in ("topic-policy", "topic-subscription"):
-            for document in self._of_kind(kind):
-                self._register(kind, document.name, references)
         for document in self._of_kind("composite-alarm"):
             children = [alarms[n] for n in rule_alarm_names(document.args["alarm_rule"])]
             self._register(
                 document.kind,
                 document.name,
                 references,
-                pulumi.ResourceOptions(parent=self, depends_on=children),
+                pulumi.ResourceOptions(parent=self, depends_on=[*children, policy]),
             )
         return topic.arn
