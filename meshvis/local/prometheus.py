@@ -18,6 +18,7 @@ from meshvis.local.processes import ProcessGroup, free_port, wait_http
 PROMETHEUS = Path("/usr/bin/prometheus")
 # The run lasts minutes; nothing needs keeping beyond it.
 RETENTION = "2h"
+DISCOVERY_RELOAD = "1s"
 
 
 class RulesNotLoaded(RuntimeError):
@@ -84,6 +85,10 @@ class Prometheus:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 f"--storage.tsdb.path={self._data}",
                 f"--storage.tsdb.retention.time={RETENTION}",
+                # The scrape manager takes new targets at most this often (5 s by default,
+                # prometheus/prometheus cmd/prometheus/main.go, a hidden flag): the local
+                # mesh's targets are all known at start, so waiting only delays first data.
+                f"--scrape.discovery-reload-interval={DISCOVERY_RELOAD}",
                 "--log.level=warn",
             ],
             log_path,
