@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+from google.protobuf import json_format
 
 from components.settings.naming import PROJECT
 from components.settings.stack_files import PROJECT_ROOT, as_pulumi_config
@@ -93,7 +94,41 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
             import_id=request.importId,
             aliases=tuple(_alias(a, request) for a in request.aliases),
         )
-        return super().RegisterResource(request)
+        return super().RegisterResource(_without_resource_references(request))
+
+
+# How the engine's wire format marks a resource reference (pulumi/runtime/rpc.py).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+
+
+def _without_resource_references(
+    request: resource_pb2.RegisterResourceRequest,
+) -> resource_pb2.RegisterResourceRequest:
+    """``request`` with each resource passed as an input (pulumi-eks's Addon takes the Cluster)
+    replaced by its URN. The mock engine would rehydrate the resource on its own thread's event
+    loop, and the program's loop, awaiting every outstanding RPC, would then await that
+    ``get_resource`` task from the wrong loop: "attached to a different loop", now and then,
+    in whichever run came next."""
+    inputs = json_format.MessageToDict(request.object)
+
+    def replaced(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get(_SIG_KEY) == _RESOURCE_SIG:
+                return value["urn"]
+            return {key: replaced(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [replaced(item) for item in value]
+        return value
+
+    cleaned = replaced(inputs)
+    if cleaned == inputs:
+        return request
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.object.Clear()
+    copy.object.update(cleaned)
+    return copy
 
 
 def _alias(

@@ -27,9 +27,6 @@ import components
 from components.settings.stack_files import stack_config
 from tests.support.pulumi_harness import run_program
 
-# dev-eks first: ending on it, the next test module's first program run failed with "attached
-# to a different loop" (an RPC of the EKS run, get_resource, still pending); ending on dev does
-# not (seen with tests/program/test_day2_plan.py run right after).
 STACKS = ("dev-eks", "dev")
 
 

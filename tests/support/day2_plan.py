@@ -108,10 +108,6 @@ def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield path, []
         for index, item in enumerate(value):
             yield from _leaves(item, f"{path}.{index}")
-    elif isinstance(value, pulumi.Resource):
-        # A resource passed as an input (pulumi-eks's Addon takes the Cluster): the same
-        # resource in both runs is the same reference, whatever Python object holds it.
-        yield path, f"{type(value).__name__}:{value._name}"
     else:
         yield path, value
 
@@ -997,8 +993,7 @@ def _tempo_on_empty_dir(run: ProgramRun) -> ProgramRun:
     (extraVolumes), no ``persistence`` values, so its StatefulSet had no volumeClaimTemplates."""
     from components.eks import tempo
 
-    # Only the release is copied: other inputs may hold resources (an Addon's Cluster), whose
-    # Outputs cannot be deep-copied.
+    # Only the release is copied: the rest is unchanged.
     def before_volumes(r: Registered) -> Registered:
         if r.typ != HELM_RELEASE or r.inputs.get("name") != tempo.RELEASE_NAME:
             return r
