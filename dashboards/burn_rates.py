@@ -53,6 +53,15 @@ def window_label(seconds: int) -> str:
     return f"{seconds}s"
 
 
+# The same pairs as Prometheus writes them: severity, burn rate, long window, short window.
+BURN_RATE_PAIRS: tuple[tuple[str, float, str, str], ...] = tuple(
+    (a.severity, a.factor, window_label(a.long_s), window_label(a.short_s))
+    for a in BURN_RATE_ALERTS
+)
+# Every window an alert reads, shortest first (seconds).
+WINDOW_SECONDS: tuple[int, ...] = tuple(sorted({s for a in BURN_RATE_ALERTS for s in a.windows}))
+
+
 def alerts_of(severity: str) -> tuple[BurnRateAlert, ...]:
     """The burn-rate pairs that raise ``severity``."""
     return tuple(a for a in BURN_RATE_ALERTS if a.severity == severity)

@@ -82,15 +82,6 @@ def _check_latency(key: str, slo: SloSpec | None) -> None:
         )
 
 
-# The Google SRE Workbook's multiwindow, multi-burn-rate alerts ("Alerting on SLOs",
-# recommended parameters): severity, burn rate, long window, short window (1/12 of the long).
-# Every topology alerts on these pairs (docs/slo.md).
-BURN_RATE_PAIRS: tuple[tuple[str, float, str, str], ...] = (
-    ("page", 14.4, "1h", "5m"),
-    ("page", 6.0, "6h", "30m"),
-    ("ticket", 3.0, "1d", "2h"),
-    ("ticket", 1.0, "3d", "6h"),
-)
 # The SLIs of every service with an SLO: the `slo` label of every SLO series, alert and alarm.
 SLIS = ("availability", "latency")
 

@@ -7,8 +7,21 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Row
 
 from components.settings.model import Settings
+from dashboards.burn_rates import BURN_RATE_PAIRS, PAGE, TICKET
 from dashboards.grafana.panels import Query, dashboard, dashboard_queries, encode, time_series
 from dashboards.prometheus import slo
+
+
+def _fires_at(severity: str) -> str:
+    return " and ".join(
+        f"{factor:g} ({long} and {short})"
+        for level, factor, long, short in BURN_RATE_PAIRS
+        if level == severity
+    )
+
+
+# The thresholds each burn-rate panel explains, from the pairs the alerts use.
+FIRES_AT = f"Pages fire at {_fires_at(PAGE)}, tickets at {_fires_at(TICKET)}."
 
 BY_SLI = "{{service}} {{slo}}"
 
@@ -71,8 +84,7 @@ def slo_dashboard(settings: Settings) -> dict:
                 "short",
                 [Query(slo.burn_rate(mesh, window), BY_SLI)],
                 f"Error ratio over {window} divided by the error budget: 1 spends the budget "
-                "in exactly the SLO window. Pages fire at 14.4 (1h and 5m) and 6 (6h and 30m), "
-                "tickets at 3 (1d and 2h) and 1 (3d and 6h).",
+                f"in exactly the SLO window. {FIRES_AT}",
                 width=6,
             )
         )

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from components.settings.model import ServiceSpec, Settings, SloSpec
 from components.settings.naming import PROJECT
-from components.settings.slo import BURN_RATE_PAIRS, SLIS, error_budget
+from components.settings.slo import SLIS, error_budget
 from components.sidecar.names import INGRESS_PREFIX
+from dashboards.burn_rates import BURN_RATE_PAIRS, HOUR, WINDOW_SECONDS, window_label
 
 # Every window an alert reads (BURN_RATE_PAIRS' long and short windows), shortest first.
-WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
-_HOURS = {"5m": 5 / 60, "30m": 0.5, "1h": 1, "2h": 2, "6h": 6, "1d": 24, "3d": 72}
+WINDOWS = tuple(window_label(seconds) for seconds in WINDOW_SECONDS)
+_HOURS = {window_label(seconds): seconds / HOUR for seconds in WINDOW_SECONDS}
 ALERT_PREFIX = "MeshErrorBudgetBurn"
 # Recorded series; every one carries the labels mesh, service and slo.
 ERROR_RATIO = "mesh_slo:sli_error:ratio_rate{window}"  # share of bad requests over the window

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from components.settings.model import Settings
-from components.settings.slo import BURN_RATE_PAIRS, error_budget
+from components.settings.slo import error_budget
 from components.settings.validate import validated_settings
+from dashboards.burn_rates import BURN_RATE_PAIRS
 from dashboards.prometheus.slo import (
     alert_name,
     slo_group_name,

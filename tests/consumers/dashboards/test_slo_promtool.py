@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.settings.slo import BURN_RATE_PAIRS
+from dashboards.burn_rates import BURN_RATE_PAIRS
 from meshvis.render.eks import to_yaml
 from tests.support.consumers import run_promtool
 from tests.support.slo_promtool import RULES_FILE, documents, promtool_file_name

@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from components.settings.slo import BURN_RATE_PAIRS, SLIS
+from components.settings.slo import SLIS
 from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.stack import stack_settings
+from dashboards.burn_rates import BURN_RATE_PAIRS
 from dashboards.prometheus.rules import rules_file
 from dashboards.prometheus.slo import (
     BUDGET_REMAINING,
