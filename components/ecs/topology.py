@@ -21,7 +21,6 @@ from components.outputs import declared_outputs
 from components.settings.model import Settings
 from components.settings.rollout import upstreams_first
 from components.settings.service_args import mesh_args, service_args
-from components.sidecar.tracing import component_trace_limit
 from dashboards.cloudwatch.console import dashboard_name, dashboard_url, trace_map_url
 from dashboards.cloudwatch.slo import rule_alarm_names
 
@@ -215,11 +214,9 @@ class EcsTopology(pulumi.ComponentResource):
             placement["previous_namespace_id"] = namespaces[settings.previous_dns_namespace].id
         services: dict[str, EcsMeshService] = {}
         for service, waits_for in upstreams_first(settings):
-            own_mesh = mesh.copy()
-            own_mesh["trace_limit_per_minute"] = component_trace_limit(settings, service)
             args = EcsMeshServiceArgs(
                 service=service_args(service),
-                mesh=own_mesh,
+                mesh=mesh,
                 **placement,
                 cluster_arn=cluster_arn,
                 vpc_id=network.vpc_id,

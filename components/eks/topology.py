@@ -47,7 +47,6 @@ from components.settings.naming import PROJECT
 from components.settings.rollout import upstreams_first
 from components.settings.service_args import mesh_args, service_args
 from components.sidecar.demo_app import demo_app_source
-from components.sidecar.tracing import component_trace_limit
 
 # What a document of the stack waits for besides its namespace, by logical name: the monitoring
 # release's Alertmanager reads its configuration Secret, which must exist first; the
@@ -321,13 +320,11 @@ class EksTopology(pulumi.ComponentResource):
         with_provider = pulumi.ResourceOptions(parent=self, providers=[provider])
         services: dict[str, EksMeshService] = {}
         for spec, waits_for in upstreams_first(settings):
-            own_mesh = mesh.copy()
-            own_mesh["trace_limit_per_minute"] = component_trace_limit(settings, spec)
             services[spec.name] = EksMeshService(
                 f"{name}-{spec.name}",
                 EksMeshServiceArgs(
                     service=service_args(spec),
-                    mesh=own_mesh,
+                    mesh=mesh,
                     kubernetes_namespace=settings.kubernetes_namespace,
                 ),
                 opts=with_provider,

@@ -197,13 +197,6 @@ def capped(settings: Settings, service: ServiceSpec) -> bool:
     return bool(settings.trace_limit_per_minute) and not service.is_load
 
 
-def component_trace_limit(settings: Settings, service: ServiceSpec) -> int:
-    """The ``traceLimitPerMinute`` a topology hands ``service``'s own mesh-service component:
-    the mesh's own, for every service (each sidecar runs the ceiling; a load generator's
-    component then traces nothing)."""
-    return settings.trace_limit_per_minute
-
-
 def roots_per_minute(settings: Settings, service: ServiceSpec) -> int:
     """The ceiling each replica's sampler gets: the service's ``traceLimitPerMinute`` shared
     by its replicas (at least 1: 0 would be the sampler's default of 1000)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from components.settings.service_args import mesh_args
 from components.settings.stack_files import stack_config
 from components.settings.validate import settings_from_config
 from components.sidecar.bootstrap import envoy_bootstrap
@@ -14,7 +15,6 @@ from components.sidecar.names import INGRESS_PREFIX, TRACE_SAMPLER_CLUSTER
 from components.sidecar.tracing import (
     SAMPLER_CONFIG_PATH,
     SAMPLER_OVERSHOOT,
-    component_trace_limit,
     roots_per_minute,
     trace_roots,
     traces_per_second,
@@ -66,9 +66,9 @@ def test_every_sidecar_follows_its_parent_and_caps_requests_without_one():
             assert sampler["root_spans_per_minute"] == -(-12 // service.replicas)
             assert sampler["http_service"]["http_uri"]["cluster"] == TRACE_SAMPLER_CLUSTER
         assert {h["tracing"]["random_sampling"]["value"] for h in _hcms(settings, name)} == {100}
-        assert component_trace_limit(settings, service) == 12
     assert _hcms(settings, "load-generator") == []
-    assert component_trace_limit(settings, settings.service("load-generator")) == 12
+    # Every service's component gets the mesh's ceiling (each sidecar runs it).
+    assert mesh_args(settings)["trace_limit_per_minute"] == 12
     # Never 0 (the sampler's default, 1000): at least one a minute per replica.
     assert roots_per_minute(_settings(traceLimitPerMinute=1), settings.service("greeter")) == 1
 
