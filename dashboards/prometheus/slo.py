@@ -17,11 +17,10 @@ from components.settings.model import ServiceSpec, Settings, SloSpec
 from components.settings.naming import PROJECT
 from components.settings.slo import SLIS, error_budget
 from components.sidecar.names import INGRESS_PREFIX
-from dashboards.burn_rates import BURN_RATE_PAIRS, HOUR, WINDOW_SECONDS, window_label
+from dashboards.burn_rates import BURN_RATE_ALERTS, BURN_RATE_PAIRS, WINDOW_SECONDS, window_label
 
 # Every window an alert reads (BURN_RATE_PAIRS' long and short windows), shortest first.
 WINDOWS = tuple(window_label(seconds) for seconds in WINDOW_SECONDS)
-_HOURS = {window_label(seconds): seconds / HOUR for seconds in WINDOW_SECONDS}
 ALERT_PREFIX = "MeshErrorBudgetBurn"
 # Recorded series; every one carries the labels mesh, service and slo.
 ERROR_RATIO = "mesh_slo:sli_error:ratio_rate{window}"  # share of bad requests over the window
@@ -160,8 +159,9 @@ def alert_name(pair: tuple[str, float, str, str]) -> str:
 def budget_spent_at_detection(pair: tuple[str, float, str, str], window_days: int) -> float:
     """Share (0..1) of the window's error budget burnt by the time ``pair`` fires at its burn
     rate (burn rate x long window / SLO window): 2 % for 14.4x over 1h of 30 days."""
-    _, burn_rate, long, _ = pair
-    return burn_rate * _HOURS[long] / (window_days * 24)
+    return dict(zip(BURN_RATE_PAIRS, BURN_RATE_ALERTS, strict=True))[pair].budget_consumed(
+        window_days
+    )
 
 
 def _alert(
